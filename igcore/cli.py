@@ -1,0 +1,163 @@
+"""The ``igcore`` command line. Errors print one line and exit non-zero; no traceback reaches the user."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from igcore.errors import IgcoreError
+
+EXIT_ERROR = 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except IgcoreError as exc:
+        print(f"igcore: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("igcore: interrupted; the store is unchanged by the unfinished step", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, then a non-zero exit
+        print(f"igcore: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="igcore", description="Interest Graph Studio command line")
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, fn: Callable[[argparse.Namespace], int | None], help: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help, description=help)
+        cmd.add_argument("--db", help="DuckDB file (default: $IGCORE_DB or data/igcore.duckdb)")
+        cmd.set_defaults(run=fn)
+        return cmd
+
+    ingest = command("ingest", _ingest, "import an events CSV (and an item catalogue) into the store")
+    ingest.add_argument("events", nargs="?", help="events CSV (plain or .gz)")
+    ingest.add_argument("--items", help="item catalogue CSV")
+    ingest.add_argument("--map", action="append", metavar="COLUMN=FIELD",
+                        help="use COLUMN for FIELD (or COLUMN=- to leave it out); repeatable")
+    ingest.add_argument("--set", action="append", metavar="KEY=VALUE", help="ingest setting, e.g. max_file_bytes=1e9")
+    ingest.add_argument("--json", action="store_true", help="print the reports as JSON")
+
+    sample = command("sample", _sample, "load the bundled sample into the store, or --generate a new one")
+    sample.add_argument("--generate", metavar="DIR", help="write a freshly generated log to DIR instead")
+    sample.add_argument("--seed", type=int, default=7)
+    sample.add_argument("--users", type=int, default=2000)
+    sample.add_argument("--items", type=int, default=1500)
+    sample.add_argument("--events", type=int, default=150_000)
+
+    dataset = command("dataset", _dataset, "load a benchmark dataset from ../shared/data")
+    dataset.add_argument("name", help="sample, beauty, taobao, rees46 or industrial")
+    dataset.add_argument("--root", help="folder holding the datasets (default ../shared/data)")
+
+    stats = command("stats", _stats, "what the store holds")
+    stats.add_argument("--json", action="store_true")
+
+    quarantine = command("quarantine", _quarantine, "rows set aside by imports, with reasons")
+    quarantine.add_argument("--import-id", type=int)
+    quarantine.add_argument("--limit", type=int, default=50)
+
+    app = command("app", _app, "start the dashboard (loads the bundled sample into an empty store)")
+    app.add_argument("--port", type=int, default=8501)
+    return p
+
+
+def _open(args: argparse.Namespace, read_only: bool = False):
+    from igcore.store import Store
+
+    return Store(args.db, read_only=read_only and Path(args.db or "").exists())
+
+
+def _print_reports(reports: list, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([r.as_dict() for r in reports], indent=2, default=str))
+    else:
+        for r in reports:
+            print(r.summary())
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from igcore.config import IngestConfig, load_config, parse_assignments
+    from igcore.ingest import import_events, import_items
+    from igcore.progress import TextProgressBar
+
+    if not args.events and not args.items:
+        raise IgcoreError("name an events CSV, an --items CSV, or both")
+    config = load_config(IngestConfig, overrides=parse_assignments(args.set))
+    mapping = {col: field for col, field in parse_assignments(args.map).items()}
+    reports = []
+    with _open(args) as store:
+        if args.items:
+            reports.append(import_items(store, args.items, config=config, progress=TextProgressBar()))
+        if args.events:
+            reports.append(import_events(store, args.events, mapping, config, progress=TextProgressBar()))
+    _print_reports(reports, args.json)
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    if args.generate:
+        from igcore.synth import SynthConfig, generate, write
+
+        cfg = SynthConfig(seed=args.seed, n_users=args.users, n_items=args.items, n_events=args.events)
+        for kind, path in write(generate(cfg), args.generate).items():
+            print(f"{kind}: {path}")
+        return 0
+    return _dataset(argparse.Namespace(**{**vars(args), "name": "sample", "root": None}))
+
+
+def _dataset(args: argparse.Namespace) -> int:
+    from igcore.datasets import load_dataset
+    from igcore.progress import TextProgressBar
+
+    with _open(args) as store:
+        reports = load_dataset(store, args.name, args.root, progress=TextProgressBar())
+    _print_reports(reports, False)
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    with _open(args, read_only=True) as store:
+        stats = dataclasses.asdict(store.stats())
+    if args.json:
+        print(json.dumps(stats, indent=2, default=str))
+    else:
+        for key, value in stats.items():
+            print(f"{key:16} {value}")
+    return 0
+
+
+def _quarantine(args: argparse.Namespace) -> int:
+    with _open(args, read_only=True) as store:
+        rows = store.quarantined(args.import_id, args.limit)
+    if rows.empty:
+        print("no quarantined rows")
+    for r in rows.itertuples():
+        print(f"import {r.import_id} line {r.line_no}: {r.reason}\n    {r.raw_line[:200] if r.raw_line else ''}")
+    return 0
+
+
+def _app(args: argparse.Namespace) -> int:
+    from igcore.paths import REPO_ROOT
+
+    env = dict(os.environ)
+    if args.db:
+        env["IGCORE_DB"] = str(Path(args.db).resolve())
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
+           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    return subprocess.call(cmd, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""What the dashboard pages read, as plain functions over a store path: no Streamlit here.
+
+Pages call these through Streamlit's caches; each call opens the store briefly, so the CLI can write between
+two page views (DuckDB allows one writer at a time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from igcore.datasets import ensure_sample
+from igcore.progress import Progress, no_progress
+from igcore.store import Store
+
+
+def prepare_store(path: Path, progress: Progress = no_progress) -> list[str]:
+    """Create the store if needed and load the bundled sample into an empty one; returns import summaries."""
+    with Store(path) as store:
+        return [r.summary() for r in ensure_sample(store, progress)]
+
+
+def overview(path: Path) -> dict[str, Any]:
+    """Counts, time span and event-type mix of the store."""
+    with Store(path, read_only=True) as store:
+        return dataclasses.asdict(store.stats())
+
+
+def import_log(path: Path) -> pd.DataFrame:
+    with Store(path, read_only=True) as store:
+        return store.imports()
+
+
+def quarantine_rows(path: Path, limit: int = 500) -> pd.DataFrame:
+    with Store(path, read_only=True) as store:
+        return store.quarantined(limit=limit)

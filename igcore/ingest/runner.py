@@ -1,0 +1,203 @@
+"""The import machinery shared by events and items: stage, quarantine, write, account, all in one transaction.
+
+1. DuckDB's CSV reader parses the file with every column as text into a staging table; lines it cannot parse
+   (wrong field count, bad encoding, over-long) land in its rejects table with their line number and text.
+2. The import kind (events or items) turns text into typed fields and a ``reason`` for rows it refuses.
+3. Refused rows of both sorts go to ``quarantine``; the kind writes the rest, skipping exact duplicates.
+4. ``rows_read = loaded + quarantined + duplicate`` is checked before the transaction commits.
+
+A crash or kill anywhere before COMMIT leaves the store as it was (DuckDB's WAL drops the open transaction).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from igcore.config import IngestConfig
+from igcore.ingest.mapping import FieldSpec, resolve_mapping
+from igcore.ingest.report import ImportReport
+from igcore.ingest.source import CsvFile, open_csv
+from igcore.progress import Progress, no_progress
+from igcore.store import Store
+
+STAGED = "igc_staged"
+REJECTS = "igc_rejects"
+REJECT_SCANS = "igc_reject_scans"
+
+
+@dataclasses.dataclass
+class Staging:
+    """The typed fields of one staged row, as SQL over the text columns ``c0, c1, ...``."""
+
+    typed: list[str]  # "expr AS name" over c-columns
+    reason: str  # SQL over the typed names: NULL for a good row, else "kind: detail"
+    params: list  # values for the ``?`` placeholders of ``typed``, in order
+
+
+class ImportKind(Protocol):
+    name: str
+    fields: tuple[FieldSpec, ...]
+
+    def staging(self, store: Store, cols: dict[str, str], header: list[str], config: IngestConfig) -> Staging:
+        """SQL for the typed fields and the refusal reason; may create helper temp tables."""
+
+    def write(self, store: Store, import_id: int, cols: dict[str, str], report: ImportReport) -> None:
+        """Insert the good staged rows; set ``report.rows_loaded`` and ``report.rows_duplicate``."""
+
+
+def run_import(
+    store: Store,
+    source: str | Path | BinaryIO,
+    kind: ImportKind,
+    mapping: dict[str, str] | None = None,
+    config: IngestConfig | None = None,
+    name: str | None = None,
+    progress: Progress = no_progress,
+) -> ImportReport:
+    config = config or IngestConfig()
+    t0 = time.perf_counter()
+    with open_csv(source, config, name, progress) as csv_file:
+        earlier = store.find_import(csv_file.sha256, kind.name)
+        if earlier is not None:
+            return ImportReport(
+                import_id=int(earlier["import_id"]), kind=kind.name, file_name=csv_file.name,
+                sha256=csv_file.sha256, status="already_imported",
+            )
+        fields = resolve_mapping(csv_file.header, kind.fields, mapping)
+        cols = {field: f"c{csv_file.header.index(column)}" for field, column in fields.items()}
+        started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with store.transaction():
+            import_id = store.next_import_id()
+            report = ImportReport(import_id, kind.name, csv_file.name, csv_file.sha256, "ok",
+                                  mapping=fields, notes=list(csv_file.notes))
+            staged = _stage(store, csv_file, kind.staging(store, cols, csv_file.header, config), config, progress)
+            rejected = _quarantine_rejects(store, import_id)
+            report.rows_read = staged + rejected
+            report.rows_quarantined = rejected + _quarantine_refused(store, import_id)
+            progress("write", 0, 1, {})
+            kind.write(store, import_id, cols, report)
+            progress("write", 1, 1, {})
+            report.reasons = _reason_counts(store, import_id)
+            if report.rows_read == 0:
+                report.status = "empty"
+                report.notes.append("the file has a header but no rows")
+            if not report.balanced:  # a bug, never a user's problem: refuse to commit a lossy import
+                raise RuntimeError(f"import accounting does not balance: {report.as_dict()}")
+            report.seconds = time.perf_counter() - t0
+            _record(store, report, started)
+            store.con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+        return report
+
+
+def _stage(store: Store, csv_file: CsvFile, staging: Staging, config: IngestConfig, progress: Progress) -> int:
+    n = len(csv_file.header)
+    text_cols = [f"c{i}" for i in range(n)]
+    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in text_cols) + "}"
+    raw_line = _raw_line_sql(text_cols, csv_file.delimiter)
+    sql = f"""
+        CREATE OR REPLACE TEMP TABLE {STAGED} AS
+        WITH src AS (
+            SELECT row_number() OVER () AS rn, * FROM read_csv(?, header = true, delim = ?, quote = '"',
+                escape = '"', encoding = ?, compression = ?, max_line_size = ?, auto_detect = false, columns = {columns},
+                null_padding = false, strict_mode = true, store_rejects = true,
+                rejects_table = '{REJECTS}', rejects_scan = '{REJECT_SCANS}')
+        ),
+        typed AS (SELECT rn, {", ".join(text_cols)}, {", ".join(staging.typed)} FROM src),
+        judged AS (SELECT *, {staging.reason} AS reason FROM typed)
+        SELECT * EXCLUDE ({", ".join(text_cols)}),
+               CASE WHEN reason IS NOT NULL THEN {raw_line} END AS raw_line
+        FROM judged
+    """
+    con = store.con
+    con.execute(f"DROP TABLE IF EXISTS {REJECTS}; DROP TABLE IF EXISTS {REJECT_SCANS}")
+    params = [str(csv_file.path), csv_file.delimiter, csv_file.encoding, csv_file.compression,
+              config.max_line_bytes, *staging.params]
+    with _polled_progress(store, progress, "read"):
+        con.execute(sql, params).fetchall()
+    return int(store.value(f"SELECT count(*) FROM {STAGED}"))
+
+
+@contextlib.contextmanager
+def _polled_progress(store: Store, progress: Progress, stage: str) -> Iterator[None]:
+    """Report DuckDB's own progress of the running query, polled from a side thread."""
+    if progress is no_progress:
+        yield
+        return
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.2):
+            pct = store.con.query_progress()
+            if pct >= 0:
+                progress(stage, int(pct), 100, {})
+
+    store.con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        progress(stage, 100, 100, {})
+
+
+def _raw_line_sql(text_cols: list[str], delimiter: str) -> str:
+    """The record's fields joined back into one CSV line, quoted where needed (delimiter is from a fixed set)."""
+    delim = delimiter.replace("'", "''")
+    parts = [
+        f"""coalesce(CASE WHEN regexp_matches({c}, '[{delim}"\\n\\r]')
+                  THEN '"' || replace({c}, '"', '""') || '"' ELSE {c} END, '')"""
+        for c in text_cols
+    ]
+    return f"concat_ws('{delim}', {', '.join(parts)})"
+
+
+def _quarantine_rejects(store: Store, import_id: int) -> int:
+    """Lines the CSV parser refused, one quarantine row per line."""
+    return int(store.value(
+        f"""INSERT INTO quarantine
+            SELECT ?, line, first(csv_line),
+                   'unreadable line: ' || lower(first(error_type ORDER BY column_idx)) || ' ('
+                   || first(error_message ORDER BY column_idx) || ')'
+            FROM {REJECTS} GROUP BY line""",
+        [import_id],
+    ) or 0)
+
+
+def _quarantine_refused(store: Store, import_id: int) -> int:
+    """Parsed rows whose content was refused. Their line is the record's position (rn) shifted past the
+    parser-rejected lines before it: reject k at line L_k precedes record rn iff L_k - k <= rn."""
+    return int(store.value(
+        f"""INSERT INTO quarantine
+            WITH r AS (SELECT line - row_number() OVER (ORDER BY line) AS g FROM (SELECT DISTINCT line FROM {REJECTS}))
+            SELECT ?, s.rn + 1 + (SELECT count(*) FROM r WHERE r.g <= s.rn), s.raw_line, s.reason
+            FROM {STAGED} s WHERE s.reason IS NOT NULL""",
+        [import_id],
+    ) or 0)
+
+
+def _reason_counts(store: Store, import_id: int) -> dict[str, int]:
+    return dict(store.rows(
+        """SELECT split_part(reason, ':', 1) AS kind, count(*) FROM quarantine WHERE import_id = ?
+           GROUP BY kind ORDER BY 2 DESC, 1""",
+        [import_id],
+    ))
+
+
+def _record(store: Store, report: ImportReport, started: dt.datetime) -> None:
+    notes = {"notes": report.notes, "unknown_event_types": report.unknown_event_types}
+    store.con.execute(
+        """INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?)""",
+        [report.import_id, report.kind, report.file_name, report.sha256, report.rows_read, report.rows_loaded,
+         report.rows_quarantined, report.rows_duplicate, started, report.status, json.dumps(report.mapping),
+         json.dumps(notes)],
+    )

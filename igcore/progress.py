@@ -1,0 +1,44 @@
+"""Progress reporting shared by the CLI (a text bar) and the dashboard (``st.progress``).
+
+A progress callback is any callable ``(stage, done, total, info)``; stages report in their own units
+(bytes while hashing, rows while reading) and ``total`` may be 0 when unknown.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Protocol, TextIO
+
+
+class Progress(Protocol):
+    def __call__(self, stage: str, done: int, total: int, info: dict[str, Any]) -> None: ...
+
+
+def no_progress(stage: str, done: int, total: int, info: dict[str, Any]) -> None:
+    """The default callback: report nothing."""
+
+
+class TextProgressBar:
+    """Draws ``stage [#####.....] 42%`` on a terminal, at most ten times a second; silent when not a TTY."""
+
+    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+        self._last = 0.0
+        self._enabled = stream.isatty()
+
+    def __call__(self, stage: str, done: int, total: int, info: dict[str, Any]) -> None:
+        if not self._enabled:
+            return
+        now = time.monotonic()
+        finished = total > 0 and done >= total
+        if not finished and now - self._last < 0.1:
+            return
+        self._last = now
+        frac = min(done / total, 1.0) if total > 0 else 0.0
+        filled = int(frac * self.width)
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r{stage:<10} [{bar}] {frac:6.1%}")
+        if finished:
+            self.stream.write("\n")
+        self.stream.flush()
