@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--items", help="item catalogue CSV")
     ingest.add_argument("--map", action="append", metavar="COLUMN=FIELD",
                         help="use COLUMN for FIELD (or COLUMN=- to leave it out); repeatable")
-    ingest.add_argument("--set", action="append", metavar="KEY=VALUE", help="ingest setting, e.g. max_file_bytes=1e9")
+    ingest.add_argument("--config", help="TOML or JSON file of ingest settings")
+    ingest.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="ingest setting over the file's, e.g. max_file_bytes=100000000")
     ingest.add_argument("--json", action="store_true", help="print the reports as JSON")
 
     sample = command("sample", _sample, "load the bundled sample into the store, or --generate a new one")
@@ -92,7 +94,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
     if not args.events and not args.items:
         raise IgcoreError("name an events CSV, an --items CSV, or both")
-    config = load_config(IngestConfig, overrides=parse_assignments(args.set))
+    config = load_config(IngestConfig, args.config, parse_assignments(args.set))
     mapping = {col: field for col, field in parse_assignments(args.map).items()}
     reports = []
     with _open(args) as store:

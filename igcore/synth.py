@@ -94,7 +94,7 @@ def generate(config: SynthConfig = SynthConfig()) -> SynthLog:
         drift_at = int(n * rng.uniform(0.35, 0.75)) if n >= 30 and rng.random() < config.drift_share else -1
         # Sessions first, as (item, type, seconds after session start); times are laid out afterwards.
         sessions: list[list[tuple[int, str, float]]] = []
-        drift_session, change = -1, ("", "")
+        drift_session, change, new = -1, ("", ""), -1
         bought: list[int] = []
         count = 0
         while count < n:
@@ -103,7 +103,10 @@ def generate(config: SynthConfig = SynthConfig()) -> SynthLog:
                 new = int(rng.choice([c for c in range(len(cats)) if c not in interests]))
                 drift_session, change = len(sessions), (cats[interests[old]], cats[new])
                 interests[old] = new
-            session = _session(rng, config, items, by_cat, pop, interests, weights, bought)
+            # The session right after a shift browses the new interest, so the change shows at its event.
+            first_after = len(sessions) == drift_session
+            session = _session(rng, config, items, by_cat, pop, interests, weights, bought,
+                               new if first_after else None)
             sessions.append(session)
             count += len(session)
         starts = _session_starts(rng, [s[-1][2] for s in sessions], span)
@@ -121,18 +124,20 @@ def generate(config: SynthConfig = SynthConfig()) -> SynthLog:
     return SynthLog(events, items, drift)
 
 
-def _session(rng, config, items, by_cat, pop, interests, weights, bought) -> list[tuple[int, str, float]]:
-    """One visit: a re-buy of an earlier consumable, or browsing one interest through the funnel."""
+def _session(rng, config, items, by_cat, pop, interests, weights, bought,
+             category: int | None = None) -> list[tuple[int, str, float]]:
+    """One visit: a re-buy of an earlier consumable, or browsing one interest (``category`` if given)
+    through the funnel."""
     clock = 0.0
     out: list[tuple[int, str, float]] = []
-    if bought and rng.random() < config.p_repeat:
+    if category is None and bought and rng.random() < config.p_repeat:
         item = bought[int(rng.integers(len(bought)))]
         if items[item][2] in CONSUMABLES:
             for etype in ("view", "purchase"):
                 clock += float(rng.uniform(10, 90))
                 out.append((item, etype, clock))
             return out
-    cat = interests[int(rng.choice(len(interests), p=weights))]
+    cat = category if category is not None else interests[int(rng.choice(len(interests), p=weights))]
     for _ in range(int(rng.integers(1, 8))):
         item = int(rng.choice(by_cat[cat], p=pop[cat]))
         clock += float(rng.uniform(5, 120))

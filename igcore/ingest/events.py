@@ -15,6 +15,7 @@ from igcore.store import Store
 
 VOCAB = "igc_vocab"
 DUPES = "igc_dupes"
+ATTRS = "igc_item_attrs"
 EVENT_KEY = "user_id, item_id, event_type, ts, value, session_id"  # what makes two events the same event
 
 
@@ -28,12 +29,12 @@ class EventsKind:
                               [[k.lower(), v] for k, v in config.event_vocab.items()])
         raw_type = f"lower({sql.text(cols.get('event_type'))})"
         # Canonical type through the vocabulary; unknown types kept as they are; blank -> the default type.
-        event_type = (f"coalesce((SELECT canonical FROM {VOCAB} WHERE raw = {raw_type}), {raw_type}, ?)")
+        event_type = f"coalesce(v.canonical, {raw_type}, ?)"
         typed = [
             f"{sql.text(cols['user_id'])} AS user_id",
             f"{sql.text(cols['item_id'])} AS item_id",
             f"{event_type} AS event_type",
-            f"{raw_type} IS NULL OR {raw_type} IN (SELECT raw FROM {VOCAB}) AS type_known",
+            f"{raw_type} IS NULL OR v.canonical IS NOT NULL AS type_known",
             f"{sql.text(cols['ts'])} AS ts_text",
             f"{sql.timestamp(sql.text(cols['ts']))} AS ts",
             f"{sql.text(cols.get('value'))} AS value_text",
@@ -52,7 +53,8 @@ class EventsKind:
             f"WHEN length(session_id) > {int(config.max_id_chars)} THEN 'id too long: session_id has ' "
             f"|| length(session_id) || ' characters (limit {int(config.max_id_chars)})'",
         ]) + " END"
-        return Staging(typed, reason, [config.default_event_type])
+        return Staging(typed, reason, [config.default_event_type],
+                       joins=f"LEFT JOIN {VOCAB} v ON v.raw = {raw_type}", helpers=("ts_text", "value_text"))
 
     def write(self, store: Store, import_id: int, cols: dict[str, str], report: ImportReport) -> None:
         con = store.con
@@ -86,22 +88,34 @@ class EventsKind:
         report.unknown_event_types = dict(store.rows(f"""
             SELECT event_type, count(*) FROM {STAGED} WHERE reason IS NULL AND NOT type_known
             GROUP BY 1 ORDER BY 2 DESC, 1"""))
-        if any(f in cols for f in ("category", "brand", "price")):
-            _fill_catalogue(store, import_id)
+        attrs = [a for a in ("category", "brand", "price") if a in cols]
+        if attrs:
+            _fill_catalogue(store, import_id, attrs)
         con.execute(f"DROP TABLE IF EXISTS {DUPES}; DROP TABLE IF EXISTS {VOCAB}")
 
 
-def _fill_catalogue(store: Store, import_id: int) -> None:
+def _fill_catalogue(store: Store, import_id: int, attrs: list[str]) -> None:
     """Items named by events get the attributes the events carry (latest non-blank value), without
     overwriting what a catalogue import already set."""
-    latest = ", ".join(f"arg_max({a}, ts) FILTER (WHERE {a} IS NOT NULL)" for a in ("category", "brand", "price"))
+    latest = ", ".join(
+        f"arg_max({a}, ts) FILTER (WHERE {a} IS NOT NULL) AS {a}" if a in attrs else f"NULL AS {a}"
+        for a in ("category", "brand", "price"))
+    per_item = f"SELECT item_id, {latest} FROM {STAGED} WHERE reason IS NULL GROUP BY item_id"
+    if not store.value("SELECT count(*) FROM items"):  # a first load: nothing to merge with
+        store.con.execute(f"INSERT INTO items (item_id, category, brand, price, import_id) "
+                          f"SELECT *, ? FROM ({per_item})", [import_id])
+        return
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE {ATTRS} AS {per_item}")
+    store.con.execute(f"""
+        UPDATE items SET category = coalesce(items.category, a.category), brand = coalesce(items.brand, a.brand),
+                         price = coalesce(items.price, a.price)
+        FROM {ATTRS} a
+        WHERE items.item_id = a.item_id AND (items.category IS NULL OR items.brand IS NULL OR items.price IS NULL)""")
     store.con.execute(f"""
         INSERT INTO items (item_id, category, brand, price, import_id)
-        SELECT item_id, {latest}, ? FROM {STAGED} WHERE reason IS NULL GROUP BY item_id
-        ON CONFLICT (item_id) DO UPDATE SET
-            category = coalesce(items.category, excluded.category),
-            brand = coalesce(items.brand, excluded.brand),
-            price = coalesce(items.price, excluded.price)""", [import_id])
+        SELECT a.item_id, a.category, a.brand, a.price, ? FROM {ATTRS} a
+        WHERE a.item_id NOT IN (SELECT item_id FROM items)""", [import_id])
+    store.con.execute(f"DROP TABLE {ATTRS}")
 
 
 def import_events(

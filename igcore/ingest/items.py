@@ -43,7 +43,8 @@ class ItemsKind:
             f"WHEN {CONTENT} IS DISTINCT FROM first_value({CONTENT}) OVER (PARTITION BY item_id ORDER BY rn) "
             "THEN 'conflicting item: ' || item_id || ' appears earlier in the file with other values'",
         ]) + " END"
-        return Staging(typed, reason, [name for name, _ in extra_cols])
+        return Staging(typed, reason, [name for name, _ in extra_cols], helpers=("price_text",),
+                       row_numbers=True)
 
     def write(self, store: Store, import_id: int, cols: dict[str, str], report: ImportReport) -> None:
         # First row per item, unless the store already holds exactly the same item (then it is a duplicate).
@@ -56,10 +57,10 @@ class ItemsKind:
                 SELECT 1 FROM items i WHERE i.item_id = s.item_id
                 AND row({", ".join(f"i.{a}::VARCHAR" for a in ATTRS)}) IS NOT DISTINCT FROM
                     row({", ".join(f"s.{a}::VARCHAR" for a in ATTRS)}))""")
-        report.rows_loaded = int(store.value(f"""
-            INSERT INTO items SELECT item_id, {", ".join(ATTRS)}, ? FROM {FRESH}
-            ON CONFLICT (item_id) DO UPDATE SET {", ".join(f"{a} = excluded.{a}" for a in ATTRS)},
-                import_id = excluded.import_id""", [import_id]) or 0)
+        # A re-imported item replaces its stored row.
+        store.con.execute(f"DELETE FROM items WHERE item_id IN (SELECT item_id FROM {FRESH})")
+        report.rows_loaded = int(store.value(
+            f"INSERT INTO items SELECT item_id, {', '.join(ATTRS)}, ? FROM {FRESH}", [import_id]) or 0)
         good = int(store.value(f"SELECT count(*) FROM {STAGED} WHERE reason IS NULL"))
         report.rows_duplicate = good - report.rows_loaded
         store.con.execute(f"DROP TABLE IF EXISTS {FRESH}")

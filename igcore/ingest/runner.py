@@ -28,7 +28,8 @@ from igcore.ingest.source import CsvFile, open_csv
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
-STAGED = "igc_staged"
+STAGED = "igc_staged"  # a view over STAGED_ROWS that always has ``rn``, the record's position in the file
+STAGED_ROWS = "igc_staged_rows"
 REJECTS = "igc_rejects"
 REJECT_SCANS = "igc_reject_scans"
 
@@ -37,9 +38,12 @@ REJECT_SCANS = "igc_reject_scans"
 class Staging:
     """The typed fields of one staged row, as SQL over the text columns ``c0, c1, ...``."""
 
-    typed: list[str]  # "expr AS name" over c-columns
+    typed: list[str]  # "expr AS name" over c-columns (and the joined tables)
     reason: str  # SQL over the typed names: NULL for a good row, else "kind: detail"
     params: list  # values for the ``?`` placeholders of ``typed``, in order
+    joins: str = ""  # e.g. a LEFT JOIN of a lookup table, after ``FROM src``
+    helpers: tuple[str, ...] = ()  # typed names needed only by ``reason``; not kept in the staging table
+    row_numbers: bool = False  # whether ``typed``/``reason`` need ``rn`` (costs a pass; else rn = rowid + 1)
 
 
 class ImportKind(Protocol):
@@ -93,7 +97,7 @@ def run_import(
                 raise RuntimeError(f"import accounting does not balance: {report.as_dict()}")
             report.seconds = time.perf_counter() - t0
             _record(store, report, started)
-            store.con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+            store.con.execute(f"DROP VIEW IF EXISTS {STAGED}; DROP TABLE IF EXISTS {STAGED_ROWS}")
         return report
 
 
@@ -102,17 +106,20 @@ def _stage(store: Store, csv_file: CsvFile, staging: Staging, config: IngestConf
     text_cols = [f"c{i}" for i in range(n)]
     columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in text_cols) + "}"
     raw_line = _raw_line_sql(text_cols, csv_file.delimiter)
+    # Without a window the table keeps file order (DuckDB preserves insertion order) in consecutive rowids
+    # (from a large base inside a transaction), so rowid gives the record's position without a row_number() pass.
+    rn = "row_number() OVER () AS rn, " if staging.row_numbers else ""
     sql = f"""
-        CREATE OR REPLACE TEMP TABLE {STAGED} AS
+        CREATE OR REPLACE TEMP TABLE {STAGED_ROWS} AS
         WITH src AS (
-            SELECT row_number() OVER () AS rn, * FROM read_csv(?, header = true, delim = ?, quote = '"',
-                escape = '"', encoding = ?, compression = ?, max_line_size = ?, auto_detect = false, columns = {columns},
-                null_padding = false, strict_mode = true, store_rejects = true,
+            SELECT {rn}* FROM read_csv(?, header = true, delim = ?, quote = '"',
+                escape = '"', encoding = ?, compression = ?, max_line_size = ?, auto_detect = false,
+                columns = {columns}, null_padding = false, strict_mode = true, store_rejects = true,
                 rejects_table = '{REJECTS}', rejects_scan = '{REJECT_SCANS}')
         ),
-        typed AS (SELECT rn, {", ".join(text_cols)}, {", ".join(staging.typed)} FROM src),
+        typed AS (SELECT src.*, {", ".join(staging.typed)} FROM src {staging.joins}),
         judged AS (SELECT *, {staging.reason} AS reason FROM typed)
-        SELECT * EXCLUDE ({", ".join(text_cols)}),
+        SELECT * EXCLUDE ({", ".join([*text_cols, *staging.helpers])}),
                CASE WHEN reason IS NOT NULL THEN {raw_line} END AS raw_line
         FROM judged
     """
@@ -122,7 +129,11 @@ def _stage(store: Store, csv_file: CsvFile, staging: Staging, config: IngestConf
               config.max_line_bytes, *staging.params]
     with _polled_progress(store, progress, "read"):
         con.execute(sql, params).fetchall()
-    return int(store.value(f"SELECT count(*) FROM {STAGED}"))
+    base = int(store.value(f"SELECT coalesce(min(rowid), 0) FROM {STAGED_ROWS}"))
+    view = f"SELECT * FROM {STAGED_ROWS}" if staging.row_numbers else \
+        f"SELECT rowid - {base} + 1 AS rn, * FROM {STAGED_ROWS}"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {STAGED} AS {view}")
+    return int(store.value(f"SELECT count(*) FROM {STAGED_ROWS}"))
 
 
 @contextlib.contextmanager

@@ -1,0 +1,86 @@
+"""Store behaviour around imports: re-imports, overlapping exports, order, uploads, the write lock."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from igcore.config import IngestConfig
+from igcore.errors import FileTooLargeError, StoreLockedError
+from igcore.ingest import import_events, import_items
+from igcore.store import Store
+from tests.conftest import write_csv
+
+H = "user_id,item_id,event_type,timestamp\n"
+
+
+def test_same_file_twice_is_reported_and_changes_nothing(store, tmp_path):
+    path = write_csv(tmp_path / "a.csv", H + "u1,i1,view,100\nu2,i2,view,200\n")
+    first = import_events(store, path)
+    again = import_events(store, path)
+    assert again.status == "already_imported" and again.import_id == first.import_id
+    assert store.rows("SELECT count(*), (SELECT count(*) FROM imports) FROM events") == [(2, 1)]
+
+
+def test_overlapping_export_counts_stored_events_as_duplicates(store, tmp_path):
+    import_events(store, write_csv(tmp_path / "a.csv", H + "u1,i1,view,100\nu2,i2,view,200\n"))
+    report = import_events(store, write_csv(tmp_path / "b.csv", H + "u2,i2,view,200\nu3,i3,view,300\n"))
+    assert (report.rows_loaded, report.rows_duplicate) == (1, 1)
+    assert store.rows("SELECT user_id FROM events ORDER BY event_id") == [("u1",), ("u2",), ("u3",)]
+
+
+def test_event_ids_keep_file_order_for_equal_timestamps(store, tmp_path):
+    rows = "".join(f"u1,i{k},view,100\n" for k in (5, 3, 9, 1, 7))
+    import_events(store, write_csv(tmp_path / "a.csv", H + rows))
+    assert [r[0] for r in store.rows("SELECT item_id FROM events ORDER BY event_id")] == ["i5", "i3", "i9", "i1", "i7"]
+
+
+def test_uploaded_file_object_is_imported_and_named(store):
+    upload = io.BytesIO((H + "u1,i1,view,100\n").encode())
+    report = import_events(store, upload, name="shop.csv")
+    assert (report.file_name, report.rows_loaded) == ("shop.csv", 1)
+    assert store.rows("SELECT file_name FROM imports") == [("shop.csv",)]
+
+
+def test_upload_over_the_limit_is_refused_before_anything_is_written(store):
+    upload = io.BytesIO((H + "u1,i1,view,100\n" * 1000).encode())
+    with pytest.raises(FileTooLargeError, match="over the limit"):
+        import_events(store, upload, config=IngestConfig(max_file_bytes=5000), name="big.csv")
+    assert store.value("SELECT count(*) FROM imports") == 0
+
+
+def test_event_attributes_fill_the_catalogue_without_overwriting_it(store, tmp_path):
+    import_items(store, write_csv(tmp_path / "items.csv", "item_id,title,brand\ni1,Red Shoe,Stride\n"))
+    import_events(store, write_csv(tmp_path / "e.csv", "user_id,item_id,timestamp,brand,price,category_code\n"
+                                   "u1,i1,100,Other,10,shoes.running\nu1,i2,100,Acme,$5.50,\nu1,i2,200,,6,cups\n"))
+    assert store.rows("SELECT item_id, title, brand, price, category FROM items ORDER BY item_id") == [
+        ("i1", "Red Shoe", "Stride", 10.0, "shoes.running"),
+        ("i2", None, "Acme", 6.0, "cups"),
+    ]
+
+
+def test_reimported_catalogue_replaces_attributes_and_counts_unchanged_items_as_duplicates(store, tmp_path):
+    import_items(store, write_csv(tmp_path / "a.csv", "item_id,title,price\ni1,Shoe,10\ni2,Mug,3\n"))
+    report = import_items(store, write_csv(tmp_path / "b.csv", "item_id,title,price\ni1,Shoe,12\ni2,Mug,3\n"))
+    assert (report.rows_loaded, report.rows_duplicate) == (1, 1)
+    assert store.rows("SELECT item_id, price FROM items ORDER BY 1") == [("i1", 12.0), ("i2", 3.0)]
+
+
+def test_unmapped_catalogue_columns_are_kept_as_json(store, tmp_path):
+    import_items(store, write_csv(tmp_path / "a.csv", 'item_id,colour,"size ""EU"""\ni1,red,42\n'))
+    assert store.rows("SELECT extra::VARCHAR FROM items") == [('{"colour":"red","size \\"EU\\"":"42"}',)]
+
+
+def test_second_writer_gets_a_clear_lock_error(db_path):
+    with Store(db_path):
+        code = f"from igcore.store import Store\nStore({str(db_path)!r})"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        cli = subprocess.run([sys.executable, "-m", "igcore.cli", "stats", "--db", str(db_path)],
+                             capture_output=True, text=True)
+    assert f"{StoreLockedError.__name__}: the store {db_path} is in use by process" in out.stderr
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr
+    assert cli.stderr.startswith(f"igcore: error: the store {db_path} is in use by process")
+    assert len(cli.stderr.strip().splitlines()) == 1
