@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
 import duckdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import WORK, machine, median, merge_json, timed, today, write_section  # noqa: E402
-from igcore.ingest import import_events  # noqa: E402
-from igcore.store import Store  # noqa: E402
+from igcore.benchio import WORK, machine, median, timed, today, write_json, write_section
+from igcore.ingest import import_events
+from igcore.store import Store
 
 
 def make_csv(rows: int) -> Path:
@@ -68,7 +66,7 @@ def main() -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     base_rate, ours_rate = args.rows / median(base_s), args.rows / median(ours_s)
     how = f"bench/import_speed.py --rows {args.rows} --repeats {args.repeats}: median wall time, fresh store each run"
-    merge_json("speed", {
+    write_json("speed", merge=True, data={
         "import_events_rows_per_s": {"value": round(ours_rate), "unit": "rows/s", "how": how,
                                      "runs_s": [round(x, 3) for x in ours_s], "date": today(), "machine": machine()},
         "duckdb_read_csv_rows_per_s": {"value": round(base_rate), "unit": "rows/s", "how": how + " (baseline)",

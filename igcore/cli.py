@@ -68,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     quarantine.add_argument("--import-id", type=int)
     quarantine.add_argument("--limit", type=int, default=50)
 
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(required=True, metavar="BENCH")
+    quality = bench.add_parser("quality", help="models against baselines on one split, full-catalogue ranking")
+    quality.add_argument("--dataset", required=True, help="sample, beauty, taobao, industrial, rees46 or a PATH")
+    quality.add_argument("--protocol", default="temporal", help="loo, temporal or stream")
+    quality.add_argument("--models", nargs="+", help="default: all registered models")
+    quality.add_argument("--seeds", type=int, default=1, help="runs of each seeded model")
+    quality.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    quality.set_defaults(run=_bench_quality)
+
     app = command("app", _app, "start the dashboard (loads the bundled sample into an empty store)")
     app.add_argument("--port", type=int, default=8501)
     return p
@@ -147,6 +156,17 @@ def _quarantine(args: argparse.Namespace) -> int:
         print("no quarantined rows")
     for r in rows.itertuples():
         print(f"import {r.import_id} line {r.line_no}: {r.reason}\n    {r.raw_line[:200] if r.raw_line else ''}")
+    return 0
+
+
+def _bench_quality(args: argparse.Namespace) -> int:
+    from igcore.evaluate.bench import run_quality
+
+    try:
+        run_quality(args.dataset, args.protocol, args.models, args.seeds, args.device,
+                    log=lambda line: print(line, flush=True))
+    except ValueError as exc:  # a wrong model name: the resolver's message lists the valid ones
+        raise IgcoreError(str(exc)) from exc
     return 0
 
 

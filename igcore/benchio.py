@@ -1,5 +1,8 @@
-"""Helpers every bench script shares: the machine's description, results JSON, and the tables in
-docs/BENCHMARKS.md (each script owns one section between ``<!-- NAME -->`` and ``<!-- /NAME -->``)."""
+"""Where benchmark figures go: ``bench/results/*.json`` and the tables of ``docs/BENCHMARKS.md``.
+
+Every figure is written by a bench run, never by hand; each writer owns one section of the document, between
+``<!-- NAME -->`` and ``<!-- /NAME -->``, and replaces only that section.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +15,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-WORK = ROOT / "bench" / ".work"  # ignored: generated inputs
-DOC = ROOT / "docs" / "BENCHMARKS.md"
+from igcore.paths import REPO_ROOT
+
+RESULTS = REPO_ROOT / "bench" / "results"
+WORK = REPO_ROOT / "bench" / ".work"  # ignored: generated inputs and cached stores
+DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
+    cpu = platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -27,7 +31,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def today() -> str:
@@ -35,7 +39,6 @@ def today() -> str:
 
 
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:
-    """Wall seconds of ``repeats`` calls."""
     out = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -48,18 +51,18 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs)
 
 
-def merge_json(name: str, update: dict) -> Path:
-    """Merge ``update`` into bench/results/NAME.json (keeping figures other scripts wrote)."""
+def write_json(name: str, data: dict, merge: bool = False) -> Path:
+    """Write bench/results/NAME.json; with ``merge``, keep keys other runs wrote."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data.update(update)
+    if merge and path.exists():
+        data = {**json.loads(path.read_text()), **data}
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
 
 
 def write_section(section: str, markdown: str) -> None:
-    """Replace (or append) the section ``section`` of docs/BENCHMARKS.md."""
+    """Replace (or append) section ``section`` of docs/BENCHMARKS.md."""
     start, end = f"<!-- {section} -->", f"<!-- /{section} -->"
     block = f"{start}\n{markdown.strip()}\n{end}"
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"

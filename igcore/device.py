@@ -1,0 +1,20 @@
+"""``--device auto|cpu|cuda``: one resolver for every stage that uses torch."""
+
+from __future__ import annotations
+
+import torch
+
+from igcore.errors import IgcoreError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU; asking for CUDA without one is a clear error."""
+    if name not in DEVICES:
+        raise IgcoreError(f"unknown device {name!r}; valid: {', '.join(DEVICES)}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise IgcoreError("device cuda asked for, but no CUDA GPU is available; use --device cpu or auto")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

@@ -1,0 +1,166 @@
+"""``igcore bench quality``: every named model on one split of one dataset, in one process, written to
+``bench/results/<dataset>-<protocol>.json`` and the matching table of ``docs/BENCHMARKS.md``."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+
+from igcore.benchio import WORK, machine, today, write_json, write_section
+from igcore.datasets import DATASETS, load_dataset
+from igcore.errors import IgcoreError
+from igcore.evaluate.data import Interactions, load_interactions
+from igcore.evaluate.protocols import PROTOCOLS, EvalConfig, evaluate
+from igcore.evaluate.registry import MODELS, SEEDED, resolve_model
+from igcore.evaluate.splits import Split, leave_one_out, temporal_split
+from igcore.ingest import import_events
+from igcore.store import Store
+
+HEADLINE = ("ndcg@10", "hr@10", "ndcg@20", "hr@20", "mrr", "coverage@10", "mean_pop@10")
+Log = Callable[[str], None]
+
+
+def dataset_interactions(dataset: str, log: Log = print) -> tuple[str, Interactions]:
+    """A named dataset (cached as bench/.work/NAME.duckdb), a .duckdb store, or an events CSV."""
+    path = Path(dataset)
+    if dataset in DATASETS:
+        name, db = dataset, WORK / f"{dataset}.duckdb"
+        if not db.exists():
+            WORK.mkdir(parents=True, exist_ok=True)
+            log(f"loading {dataset} into {db}")
+            with Store(db) as store:
+                load_dataset(store, dataset)
+    elif path.suffix == ".duckdb" and path.exists():
+        name, db = path.stem, path
+    elif path.exists():
+        name, db = path.stem.split(".")[0], WORK / f"{path.stem.split('.')[0]}.duckdb"
+        WORK.mkdir(parents=True, exist_ok=True)
+        with Store(db) as store:
+            import_events(store, path)
+    else:
+        raise IgcoreError(f"unknown dataset {dataset!r}: a name ({', '.join(DATASETS)}), a .duckdb or a CSV path")
+    with Store(db, read_only=True) as store:
+        return name, load_interactions(store)
+
+
+def make_split(data: Interactions, protocol: str) -> Split:
+    if protocol not in PROTOCOLS:
+        raise IgcoreError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    return leave_one_out(data) if protocol == "loo" else temporal_split(data)
+
+
+def eval_configs(protocol: str) -> dict[str, EvalConfig]:
+    """Rows to run per model. LOO ranks with the user's history excluded (the published protocol) and without;
+    temporal and stream rank everything (shoppers do re-view and re-buy), with the excluded variant beside;
+    stream also runs frozen (no online updates) so dynamic against frozen is one table."""
+    if protocol == "loo":
+        return {"": EvalConfig("loo", exclude_seen=(True, False))}
+    if protocol == "temporal":
+        return {"": EvalConfig("temporal", exclude_seen=(False, True))}
+    return {"": EvalConfig("stream", exclude_seen=(False, True)),
+            " (frozen)": EvalConfig("stream", exclude_seen=(False, True), frozen=True)}
+
+
+def run_quality(dataset: str, protocol: str, models: list[str] | None = None, seeds: int = 1,
+                device: str = "auto", log: Log = print) -> dict:
+    models = models or list(MODELS)
+    for m in models:
+        resolve_model(m)
+    t_start = time.perf_counter()
+    name, data = dataset_interactions(dataset, log)
+    split = make_split(data, protocol)
+    log(f"{name}: {len(data):,} events, {data.n_users:,} users, {data.n_items:,} items; split {protocol}: "
+        f"train {len(split.train):,}, valid {len(split.valid):,}, test {len(split.test):,}")
+    rows: dict[str, dict] = {}
+    for model_name in models:
+        for suffix, config in eval_configs(protocol).items():
+            runs = []
+            for seed in range(seeds if model_name in SEEDED else 1):
+                model = resolve_model(model_name)(seed, device)
+                result = evaluate(model, split, config)
+                result["params"] = _params(model)
+                runs.append(result)
+                head = result["variants"][_headline_variant(config)]
+                log(f"  {model_name}{suffix} seed {seed}: ndcg@10 {head['ndcg@10']:.4f} hr@10 {head['hr@10']:.4f} "
+                    f"train {result['train_s']:.0f}s eval {result['eval_s']:.0f}s")
+            rows[model_name + suffix] = _aggregate(runs, config)
+    out = {"dataset": name, "protocol": protocol, "date": today(), "machine": machine(), "seeds": seeds,
+           "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test), **split.info},
+           "headline": _headline_variant(next(iter(eval_configs(protocol).values()))),
+           "wall_s": round(time.perf_counter() - t_start, 1), "models": rows}
+    write_json(f"{name}-{protocol}", out)
+    write_section(f"quality-{name}-{protocol}", render_table(out, models, seeds, device))
+    return out
+
+
+def _headline_variant(config: EvalConfig) -> str:
+    return "history_excluded" if config.exclude_seen[0] else "nothing_excluded"
+
+
+def _params(model) -> int:
+    for attr in ("net", "model"):
+        module = getattr(model, attr, None)
+        if module is not None and hasattr(module, "parameters"):
+            return int(sum(p.numel() for p in module.parameters()))
+    return 0
+
+
+def _aggregate(runs: list[dict], config: EvalConfig) -> dict:
+    """Headline metrics (mean over seeds, with _std), the other variant under its name, times, params."""
+    headline = _headline_variant(config)
+    row: dict = {}
+    for variant in runs[0]["variants"]:
+        values = {k: [r["variants"][variant][k] for r in runs] for k in runs[0]["variants"][variant]
+                  if k != "segments"}
+        summary = {k: (statistics.fmean(v) if v[0] is not None else None) for k, v in values.items()}
+        if len(runs) > 1:
+            summary.update({f"{k}_std": statistics.stdev(values[k]) for k in ("ndcg@10", "hr@10")
+                            if values[k][0] is not None})
+        summary["segments"] = runs[0]["variants"][variant]["segments"]
+        if variant == headline:
+            row.update(summary)
+        else:
+            row[variant] = summary
+    row["train_s"] = statistics.fmean(r["train_s"] for r in runs)
+    row["eval_s"] = statistics.fmean(r["eval_s"] for r in runs)
+    row["params"] = runs[0]["params"]
+    row["seeds_run"] = len(runs)
+    if runs[0]["valid"]:
+        row["valid_ndcg@10"] = statistics.fmean(r["valid"]["ndcg@10"] for r in runs)
+    return row
+
+
+def render_table(out: dict, models: list[str], seeds: int, device: str) -> str:
+    other = "nothing_excluded" if out["headline"] == "history_excluded" else "history_excluded"
+    lines = [
+        f"## {out['dataset']} · {out['protocol']}",
+        "",
+        f"{out['date']} · {out['machine']} · seeds {seeds} (seeded models: {', '.join(sorted(SEEDED))}) · "
+        f"whole run {out['wall_s'] / 60:.1f} min · "
+        f"`igcore bench quality --dataset {out['dataset']} --protocol {out['protocol']} --seeds {seeds}`",
+        "",
+        f"Full-catalogue ranking; headline: {out['headline'].replace('_', ' ')}; last two columns: "
+        f"{other.replace('_', ' ')}. Split: {json.dumps(out['split'])}",
+        "",
+        "| model | NDCG@10 | HR@10 | NDCG@20 | HR@20 | MRR | coverage@10 | train s | eval s | "
+        f"NDCG@10 ({other.split('_')[0]} excl.) | HR@10 ({other.split('_')[0]} excl.) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in out["models"].items():
+        def fmt(key: str, src: dict = row) -> str:
+            v = src.get(key)
+            if v is None:
+                return "–"
+            std = src.get(f"{key}_std")
+            return f"{v:.4f}" + (f" ± {std:.4f}" if std is not None else "")
+        lines.append(f"| {name} | {fmt('ndcg@10')} | {fmt('hr@10')} | {fmt('ndcg@20')} | {fmt('hr@20')} | "
+                     f"{fmt('mrr')} | {fmt('coverage@10')} | {row['train_s']:.0f} | {row['eval_s']:.0f} | "
+                     f"{fmt('ndcg@10', row[other])} | {fmt('hr@10', row[other])} |")
+    return "\n".join(lines)
+
+

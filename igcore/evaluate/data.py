@@ -1,0 +1,86 @@
+"""Interactions as index arrays: what every model and protocol of the evaluation harness works on.
+
+Users and items are numbered 0..n-1 once, for the whole log, so splits of the same log share one index and a
+score matrix's columns are the full catalogue of items that occur in the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from igcore.store import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class Interactions:
+    """Events in time order (ties broken by arrival order). Fields are parallel arrays."""
+
+    user: np.ndarray  # int64 user index
+    item: np.ndarray  # int64 item index
+    ts: np.ndarray  # int64 seconds since the epoch (UTC)
+    event_type: np.ndarray  # int16 code into ``type_names``
+    user_ids: np.ndarray  # object: original id of each user index
+    item_ids: np.ndarray  # object: original id of each item index
+    type_names: tuple[str, ...]
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def subset(self, mask_or_index: np.ndarray) -> Interactions:
+        """The chosen events, same user and item numbering, order kept."""
+        return dataclasses.replace(
+            self, user=self.user[mask_or_index], item=self.item[mask_or_index], ts=self.ts[mask_or_index],
+            event_type=self.event_type[mask_or_index])
+
+    def concat(self, other: Interactions) -> Interactions:
+        """This log followed by ``other`` (same numbering); order is kept, not re-sorted."""
+        return dataclasses.replace(
+            self, user=np.concatenate([self.user, other.user]), item=np.concatenate([self.item, other.item]),
+            ts=np.concatenate([self.ts, other.ts]), event_type=np.concatenate([self.event_type, other.event_type]))
+
+    def sequences(self) -> list[np.ndarray]:
+        """Each user's items in time order, indexed by user (empty arrays for users without events here)."""
+        order = np.argsort(self.user, kind="stable")
+        counts = np.bincount(self.user, minlength=self.n_users)
+        return np.split(self.item[order], np.cumsum(counts)[:-1])
+
+    def positions_in_user(self) -> np.ndarray:
+        """For each event, how many events of the same user precede it here (0 for the first)."""
+        order = np.argsort(self.user, kind="stable")
+        counts = np.bincount(self.user, minlength=self.n_users)
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        pos = np.empty(len(self), dtype=np.int64)
+        pos[order] = np.arange(len(self)) - starts
+        return pos
+
+
+def from_arrays(users: list | np.ndarray, items: list | np.ndarray, ts: list | np.ndarray,
+                event_types: list | np.ndarray | None = None) -> Interactions:
+    """Build from raw ids; events are sorted by time with ties kept in the given order."""
+    users, items, ts = np.asarray(users, dtype=object), np.asarray(items, dtype=object), np.asarray(ts, np.int64)
+    types = np.asarray(event_types if event_types is not None else ["interaction"] * len(users), dtype=object)
+    order = np.argsort(ts, kind="stable")
+    user_ids, user = np.unique(users.astype(str), return_inverse=True)
+    item_ids, item = np.unique(items.astype(str), return_inverse=True)
+    type_names, codes = np.unique(types.astype(str), return_inverse=True)
+    return Interactions(user[order].astype(np.int64), item[order].astype(np.int64), ts[order],
+                        codes[order].astype(np.int16), user_ids.astype(object), item_ids.astype(object),
+                        tuple(type_names.tolist()))
+
+
+def load_interactions(store: Store) -> Interactions:
+    """All stored events in (ts, event_id) order."""
+    cols = store.con.execute(
+        "SELECT user_id, item_id, event_type, epoch(ts)::BIGINT AS ts FROM events ORDER BY ts, event_id"
+    ).fetchnumpy()
+    return from_arrays(cols["user_id"], cols["item_id"], cols["ts"], cols["event_type"])

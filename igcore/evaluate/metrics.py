@@ -1,0 +1,81 @@
+"""Full-catalogue ranking metrics, computed from the target's rank.
+
+Rank of the target = 1 + (items scoring higher) + (other items scoring the same): ties are broken against the
+target, so a model cannot gain from giving many items one score (a constant model ranks every target last).
+Excluded items (e.g. the user's history, per protocol) score -inf before ranking. With one target per case,
+HR@K equals Recall@K. NDCG@K = 1/log2(rank + 1) when rank <= K, else 0. MRR is over the whole ranking.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+KS = (5, 10, 20)
+
+
+def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """1-based pessimistic rank of ``targets[i]`` in row ``scores[i]``."""
+    scores = np.asarray(scores)
+    rows = np.arange(len(targets))
+    target_scores = scores[rows, targets][:, None]
+    higher = (scores > target_scores).sum(axis=1)
+    ties = (scores == target_scores).sum(axis=1) - 1
+    return (1 + higher + ties).astype(np.int64)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best items per row, best first (k capped at the catalogue size)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+@dataclasses.dataclass
+class RankAccumulator:
+    """Collects per-case ranks and top-K lists; ``summary()`` gives the metric dictionary."""
+
+    n_items: int
+    ranks: list[np.ndarray] = dataclasses.field(default_factory=list)
+    users: list[np.ndarray] = dataclasses.field(default_factory=list)
+    recommended: list[np.ndarray] = dataclasses.field(default_factory=list)  # top max(KS) per case
+
+    def add(self, users: np.ndarray, scores: np.ndarray, targets: np.ndarray) -> None:
+        if len(targets) == 0:
+            return
+        self.ranks.append(target_ranks(scores, targets))
+        self.users.append(np.asarray(users))
+        self.recommended.append(top_k(scores, max(KS)))
+
+    def all_ranks(self) -> np.ndarray:
+        return np.concatenate(self.ranks) if self.ranks else np.zeros(0, dtype=np.int64)
+
+    def summary(self, popularity: np.ndarray | None = None) -> dict[str, float | int | None]:
+        return summarise(self.all_ranks(), np.concatenate(self.recommended) if self.recommended else None,
+                         self.n_items, popularity)
+
+
+def summarise(ranks: np.ndarray, recommended: np.ndarray | None, n_items: int,
+              popularity: np.ndarray | None = None) -> dict[str, float | int | None]:
+    """HR/NDCG@5,10,20, MRR, coverage@K and mean popularity@10 of what was recommended.
+
+    An empty set of cases gives ``None`` for every metric (not 0: nothing was measured)."""
+    out: dict[str, float | int | None] = {"cases": int(len(ranks))}
+    if len(ranks) == 0:
+        for k in KS:
+            out[f"hr@{k}"] = out[f"ndcg@{k}"] = out[f"coverage@{k}"] = None
+        out["mrr"] = out["mean_pop@10"] = None
+        return out
+    ranks = ranks.astype(np.float64)
+    for k in KS:
+        hit = ranks <= k
+        out[f"hr@{k}"] = float(hit.mean())
+        out[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 1.0), 0.0).mean())
+        if recommended is not None:
+            out[f"coverage@{k}"] = float(len(np.unique(recommended[:, :k])) / n_items)
+    out["mrr"] = float((1.0 / ranks).mean())
+    if recommended is not None and popularity is not None:
+        out["mean_pop@10"] = float(popularity[recommended[:, :10]].mean())
+    return out

@@ -1,0 +1,179 @@
+"""SASRec: a causal transformer over each user's recent items, trained with full-softmax next-item
+cross-entropy over the whole catalogue (Kang & McAuley 2018; the loss of Klenitskiy & Vasilev, RecSys 2023).
+
+Sequences are left-padded, so the last item always sits at the last position (positions count back from the
+end). Training batches group sequences of similar length and are cut to their longest member, and the loss is
+computed only at real positions (gathered before the output layer): on short-sequence data such as Beauty this
+makes an epoch several times cheaper than padding everything to ``max_len``.
+Early stopping on validation NDCG@10 (every ``eval_every`` epochs, ``patience`` checks), within ``max_train_s``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from igcore.device import resolve_device
+from igcore.evaluate.data import Interactions
+from igcore.evaluate.metrics import target_ranks, top_k
+
+
+@dataclasses.dataclass(frozen=True)
+class SASRecConfig:
+    dim: int = 64
+    layers: int = 2
+    heads: int = 1
+    max_len: int = 50
+    dropout: float = 0.5
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    epochs: int = 200
+    eval_every: int = 5
+    patience: int = 3
+    max_train_s: float = 1500.0
+    valid_exclude_seen: bool = True
+    device: str = "auto"
+    seed: int = 0
+
+
+class SASRecNet(nn.Module):
+    def __init__(self, n_items: int, cfg: SASRecConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.item_emb = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0)  # index 0 = padding
+        self.pos_emb = nn.Embedding(cfg.max_len, cfg.dim)
+        layer = nn.TransformerEncoderLayer(cfg.dim, cfg.heads, dim_feedforward=cfg.dim, dropout=cfg.dropout,
+                                           batch_first=True, norm_first=True, activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.dropout = nn.Dropout(cfg.dropout)
+        nn.init.normal_(self.item_emb.weight, std=0.02)
+        nn.init.normal_(self.pos_emb.weight, std=0.02)
+        with torch.no_grad():
+            self.item_emb.weight[0].zero_()
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """Hidden states (B, L, dim) for left-padded item sequences (B, L) of 1-based item ids."""
+        b, length = seq.shape
+        pos = torch.arange(self.cfg.max_len - length, self.cfg.max_len, device=seq.device)
+        x = self.item_emb(seq) * math.sqrt(self.cfg.dim) + self.pos_emb(pos)[None]
+        x = self.dropout(x)
+        # Causal, and padded keys hidden; a padded query may see itself, so no row is fully masked (NaN).
+        causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=seq.device), 1)
+        pad_key = (seq == 0)[:, None, :] & ~torch.eye(length, dtype=torch.bool, device=seq.device)[None]
+        mask = (causal[None] | pad_key).repeat_interleave(self.cfg.heads, dim=0)
+        return self.norm(self.encoder(x, mask=mask))
+
+    def item_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden @ self.item_emb.weight[1:].T
+
+
+class SASRec:
+    name = "SASRec"
+
+    def __init__(self, config: SASRecConfig | None = None, **overrides) -> None:
+        self.cfg = dataclasses.replace(config or SASRecConfig(), **overrides)
+        self.device = resolve_device(self.cfg.device)
+        self.log: list[dict] = []
+
+    # --- Recommender protocol -------------------------------------------------------------------------
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> None:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        rng = np.random.default_rng(cfg.seed)
+        self.n_items = train.n_items
+        self.histories = [s.tolist() for s in train.sequences()]
+        self.net = SASRecNet(self.n_items, cfg).to(self.device)
+        opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        inputs, targets = self._training_windows()
+        lengths = (inputs > 0).sum(axis=1)
+        best, best_state, bad, t0 = -1.0, None, 0, time.perf_counter()
+        for epoch in range(1, cfg.epochs + 1):
+            self.net.train()
+            total = 0.0
+            for idx in _length_batches(lengths, cfg.batch_size, rng):
+                width = int(lengths[idx].max())
+                seq = torch.as_tensor(inputs[idx, -width:], device=self.device)
+                tgt = torch.as_tensor(targets[idx, -width:], device=self.device)
+                real = tgt > 0
+                hidden = self.net(seq)[real]
+                loss = nn.functional.cross_entropy(self.net.item_logits(hidden), tgt[real] - 1)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            entry = {"epoch": epoch, "loss": total / len(inputs), "s": time.perf_counter() - t0}
+            out_of_time = time.perf_counter() - t0 > cfg.max_train_s
+            if valid is not None and len(valid) and (epoch % cfg.eval_every == 0 or out_of_time):
+                entry["valid_ndcg@10"] = score = self._valid_ndcg(valid)
+                if score > best:
+                    best, bad = score, 0
+                    best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+                else:
+                    bad += 1
+            self.log.append(entry)
+            if bad >= cfg.patience or out_of_time:
+                break
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        self.net.eval()
+
+    def update(self, events: Interactions) -> None:
+        for u, i in zip(events.user.tolist(), events.item.tolist()):
+            self.histories[u].append(i)
+
+    @torch.no_grad()
+    def score(self, users: np.ndarray, at: int | None = None) -> np.ndarray:
+        self.net.eval()
+        out = np.empty((len(users), self.n_items), dtype=np.float32)
+        for start in range(0, len(users), 512):
+            chunk = users[start:start + 512]
+            seq = self._pad([self.histories[u] for u in chunk.tolist()])
+            width = max(int((seq > 0).sum(axis=1).max()), 1)
+            hidden = self.net(torch.as_tensor(seq[:, -width:], device=self.device))[:, -1]
+            out[start:start + len(chunk)] = self.net.item_logits(hidden).float().cpu().numpy()
+        return out
+
+    def recommend(self, user: int, k: int = 10, at: int | None = None) -> np.ndarray:
+        return top_k(self.score(np.array([user]), at), k)[0]
+
+    # --- helpers ---------------------------------------------------------------------------------------
+    def _pad(self, seqs: list[list[int]]) -> np.ndarray:
+        """Left-padded 1-based ids of the last ``max_len`` items."""
+        length = self.cfg.max_len
+        out = np.zeros((len(seqs), length), dtype=np.int64)
+        for r, seq in enumerate(seqs):
+            tail = seq[-length:]
+            if tail:
+                out[r, length - len(tail):] = np.asarray(tail) + 1
+        return out
+
+    def _training_windows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per user with >= 2 items: input = items[:-1], target = items[1:] (last max_len positions)."""
+        seqs = [h[-(self.cfg.max_len + 1):] for h in self.histories if len(h) >= 2]
+        return self._pad([s[:-1] for s in seqs]), self._pad([s[1:] for s in seqs])
+
+    def _valid_ndcg(self, valid: Interactions, chunk: int = 2048) -> float:
+        ranks = []
+        for start in range(0, len(valid), chunk):
+            users, items = valid.user[start:start + chunk], valid.item[start:start + chunk]
+            scores = self.score(users)
+            if self.cfg.valid_exclude_seen:
+                for r, u in enumerate(users.tolist()):
+                    scores[r, self.histories[u]] = -np.inf
+            ranks.append(target_ranks(scores, items))
+        r = np.concatenate(ranks)
+        return float(np.where(r <= 10, 1 / np.log2(r + 1.0), 0).mean())
+
+
+def _length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of similar-length sequences (random within a length), in random order."""
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
