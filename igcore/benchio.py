@@ -17,9 +17,11 @@ from pathlib import Path
 
 from igcore.paths import REPO_ROOT
 
-RESULTS = REPO_ROOT / "bench" / "results"
-WORK = REPO_ROOT / "bench" / ".work"  # ignored: generated inputs and cached stores
-DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
+# Where results go; $IGCORE_BENCH_OUT redirects them (tests write into a temporary folder, not the repo).
+OUT_ROOT = Path(os.environ.get("IGCORE_BENCH_OUT") or REPO_ROOT)
+RESULTS = OUT_ROOT / "bench" / "results"
+WORK = OUT_ROOT / "bench" / ".work"  # ignored: generated inputs and cached stores
+DOC = OUT_ROOT / "docs" / "BENCHMARKS.md"
 
 
 def machine() -> str:

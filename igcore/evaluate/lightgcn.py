@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 
 import numpy as np
 import torch
 from torch_geometric.nn.models import LightGCN as PygLightGCN
+from torch_geometric.utils import to_torch_csr_tensor
 
 from igcore.device import resolve_device
 from igcore.evaluate.data import Interactions
@@ -23,8 +25,8 @@ class LightGCNConfig:
     lr: float = 5e-3
     reg: float = 1e-4
     batch_size: int = 4096
-    epochs: int = 60
-    max_train_s: float = 400.0
+    epochs: int = 100
+    max_train_s: float = 420.0
     device: str = "auto"
     seed: int = 0
 
@@ -76,9 +78,15 @@ class LightGCN:
         self._propagate()
 
     def _edge_index(self) -> torch.Tensor:
+        """Both directions of every user-item edge, as a sparse CSR adjacency: PyG's layers then propagate
+        with a sparse matrix product, about 6x faster on CPU than gather/scatter over an edge list."""
         src = torch.as_tensor([u for part in self.src for u in part], dtype=torch.long)
         dst = torch.as_tensor([i for part in self.dst for i in part], dtype=torch.long) + self.n_users
-        return torch.stack([torch.cat([src, dst]), torch.cat([dst, src])]).to(self.device)
+        edges = torch.stack([torch.cat([src, dst]), torch.cat([dst, src])])
+        n = self.n_users + self.n_items
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notice that sparse CSR support is in beta
+            return to_torch_csr_tensor(edges, size=(n, n)).to(self.device)
 
     @torch.no_grad()
     def _propagate(self) -> None:

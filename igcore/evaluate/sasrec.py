@@ -30,12 +30,12 @@ class SASRecConfig:
     heads: int = 1
     max_len: int = 50
     dropout: float = 0.5
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.0
-    batch_size: int = 128
+    batch_size: int = 256
     epochs: int = 200
-    eval_every: int = 5
-    patience: int = 3
+    eval_every: int = 2
+    patience: int = 4
     max_train_s: float = 1500.0
     valid_exclude_seen: bool = True
     device: str = "auto"

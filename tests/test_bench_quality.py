@@ -1,0 +1,30 @@
+"""`igcore bench quality` end to end on a small generated log: table, JSON in the DESIGN.md format."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from igcore.synth import SynthConfig, generate, write
+
+
+def test_bench_quality_writes_json_and_table(tmp_path):
+    paths = write(generate(SynthConfig(seed=5, n_users=80, n_items=60, n_events=3000)), tmp_path / "log")
+    env = {**os.environ, "IGCORE_BENCH_OUT": str(tmp_path / "out")}
+    out = subprocess.run([sys.executable, "-m", "igcore.cli", "bench", "quality", "--dataset", str(paths["events"]),
+                          "--protocol", "stream", "--models", "MostPop", "Markov"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "out" / "bench" / "results" / "events-stream.json").read_text())
+    assert {"dataset", "protocol", "date", "machine", "seeds", "models"} <= set(result)
+    assert set(result["models"]) == {"MostPop", "MostPop (frozen)", "Markov", "Markov (frozen)"}
+    row = result["models"]["Markov"]
+    assert {"ndcg@10", "hr@10", "mrr", "train_s", "params", "history_excluded"} <= set(row)
+    assert row["cases"] == result["split"]["test"]
+    doc = (tmp_path / "out" / "docs" / "BENCHMARKS.md").read_text()
+    assert "<!-- quality-events-stream -->" in doc and "| Markov (frozen) |" in doc
+    bad = subprocess.run([sys.executable, "-m", "igcore.cli", "bench", "quality", "--dataset", str(paths["events"]),
+                          "--models", "Nope"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 1 and "valid names: MostPop" in bad.stderr
