@@ -46,7 +46,8 @@ CATALOGUE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] =
     "Audio": (("Bluetooth Speaker", "Noise-Cancelling Headphones", "Earbuds", "Turntable", "Soundbar"),
               ("Portable", "Hi-Fi", "Waterproof", "Wireless"), ("Sonic", "Tempo", "Echo Lab", "Resonance")),
     "Tea": (("Green Tea", "Herbal Infusion", "Teapot", "Matcha Powder", "Chai Blend"),
-            ("Loose-Leaf", "Ceremonial", "Caffeine-Free", "Spiced"), ("Leaf & Kettle", "Oolong House", "Brew", "Sencha")),
+            ("Loose-Leaf", "Ceremonial", "Caffeine-Free", "Spiced"),
+            ("Leaf & Kettle", "Oolong House", "Brew", "Sencha")),
 }
 CONSUMABLES = {"Coffee", "Skincare", "Baby", "Pets", "Tea", "Fitness"}
 PRICE_MEDIAN = {"Running": 60, "Coffee": 14, "Skincare": 25, "Gaming": 70, "Baby": 18, "Kitchen": 45, "Books": 15,

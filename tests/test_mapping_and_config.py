@@ -56,7 +56,8 @@ def test_config_layers_defaults_file_then_overrides(tmp_path):
     file = tmp_path / "ingest.json"
     file.write_text(json.dumps({"max_id_chars": 64, "default_event_type": "click"}))
     cfg = load_config(IngestConfig, file, {"max_id_chars": "32"})
-    assert (cfg.max_id_chars, cfg.default_event_type, cfg.max_line_bytes) == (32, "click", IngestConfig().max_line_bytes)
+    defaults = IngestConfig()
+    assert (cfg.max_id_chars, cfg.default_event_type, cfg.max_line_bytes) == (32, "click", defaults.max_line_bytes)
     toml = tmp_path / "ingest.toml"
     toml.write_text('encoding = "latin-1"\n')
     assert load_config(IngestConfig, toml).encoding == "latin-1"

@@ -9,8 +9,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-
-
 from igcore.benchio import WORK, machine, today, write_json, write_section
 from igcore.datasets import DATASETS, load_dataset
 from igcore.errors import IgcoreError
@@ -21,7 +19,6 @@ from igcore.evaluate.splits import Split, leave_one_out, temporal_split
 from igcore.ingest import import_events
 from igcore.store import Store
 
-HEADLINE = ("ndcg@10", "hr@10", "ndcg@20", "hr@20", "mrr", "coverage@10", "mean_pop@10")
 Log = Callable[[str], None]
 
 
@@ -162,5 +159,3 @@ def render_table(out: dict, models: list[str], seeds: int, device: str) -> str:
                      f"{fmt('mrr')} | {fmt('coverage@10')} | {row['train_s']:.0f} | {row['eval_s']:.0f} | "
                      f"{fmt('ndcg@10', row[other])} | {fmt('hr@10', row[other])} |")
     return "\n".join(lines)
-
-

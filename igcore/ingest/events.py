@@ -49,7 +49,7 @@ class EventsKind:
             *sql.id_checks("item_id", config.max_id_chars),
             "WHEN ts_text IS NULL THEN 'empty timestamp: the column is blank'",
             f"WHEN ts IS NULL THEN 'unparseable timestamp: ' || {sql.shown('ts_text')}",
-            f"WHEN value_text IS NOT NULL AND value IS NULL THEN 'value is not a number: ' || {sql.shown('value_text')}",
+            sql.not_a_number("value"),
             f"WHEN length(session_id) > {int(config.max_id_chars)} THEN 'id too long: session_id has ' "
             f"|| length(session_id) || ' characters (limit {int(config.max_id_chars)})'",
         ]) + " END"

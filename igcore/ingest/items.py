@@ -38,7 +38,7 @@ class ItemsKind:
         limit = int(config.max_id_chars)
         reason = "CASE " + " ".join([
             *sql.id_checks("item_id", limit),
-            f"WHEN price_text IS NOT NULL AND price IS NULL THEN 'price is not a number: ' || {sql.shown('price_text')}",
+            sql.not_a_number("price"),
             # A later row for the same item with other values: ambiguous, so the user decides.
             f"WHEN {CONTENT} IS DISTINCT FROM first_value({CONTENT}) OVER (PARTITION BY item_id ORDER BY rn) "
             "THEN 'conflicting item: ' || item_id || ' appears earlier in the file with other values'",

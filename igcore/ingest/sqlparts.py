@@ -41,3 +41,8 @@ def id_checks(name: str, max_chars: int) -> list[str]:
 def shown(expr: str) -> str:
     """A value quoted into a reason, cut to a readable length."""
     return f"'''' || left({expr}, 80) || ''''"
+
+
+def not_a_number(name: str) -> str:
+    """CASE branch refusing text in ``{name}_text`` that did not parse into the number ``name``."""
+    return f"WHEN {name}_text IS NOT NULL AND {name} IS NULL THEN '{name} is not a number: ' || {shown(name + '_text')}"
