@@ -1,0 +1,1 @@
+"""Stage 1, encode: item text through a pretrained transformer (and, later, behaviour sequences)."""

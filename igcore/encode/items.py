@@ -1,0 +1,78 @@
+"""Item vectors from catalogue text, cached in the store by content hash.
+
+An item's text is built from whatever the catalogue has (title, category, brand, a description excerpt, a
+price band). The cache key is sha256(model name + text): an unchanged item is never encoded again, a changed
+or new item is encoded alone. Items without any text get no vector here; the model falls back to id and
+attribute embeddings for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pandas as pd
+
+from igcore.encode.text import TextEncoder
+from igcore.progress import Progress, no_progress
+from igcore.store import Store
+
+CACHE_SCHEMA = """CREATE TABLE IF NOT EXISTS item_text_embeddings (
+    content_hash VARCHAR NOT NULL, model VARCHAR NOT NULL, vector FLOAT[] NOT NULL)"""
+DESCRIPTION_CHARS = 300
+
+
+def price_band(price: float | None) -> str | None:
+    """A coarse, readable band: text models read "under 10" better than 9.49."""
+    if price is None or (isinstance(price, float) and math.isnan(price)) or price <= 0:
+        return None
+    for limit in (10, 25, 50, 100, 250, 500, 1000):
+        if price < limit:
+            return f"price under {limit}"
+    return "price 1000 or more"
+
+
+def item_text(row: dict) -> str:
+    """One line of text per item from the catalogue's fields; empty when it has none."""
+    parts = [row.get("title"), row.get("category"), row.get("brand") and f"brand {row['brand']}",
+             (row.get("description") or "")[:DESCRIPTION_CHARS] or None, price_band(row.get("price"))]
+    return ". ".join(str(p).strip() for p in parts if p is not None and str(p).strip() and str(p) != "nan")
+
+
+def content_hash(model: str, text: str) -> str:
+    return hashlib.sha256(f"{model}\n{text}".encode()).hexdigest()
+
+
+def encode_items(store: Store, encoder: TextEncoder, item_ids: list[str] | None = None,
+                 progress: Progress = no_progress) -> tuple[pd.DataFrame, int]:
+    """Vectors for the catalogue's items with text (or for ``item_ids``); returns (item_id -> vector frame,
+    number of texts newly encoded). Writes new vectors to the cache in one transaction."""
+    store.con.execute(CACHE_SCHEMA)
+    items = store.df("SELECT item_id, title, category, brand, price, description FROM items ORDER BY item_id")
+    if item_ids is not None:
+        items = items[items["item_id"].isin(set(item_ids))]
+    items["text"] = [item_text(r) for r in items.to_dict("records")]
+    items = items[items["text"] != ""].copy()
+    items["hash"] = [content_hash(encoder.name, t) for t in items["text"]]
+    cached = store.df("SELECT content_hash AS hash, vector FROM item_text_embeddings WHERE model = ?",
+                      [encoder.name])
+    known = set(cached["hash"])
+    todo = items[~items["hash"].isin(known)].drop_duplicates("hash")
+    if len(todo):
+        vectors = []
+        for start in range(0, len(todo), 256):
+            vectors.append(encoder.encode(todo["text"].iloc[start:start + 256].tolist()))
+            progress("encode", min(start + 256, len(todo)), len(todo), {})
+        fresh = pd.DataFrame({"content_hash": todo["hash"].to_numpy(), "model": encoder.name,
+                              "vector": list(np.concatenate(vectors))})
+        with store.transaction() as con:
+            con.register("fresh_vectors", fresh)
+            con.execute("INSERT INTO item_text_embeddings SELECT content_hash, model, vector::FLOAT[] "
+                        "FROM fresh_vectors")
+            con.unregister("fresh_vectors")
+        cached = pd.concat([cached, fresh.rename(columns={"content_hash": "hash"})[["hash", "vector"]]])
+    lookup = dict(zip(cached["hash"], cached["vector"]))
+    out = pd.DataFrame({"item_id": items["item_id"].to_numpy(),
+                        "vector": [np.asarray(lookup[h], dtype=np.float32) for h in items["hash"]]})
+    return out, len(todo)

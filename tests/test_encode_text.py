@@ -1,0 +1,52 @@
+"""The pretrained text encoder (real all-MiniLM-L6-v2, offline) and the item-vector cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from igcore.encode.items import encode_items, item_text, price_band
+from igcore.encode.text import TextEncoder
+from igcore.errors import IgcoreError
+from igcore.ingest import import_items
+from tests.conftest import write_csv
+
+
+@pytest.fixture(scope="module")
+def encoder() -> TextEncoder:
+    return TextEncoder(device="cpu")
+
+
+def test_vectors_are_unit_length_and_semantic(encoder):
+    v = encoder.encode(["red running shoe for trail runs", "lightweight trail running sneaker",
+                        "dark roast espresso coffee beans"])
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+    assert np.array_equal(encoder.encode(["red running shoe for trail runs"])[0], v[0])
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(IgcoreError, match="nothing is downloaded"):
+        TextEncoder("no-such-org/no-such-model", device="cpu")
+
+
+def test_item_text_uses_what_the_catalogue_has():
+    assert item_text({"title": "Mug", "category": "Kitchen", "brand": "Forge", "price": 12.0}) == \
+        "Mug. Kitchen. brand Forge. price under 25"
+    assert item_text({"title": None, "category": None, "brand": None, "price": None}) == ""
+    assert price_band(0.0) is None and price_band(1000.0) == "price 1000 or more"
+
+
+def test_cache_encodes_only_new_or_changed_text(store, tmp_path, encoder):
+    import_items(store, write_csv(tmp_path / "a.csv", "item_id,title,price\ni1,Red Shoe,10\ni2,Blue Mug,3\ni3,,\n"))
+    vectors, new = encode_items(store, encoder)
+    assert new == 2 and vectors["item_id"].tolist() == ["i1", "i2"]  # i3 has no text: no vector
+    again, new = encode_items(store, encoder)
+    assert new == 0 and all(np.array_equal(a, b) for a, b in zip(again["vector"], vectors["vector"]))
+    import_items(store, write_csv(tmp_path / "b.csv", "item_id,title,price\ni1,Red Shoe,10\ni2,Green Mug,3\n"))
+    changed, new = encode_items(store, encoder)
+    assert new == 1
+    assert np.array_equal(changed["vector"][0], vectors["vector"][0])
+    assert not np.array_equal(changed["vector"][1], vectors["vector"][1])
+    assert store.value("SELECT count(*) FROM item_text_embeddings") == 3
