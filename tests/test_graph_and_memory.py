@@ -1,0 +1,75 @@
+"""GNN resolver and encoders (real torch_geometric layers) and the TGN interest memory on tiny graphs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from igcore.graph.gnn import GNNS, GraphEncoder, bipartite_edge_index, resolve_gnn
+from igcore.temporal.memory import InterestMemory
+
+
+def test_resolver_lists_valid_names():
+    with pytest.raises(ValueError, match="valid names: gin, gcn, gat, sage, lightgcn"):
+        resolve_gnn("transformer")
+    assert resolve_gnn("GIN") is GNNS["gin"]
+
+
+def test_bipartite_edges_are_distinct_and_both_ways():
+    edges = bipartite_edge_index(torch.tensor([0, 0, 1]), torch.tensor([1, 1, 0]), n_users=2)
+    assert sorted(map(tuple, edges.T.tolist())) == [(0, 3), (1, 2), (2, 1), (3, 0)]
+
+
+@pytest.mark.parametrize("kind", list(GNNS))
+def test_every_encoder_embeds_every_node_and_isolated_nodes_see_no_neighbours(kind):
+    torch.manual_seed(0)
+    enc = GraphEncoder(kind, dim=8, layers=2).eval()
+    x = torch.randn(5, 8)
+    edges = bipartite_edge_index(torch.tensor([0, 1]), torch.tensor([0, 1]), n_users=2)  # node 4 isolated
+    out = enc(x, edges)
+    assert out.shape == (5, 8) and torch.isfinite(out).all()
+    x2 = x.clone()
+    x2[2] += 1.0  # change item 0's features: its user (node 0) changes, the isolated node 4 does not
+    out2 = enc(x2, edges)
+    assert not torch.allclose(out[0], out2[0])
+    assert torch.allclose(out[4], out2[4])
+
+
+def test_gin_layer_is_mlp_of_self_plus_neighbour_sum():
+    torch.manual_seed(0)
+    conv = resolve_gnn("gin")(4, 4)
+    x = torch.randn(3, 4)
+    edges = torch.tensor([[1, 2], [0, 0]])  # nodes 1 and 2 send to node 0
+    expected = conv.nn((1 + conv.eps) * x[0] + x[1] + x[2])
+    assert torch.allclose(conv(x, edges)[0], expected, atol=1e-6)
+
+
+def _memory() -> InterestMemory:
+    torch.manual_seed(0)
+    mem = InterestMemory(n_users=3, n_items=4, memory_dim=8, time_dim=4)
+    mem.reset_state()
+    return mem
+
+
+def test_memory_advances_only_for_touched_nodes():
+    mem = _memory()
+    mem.train()
+    mem.eval()  # switching modes must not move any memory
+    mem.observe(torch.tensor([0]), torch.tensor([1]), torch.tensor([10]))
+    memory = mem.tgn.memory
+    assert memory[0].abs().sum() > 0 and mem.item_memory(torch.tensor([1])).abs().sum() > 0
+    untouched = [1, 2, 3, 5, 6]  # users 1, 2 and items 0, 2, 3
+    assert memory[untouched].abs().sum() == 0
+    assert mem.last_update().tolist() == [10, 0, 0, 0, 10, 0, 0]
+
+
+def test_events_of_one_batch_do_not_see_each_other():
+    together, alone = _memory(), _memory()
+    together.observe(torch.tensor([1, 1]), torch.tensor([2, 3]), torch.tensor([20, 21]))
+    alone.observe(torch.tensor([1]), torch.tensor([3]), torch.tensor([21]))
+    # Item 3's message was built from user 1's memory before the batch, untouched by the (1, 2) event.
+    assert torch.allclose(together.item_memory(torch.tensor([3])), alone.item_memory(torch.tensor([3])))
+    sequential = _memory()
+    sequential.observe(torch.tensor([1]), torch.tensor([2]), torch.tensor([20]))
+    sequential.observe(torch.tensor([1]), torch.tensor([3]), torch.tensor([21]))
+    assert not torch.allclose(sequential.item_memory(torch.tensor([3])), alone.item_memory(torch.tensor([3])))
