@@ -68,6 +68,24 @@ def _parser() -> argparse.ArgumentParser:
     quarantine.add_argument("--import-id", type=int)
     quarantine.add_argument("--limit", type=int, default=50)
 
+    train = command("train", _train, "train the pipeline on the store's events and save a checkpoint")
+    train.add_argument("--config", help="TOML or JSON file of pipeline settings")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="pipeline setting, e.g. epochs=20")
+    train.add_argument("--device", help="auto, cpu or cuda (overrides the config)")
+    train.add_argument("--out", help="checkpoint folder (default: beside the store, models/<store name>)")
+
+    update = command("update", _update, "ingest new events and advance the model's online state (no training)")
+    update.add_argument("events", help="events CSV")
+    update.add_argument("--model", help="checkpoint folder")
+
+    rec = command("recommend", _recommend, "top-K items for one user from the trained model")
+    rec.add_argument("user", help="user id as in the events")
+    rec.add_argument("-k", type=int, default=10)
+    rec.add_argument("--at", help="as of this time (ISO-8601, UTC): later events are not used")
+    rec.add_argument("--explain", action="store_true", help="show supporting past items and source weights")
+    rec.add_argument("--model", help="checkpoint folder")
+    rec.add_argument("--json", action="store_true")
+
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(required=True, metavar="BENCH")
     quality = bench.add_parser("quality", help="models against baselines on one split, full-catalogue ranking")
     quality.add_argument("--dataset", required=True, help="sample, beauty, taobao, industrial, rees46 or a PATH")
@@ -156,6 +174,67 @@ def _quarantine(args: argparse.Namespace) -> int:
         print("no quarantined rows")
     for r in rows.itertuples():
         print(f"import {r.import_id} line {r.line_no}: {r.reason}\n    {r.raw_line[:200] if r.raw_line else ''}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from igcore.config import load_config, parse_assignments
+    from igcore.pipeline.config import PipelineConfig
+    from igcore.pipeline.run import train
+    from igcore.progress import TextProgressBar
+
+    overrides = parse_assignments(args.set)
+    if args.device:
+        overrides["device"] = args.device
+    config = load_config(PipelineConfig, args.config, overrides)
+    with _open(args) as store:
+        model, path = train(store, config, Path(args.out) if args.out else None, TextProgressBar())
+    best = max((e.get("valid_ndcg@10", 0) for e in model.log), default=0)
+    print(f"trained {model.name} for {len(model.log)} epochs (best validation NDCG@10 {best:.4f}); saved {path}")
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    import time
+
+    from igcore.ingest import import_events
+    from igcore.pipeline.run import load
+    from igcore.progress import TextProgressBar
+
+    with _open(args) as store:
+        report = import_events(store, args.events, progress=TextProgressBar())
+        print(report.summary())
+        t0 = time.perf_counter()
+        model, meta = load(store, Path(args.model) if args.model else None)
+        known = sum(len(h) for h in model.items)
+    print(f"model state now covers {known:,} events ({known - meta['events']:+,} since training), "
+          f"rebuilt in {time.perf_counter() - t0:.1f} s without gradient steps")
+    return 0
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from igcore.pipeline.run import recommend
+
+    at = None
+    if args.at:
+        try:
+            at = dt.datetime.fromisoformat(args.at.replace("Z", "+00:00")).astimezone(dt.UTC).replace(tzinfo=None)
+        except ValueError as exc:
+            raise IgcoreError(f"--at {args.at!r} is not an ISO-8601 time") from exc
+    with _open(args, read_only=True) as store:
+        rows = recommend(store, args.user, args.k, at, Path(args.model) if args.model else None, args.explain)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        if "sources" in row:
+            print("interest sources: " + ", ".join(f"{k} {v:.0%}" for k, v in row["sources"].items()))
+            continue
+        print(f"{row['rank']:>3}. {row['item_id']}  {row['title'] or ''}  ({row['score']:.3f})")
+        for why in row.get("because_of", []):
+            print(f"       because of {why['item_id']} {why['title'] or ''} (similarity {why['similarity']:.2f})")
     return 0
 
 

@@ -34,7 +34,7 @@ def test_unknown_model_is_a_clear_error():
 def test_item_text_uses_what_the_catalogue_has():
     assert item_text({"title": "Mug", "category": "Kitchen", "brand": "Forge", "price": 12.0}) == \
         "Mug. Kitchen. brand Forge. price under 25"
-    assert item_text({"title": None, "category": None, "brand": None, "price": None}) == ""
+    assert item_text({"title": None, "category": "a1;a2", "brand": "b7", "price": 3.0}) == ""  # ids, not words
     assert price_band(0.0) is None and price_band(1000.0) == "price 1000 or more"
 
 
@@ -50,3 +50,10 @@ def test_cache_encodes_only_new_or_changed_text(store, tmp_path, encoder):
     assert np.array_equal(changed["vector"][0], vectors["vector"][0])
     assert not np.array_equal(changed["vector"][1], vectors["vector"][1])
     assert store.value("SELECT count(*) FROM item_text_embeddings") == 3
+
+
+def test_attribute_tokens(store, tmp_path):
+    import_items(store, write_csv(tmp_path / "a.csv", "item_id,category,brand\ni1,a1;a2,\ni2,shoes.running,Stride\ni3,,\n"))
+    from igcore.encode.items import item_attributes
+
+    assert item_attributes(store) == {"i1": ["c:a1", "c:a2"], "i2": ["c:shoes", "c:running", "b:Stride"]}

@@ -1,15 +1,17 @@
 """Item vectors from catalogue text, cached in the store by content hash.
 
 An item's text is built from whatever the catalogue has (title, category, brand, a description excerpt, a
-price band). The cache key is sha256(model name + text): an unchanged item is never encoded again, a changed
-or new item is encoded alone. Items without any text get no vector here; the model falls back to id and
-attribute embeddings for them.
+price band) for items with a title or a description: category and brand alone are ids more often than words
+(Beauty's are ``a12;a40``), and they reach the model as attribute embeddings instead. The cache key is
+sha256(model name + text): an unchanged item is never encoded again, a changed or new item is encoded alone.
+Items without text get no vector; the model falls back to id and attribute embeddings for them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -34,10 +36,28 @@ def price_band(price: float | None) -> str | None:
 
 
 def item_text(row: dict) -> str:
-    """One line of text per item from the catalogue's fields; empty when it has none."""
+    """One line of text per item from the catalogue's fields; empty without a title or description."""
+    if not any(_present(row.get(k)) for k in ("title", "description")):
+        return ""
     parts = [row.get("title"), row.get("category"), row.get("brand") and f"brand {row['brand']}",
              (row.get("description") or "")[:DESCRIPTION_CHARS] or None, price_band(row.get("price"))]
-    return ". ".join(str(p).strip() for p in parts if p is not None and str(p).strip() and str(p) != "nan")
+    return ". ".join(str(p).strip() for p in parts if _present(p))
+
+
+def _present(value: object) -> bool:
+    return value is not None and str(value).strip() not in ("", "nan", "None")
+
+
+def item_attributes(store: Store) -> dict[str, list[str]]:
+    """Attribute tokens per item: category parts (split on ; , | > / .) and the brand, prefixed by kind."""
+    out: dict[str, list[str]] = {}
+    for item_id, category, brand in store.rows("SELECT item_id, category, brand FROM items"):
+        tokens = [f"c:{t.strip()}" for t in re.split(r"[;,|>/.]", category or "") if t.strip()]
+        if _present(brand):
+            tokens.append(f"b:{str(brand).strip()}")
+        if tokens:
+            out[item_id] = tokens
+    return out
 
 
 def content_hash(model: str, text: str) -> str:

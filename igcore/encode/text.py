@@ -37,8 +37,10 @@ class TextEncoder:
 
     def __init__(self, model: str = DEFAULT_TEXT_MODEL, device: str = "auto", max_tokens: int = 128) -> None:
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        hf_logging.disable_progress_bar()
         path = resolve_model_path(model)
         self.name, self.device, self.max_tokens = model, resolve_device(device), max_tokens
         try:

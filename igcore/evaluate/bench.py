@@ -14,7 +14,7 @@ from igcore.datasets import DATASETS, load_dataset
 from igcore.errors import IgcoreError
 from igcore.evaluate.data import Interactions, load_interactions
 from igcore.evaluate.protocols import PROTOCOLS, EvalConfig, evaluate
-from igcore.evaluate.registry import MODELS, SEEDED, resolve_model
+from igcore.evaluate.registry import DEFAULT_MODELS, SEEDED, ModelContext, resolve_model
 from igcore.evaluate.splits import Split, leave_one_out, temporal_split
 from igcore.ingest import import_events
 from igcore.store import Store
@@ -22,7 +22,7 @@ from igcore.store import Store
 Log = Callable[[str], None]
 
 
-def dataset_interactions(dataset: str, log: Log = print) -> tuple[str, Interactions]:
+def dataset_interactions(dataset: str, log: Log = print) -> tuple[str, Path, Interactions]:
     """A named dataset (cached as bench/.work/NAME.duckdb), a .duckdb store, or an events CSV."""
     path = Path(dataset)
     if dataset in DATASETS:
@@ -42,7 +42,7 @@ def dataset_interactions(dataset: str, log: Log = print) -> tuple[str, Interacti
     else:
         raise IgcoreError(f"unknown dataset {dataset!r}: a name ({', '.join(DATASETS)}), a .duckdb or a CSV path")
     with Store(db, read_only=True) as store:
-        return name, load_interactions(store)
+        return name, db, load_interactions(store)
 
 
 def make_split(data: Interactions, protocol: str) -> Split:
@@ -65,11 +65,11 @@ def eval_configs(protocol: str) -> dict[str, EvalConfig]:
 
 def run_quality(dataset: str, protocol: str, models: list[str] | None = None, seeds: int = 1,
                 device: str = "auto", log: Log = print) -> dict:
-    models = models or list(MODELS)
+    models = models or DEFAULT_MODELS
     for m in models:
         resolve_model(m)
     t_start = time.perf_counter()
-    name, data = dataset_interactions(dataset, log)
+    name, db, data = dataset_interactions(dataset, log)
     split = make_split(data, protocol)
     log(f"{name}: {len(data):,} events, {data.n_users:,} users, {data.n_items:,} items; split {protocol}: "
         f"train {len(split.train):,}, valid {len(split.valid):,}, test {len(split.test):,}")
@@ -78,7 +78,8 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
         for suffix, config in eval_configs(protocol).items():
             runs = []
             for seed in range(seeds if model_name in SEEDED else 1):
-                model = resolve_model(model_name)(seed, device)
+                context = ModelContext(seed, device, config.exclude_seen[0], db)
+                model = resolve_model(model_name)(context)
                 result = evaluate(model, split, config)
                 result["params"] = _params(model)
                 runs.append(result)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 
 import numpy as np
 import torch
@@ -21,6 +20,7 @@ from torch import nn
 from igcore.device import resolve_device
 from igcore.evaluate.data import Interactions
 from igcore.evaluate.metrics import target_ranks, top_k
+from igcore.training import fit_with_early_stopping, length_batches, ndcg_at_10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,11 +93,10 @@ class SASRec:
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         inputs, targets = self._training_windows()
         lengths = (inputs > 0).sum(axis=1)
-        best, best_state, bad, t0 = -1.0, None, 0, time.perf_counter()
-        for epoch in range(1, cfg.epochs + 1):
-            self.net.train()
+
+        def run_epoch(epoch: int) -> float:
             total = 0.0
-            for idx in _length_batches(lengths, cfg.batch_size, rng):
+            for idx in length_batches(lengths, cfg.batch_size, rng):
                 width = int(lengths[idx].max())
                 seq = torch.as_tensor(inputs[idx, -width:], device=self.device)
                 tgt = torch.as_tensor(targets[idx, -width:], device=self.device)
@@ -108,21 +107,11 @@ class SASRec:
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(idx)
-            entry = {"epoch": epoch, "loss": total / len(inputs), "s": time.perf_counter() - t0}
-            out_of_time = time.perf_counter() - t0 > cfg.max_train_s
-            if valid is not None and len(valid) and (epoch % cfg.eval_every == 0 or out_of_time):
-                entry["valid_ndcg@10"] = score = self._valid_ndcg(valid)
-                if score > best:
-                    best, bad = score, 0
-                    best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-                else:
-                    bad += 1
-            self.log.append(entry)
-            if bad >= cfg.patience or out_of_time:
-                break
-        if best_state is not None:
-            self.net.load_state_dict(best_state)
-        self.net.eval()
+            return total / len(inputs)
+
+        validate = (lambda: self._valid_ndcg(valid)) if valid is not None and len(valid) else None
+        fit_with_early_stopping(self.net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience,
+                                cfg.max_train_s, self.log)
 
     def update(self, events: Interactions) -> None:
         for u, i in zip(events.user.tolist(), events.item.tolist()):
@@ -168,12 +157,5 @@ class SASRec:
                 for r, u in enumerate(users.tolist()):
                     scores[r, self.histories[u]] = -np.inf
             ranks.append(target_ranks(scores, items))
-        r = np.concatenate(ranks)
-        return float(np.where(r <= 10, 1 / np.log2(r + 1.0), 0).mean())
+        return ndcg_at_10(np.concatenate(ranks))
 
-
-def _length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Batches of similar-length sequences (random within a length), in random order."""
-    order = np.lexsort((rng.random(len(lengths)), lengths))
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]

@@ -1,0 +1,97 @@
+"""The fused network: item representation (id + pretrained text + graph), a behaviour-sequence transformer,
+TGN memory input, a gating decoder and a two-layer scoring head over the full catalogue.
+
+Shapes: items are 1-based inside the net (0 pads); ``item_table`` has n_items + 1 rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from igcore.graph.gnn import GraphEncoder
+from igcore.pipeline.config import PipelineConfig
+
+
+class IgcoreNet(nn.Module):
+    def __init__(self, cfg: PipelineConfig, n_users: int, n_items: int, n_types: int,
+                 text: torch.Tensor | None, attrs: torch.Tensor | None = None, n_attrs: int = 0) -> None:
+        super().__init__()
+        d = cfg.dim
+        self.cfg, self.n_users, self.n_items = cfg, n_users, n_items
+        self.item_id = nn.Embedding(n_items + 1, d, padding_idx=0)
+        nn.init.normal_(self.item_id.weight, std=0.02)
+        self.text_proj = None
+        if text is not None:  # (n_items + 1, T), zero rows for items without text
+            self.register_buffer("text", text.float())
+            self.text_proj = nn.Linear(text.shape[1], d, bias=False)
+        self.attr_bag = None
+        if attrs is not None and n_attrs:  # (n_items + 1, A) attribute ids, 0 = none; averaged per item
+            self.register_buffer("attrs", attrs.long())
+            self.attr_bag = nn.EmbeddingBag(n_attrs + 1, d, mode="mean", padding_idx=0)
+            nn.init.normal_(self.attr_bag.weight, std=0.02)
+        self.gnn = None
+        if cfg.use_graph:
+            self.user_node = nn.Embedding(n_users, d)
+            nn.init.normal_(self.user_node.weight, std=0.02)
+            self.gnn = GraphEncoder(cfg.gnn, d, cfg.gnn_layers)
+        self.type_emb = nn.Embedding(n_types + 1, d, padding_idx=0)
+        self.gap_emb = nn.Embedding(cfg.gap_buckets + 1, d, padding_idx=0)
+        self.pos_emb = nn.Embedding(cfg.max_len, d)
+        layer = nn.TransformerEncoderLayer(d, cfg.seq_heads, dim_feedforward=d, dropout=cfg.dropout,
+                                           batch_first=True, norm_first=True, activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, cfg.seq_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.mem_proj = nn.Linear(cfg.memory_dim, d) if cfg.use_temporal else None
+        self.n_sources = 1 + int(cfg.use_graph) + int(cfg.use_temporal)
+        self.gate = nn.Linear(self.n_sources * d, self.n_sources)
+        self.head = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(2 * d, d))
+
+    # --- encode + embed -------------------------------------------------------------------------------
+    def item_table(self, graph: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Item vectors (n_items + 1, d) and graph user vectors (n_users, d) or None."""
+        items = self.item_id.weight
+        if self.text_proj is not None:
+            items = items + self.text_proj(self.text)
+        if self.attr_bag is not None:
+            items = items + self.attr_bag(self.attrs)
+        if self.gnn is None or graph is None:
+            return items, None
+        h = self.gnn(torch.cat([self.user_node.weight, items[1:]]), graph)
+        items = torch.cat([items[:1], items[1:] + h[self.n_users:]])
+        return items, h[: self.n_users]
+
+    def sequence(self, items: torch.Tensor, seq: torch.Tensor, types: torch.Tensor,
+                 gaps: torch.Tensor) -> torch.Tensor:
+        """Hidden states (B, L, d) of left-padded sequences; the last column is the latest event."""
+        b, length = seq.shape
+        pos = torch.arange(self.cfg.max_len - length, self.cfg.max_len, device=seq.device)
+        x = items[seq] * math.sqrt(self.cfg.dim) + self.type_emb(types) + self.gap_emb(gaps) + self.pos_emb(pos)[None]
+        x = self.dropout(x) * (seq > 0).unsqueeze(-1)
+        causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=seq.device), 1)
+        pad_key = (seq == 0)[:, None, :] & ~torch.eye(length, dtype=torch.bool, device=seq.device)[None]
+        mask = (causal[None] | pad_key).repeat_interleave(self.cfg.seq_heads, dim=0)
+        return self.norm(self.encoder(x, mask=mask))
+
+    # --- decode + recommend -----------------------------------------------------------------------------
+    def fuse(self, seq_state: torch.Tensor, graph_user: torch.Tensor | None,
+             memory: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gated sum of the user's sources; returns (interest vector, gate weights (B, n_sources))."""
+        sources = [seq_state]
+        if self.gnn is not None:
+            sources.append(graph_user if graph_user is not None else torch.zeros_like(seq_state))
+        if self.mem_proj is not None:
+            sources.append(self.mem_proj(memory) if memory is not None else torch.zeros_like(seq_state))
+        stacked = torch.stack(sources, dim=1)  # (B, S, d)
+        weights = torch.softmax(self.gate(stacked.flatten(1)), dim=-1)
+        return (weights.unsqueeze(-1) * stacked).sum(1), weights
+
+    def query(self, interest: torch.Tensor) -> torch.Tensor:
+        """The scoring head (two layers, residual): the vector every item is scored against."""
+        return interest + self.head(interest)
+
+    def scores(self, query: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return query @ items[1:].T

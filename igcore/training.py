@@ -1,0 +1,50 @@
+"""Training-loop pieces shared by the sequence models: length-bucketed batches and early stopping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+
+def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of similar-length sequences (random within a length), in random order: a batch is cut to its
+    longest member, so short sequences do not pay for long ones."""
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], float],
+                            validate: Callable[[], float] | None, epochs: int, eval_every: int, patience: int,
+                            max_seconds: float, log: list[dict],
+                            on_epoch: Callable[[dict], None] | None = None) -> None:
+    """Run epochs; every ``eval_every`` (and when time runs out) score validation, keep the best weights, stop
+    after ``patience`` checks without improvement or after ``max_seconds``; restore the best weights."""
+    best, best_state, bad, t0 = -np.inf, None, 0, time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        module.train()
+        entry: dict = {"epoch": epoch, "loss": run_epoch(epoch), "s": round(time.perf_counter() - t0, 2)}
+        out_of_time = time.perf_counter() - t0 > max_seconds
+        if validate is not None and (epoch % eval_every == 0 or out_of_time or epoch == epochs):
+            module.eval()
+            entry["valid_ndcg@10"] = score = validate()
+            if score > best:
+                best, bad = score, 0
+                best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            else:
+                bad += 1
+        log.append(entry)
+        if on_epoch:
+            on_epoch(entry)
+        if bad >= patience or out_of_time:
+            break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+
+
+def ndcg_at_10(ranks: np.ndarray) -> float:
+    return float(np.where(ranks <= 10, 1 / np.log2(ranks + 1.0), 0).mean()) if len(ranks) else 0.0

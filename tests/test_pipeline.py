@@ -1,0 +1,107 @@
+"""The pipeline end to end on a small generated shop log, with the real MiniLM, PyG layers and a DuckDB file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from igcore.datasets import load_dataset
+from igcore.evaluate.data import load_interactions
+from igcore.pipeline.config import PipelineConfig
+from igcore.pipeline.model import IgcoreRecommender
+from igcore.pipeline.run import load, recommend, train
+from igcore.store import Store
+from igcore.synth import SynthConfig, generate, write
+
+SMALL = PipelineConfig(dim=16, max_len=10, epochs=3, eval_every=1, batch_size=64, memory_dim=16, time_dim=4,
+                       device="cpu", dropout=0.1)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shop")
+    write(generate(SynthConfig(seed=11, n_users=40, n_items=50, n_events=1500)), root / "sample")
+    db = root / "shop.duckdb"
+    with Store(db) as store:
+        load_dataset(store, "sample", root)
+    return db
+
+
+@pytest.fixture(scope="module")
+def trained(shop):
+    with Store(shop) as store:
+        model, path = train(store, SMALL)
+    return model, path
+
+
+def test_train_saves_a_checkpoint_that_restores_identical_scores(shop, trained):
+    model, path = trained
+    assert (path / "weights.safetensors").exists() and json.loads((path / "model.json").read_text())["events"] == 1500
+    with Store(shop, read_only=True) as store:
+        restored, _ = load(store, path)
+    users = np.arange(model.n_users)
+    assert np.array_equal(model.score(users), restored.score(users))
+
+
+def test_online_update_moves_only_touched_users_and_trains_nothing(shop, trained):
+    model, path = trained
+    with Store(shop, read_only=True) as store:
+        m, _ = load(store, path)
+        data = load_interactions(store)
+    before_params = {k: v.clone() for k, v in m.net.state_dict().items()}
+    before = m.score(np.arange(m.n_users))
+    event = dataclasses.replace(data.subset(np.array([0])), user=np.array([3]), item=np.array([7]),
+                                ts=np.array([int(data.ts.max()) + 60]))
+    m.update(event)
+    after = m.score(np.arange(m.n_users))
+    assert not np.allclose(before[3], after[3])
+    assert m.items[3][-1] == 7
+    assert all(torch.equal(v, m.net.state_dict()[k]) for k, v in before_params.items())
+    touched_memory = m.memory.user_memory(torch.tensor([3]))
+    assert touched_memory.abs().sum() > 0
+
+
+def test_each_stage_can_be_switched_off(shop):
+    with Store(shop, read_only=True) as store:
+        data = load_interactions(store)
+    names, scores = [], []
+    for overrides in ({}, {"use_text": False}, {"use_graph": False}, {"use_temporal": False},
+                      {"use_text": False, "use_graph": False, "use_temporal": False}):
+        cfg = dataclasses.replace(SMALL, epochs=1, **overrides)
+        m = IgcoreRecommender(cfg)
+        m.fit(data)
+        names.append(m.name)
+        scores.append(m.score(np.arange(5)))
+        assert m.source_weights(np.arange(2)).shape == (2, 1 + cfg.use_graph + cfg.use_temporal)
+    assert names == ["igcore", "igcore-no-text", "igcore-no-graph", "igcore-no-temporal", "igcore-seq-only"]
+    assert not np.allclose(scores[0], scores[4])
+
+
+def test_recommend_with_explanations(shop, trained):
+    with Store(shop, read_only=True) as store:
+        rows = recommend(store, "U00001", k=5, path=trained[1], explain=True)
+    assert [r["rank"] for r in rows[:5]] == [1, 2, 3, 4, 5]
+    assert all(r["title"] and len(r["because_of"]) == 3 for r in rows[:5])
+    assert set(rows[-1]["sources"]) == {"sequence", "graph", "memory"}
+    assert sum(rows[-1]["sources"].values()) == pytest.approx(1.0)
+
+
+def test_cli_train_then_recommend(shop, tmp_path):
+    db = tmp_path / "cli.duckdb"
+    db.write_bytes(shop.read_bytes())
+    run = lambda *a: subprocess.run([sys.executable, "-m", "igcore.cli", *a, "--db", str(db)],  # noqa: E731
+                                    capture_output=True, text=True, timeout=300)
+    out = run("train", "--set", "epochs=1", "--set", "dim=16", "--set", "max_len=10", "--device", "cpu")
+    assert out.returncode == 0, out.stderr
+    assert "saved" in out.stdout
+    rec = run("recommend", "U00002", "-k", "3", "--explain")
+    assert rec.returncode == 0, rec.stderr
+    assert rec.stdout.count("because of") == 9 and "interest sources: sequence" in rec.stdout
+    missing = run("recommend", "nobody")
+    assert missing.returncode == 1 and "is not known to the model" in missing.stderr
