@@ -8,6 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from igcore.evaluate.metrics import target_ranks
+
 
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Batches of similar-length sequences (random within a length), in random order: a batch is cut to its
@@ -44,6 +46,20 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
     if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()
+
+
+def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], histories: list[list[int]], users: np.ndarray,
+                    items: np.ndarray, exclude_seen: bool, chunk: int = 2048) -> float:
+    """NDCG@10 of ``items`` for ``users`` under ``score``, optionally ranking without each user's history."""
+    ranks = []
+    for start in range(0, len(users), chunk):
+        u, i = users[start:start + chunk], items[start:start + chunk]
+        scores = score(u)
+        if exclude_seen:
+            for r, user in enumerate(u.tolist()):
+                scores[r, histories[user]] = -np.inf
+        ranks.append(target_ranks(scores, i))
+    return ndcg_at_10(np.concatenate(ranks))
 
 
 def ndcg_at_10(ranks: np.ndarray) -> float:

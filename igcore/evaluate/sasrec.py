@@ -19,8 +19,8 @@ from torch import nn
 
 from igcore.device import resolve_device
 from igcore.evaluate.data import Interactions
-from igcore.evaluate.metrics import target_ranks, top_k
-from igcore.training import fit_with_early_stopping, length_batches, ndcg_at_10
+from igcore.evaluate.metrics import top_k
+from igcore.training import fit_with_early_stopping, length_batches, validation_ndcg
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,8 @@ class SASRec:
                 total += loss.item() * len(idx)
             return total / len(inputs)
 
-        validate = (lambda: self._valid_ndcg(valid)) if valid is not None and len(valid) else None
+        validate = (lambda: validation_ndcg(self.score, self.histories, valid.user, valid.item,
+                                               cfg.valid_exclude_seen)) if valid is not None and len(valid) else None
         fit_with_early_stopping(self.net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience,
                                 cfg.max_train_s, self.log)
 
@@ -147,15 +148,3 @@ class SASRec:
         """Per user with >= 2 items: input = items[:-1], target = items[1:] (last max_len positions)."""
         seqs = [h[-(self.cfg.max_len + 1):] for h in self.histories if len(h) >= 2]
         return self._pad([s[:-1] for s in seqs]), self._pad([s[1:] for s in seqs])
-
-    def _valid_ndcg(self, valid: Interactions, chunk: int = 2048) -> float:
-        ranks = []
-        for start in range(0, len(valid), chunk):
-            users, items = valid.user[start:start + chunk], valid.item[start:start + chunk]
-            scores = self.score(users)
-            if self.cfg.valid_exclude_seen:
-                for r, u in enumerate(users.tolist()):
-                    scores[r, self.histories[u]] = -np.inf
-            ranks.append(target_ranks(scores, items))
-        return ndcg_at_10(np.concatenate(ranks))
-

@@ -19,13 +19,13 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 from igcore.device import resolve_device
 from igcore.evaluate.data import Interactions
-from igcore.evaluate.metrics import target_ranks, top_k
+from igcore.evaluate.metrics import top_k
 from igcore.graph.gnn import bipartite_edge_index
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.net import IgcoreNet
 from igcore.progress import Progress, no_progress
 from igcore.temporal.memory import InterestMemory
-from igcore.training import fit_with_early_stopping, length_batches, ndcg_at_10
+from igcore.training import fit_with_early_stopping, length_batches, validation_ndcg
 
 MAX_ATTRS = 8
 MEMORY_STATE = {"memory", "last_update", "_assoc"}  # replayed from events, not saved
@@ -264,18 +264,11 @@ class IgcoreRecommender:
         out["users"] = np.asarray(users, dtype=np.int64)
         return out
 
-    def _valid_ndcg(self, valid: Interactions, chunk: int = 2048) -> float:
+    def _valid_ndcg(self, valid: Interactions) -> float:
+        self._cache = None  # the item table changes as training goes on
+        score = validation_ndcg(self.score, self.items, valid.user, valid.item, self.cfg.valid_exclude_seen)
         self._cache = None
-        ranks = []
-        for start in range(0, len(valid), chunk):
-            users, items = valid.user[start:start + chunk], valid.item[start:start + chunk]
-            scores = self.score(users)
-            if self.cfg.valid_exclude_seen:
-                for r, u in enumerate(users.tolist()):
-                    scores[r, self.items[u]] = -np.inf
-            ranks.append(target_ranks(scores, items))
-        self._cache = None
-        return ndcg_at_10(np.concatenate(ranks))
+        return score
 
 
 def _gap_buckets(times: list[int], buckets: int) -> np.ndarray:

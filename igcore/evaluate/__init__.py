@@ -1,0 +1,1 @@
+"""The evaluation harness: splits, full-ranking metrics, protocols, baselines and the quality benchmark."""

@@ -1,0 +1,1 @@
+"""The encode -> embed -> update -> decode -> recommend pipeline, driven by one PipelineConfig."""
