@@ -138,7 +138,7 @@ def render_table(out: dict, models: list[str], seeds: int, device: str) -> str:
     lines = [
         f"## {out['dataset']} · {out['protocol']}",
         "",
-        f"{out['date']} · {out['machine']} · seeds {seeds} (seeded models: {', '.join(sorted(SEEDED))}) · "
+        f"{out['date']} · {out['machine']} · seeds {seeds} (seeded: {', '.join(m for m in models if m in SEEDED)}) · "
         f"whole run {out['wall_s'] / 60:.1f} min · "
         f"`igcore bench quality --dataset {out['dataset']} --protocol {out['protocol']} --seeds {seeds}`",
         "",
