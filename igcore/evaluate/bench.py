@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import statistics
 import time
@@ -13,7 +14,7 @@ from igcore.benchio import WORK, machine, today, write_json, write_section
 from igcore.datasets import DATASETS, load_dataset
 from igcore.errors import IgcoreError
 from igcore.evaluate.data import Interactions, load_interactions
-from igcore.evaluate.protocols import PROTOCOLS, EvalConfig, evaluate
+from igcore.evaluate.protocols import PROTOCOLS, EvalConfig, fit, measure
 from igcore.evaluate.registry import DEFAULT_MODELS, SEEDED, ModelContext, resolve_model
 from igcore.evaluate.splits import Split, leave_one_out, temporal_split
 from igcore.ingest import import_events
@@ -74,19 +75,22 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
     log(f"{name}: {len(data):,} events, {data.n_users:,} users, {data.n_items:,} items; split {protocol}: "
         f"train {len(split.train):,}, valid {len(split.valid):,}, test {len(split.test):,}")
     rows: dict[str, dict] = {}
+    configs = eval_configs(protocol)
     for model_name in models:
-        for suffix, config in eval_configs(protocol).items():
-            runs = []
-            for seed in range(seeds if model_name in SEEDED else 1):
-                context = ModelContext(seed, device, config.exclude_seen[0], db)
-                model = resolve_model(model_name)(context)
-                result = evaluate(model, split, config)
-                result["params"] = _params(model)
-                runs.append(result)
+        runs: dict[str, list[dict]] = {suffix: [] for suffix in configs}
+        for seed in range(seeds if model_name in SEEDED else 1):
+            model = resolve_model(model_name)(ModelContext(seed, device, next(iter(configs.values())).exclude_seen[0],
+                                                           db))
+            train_s = fit(model, split)  # once per seed; each row measures its own copy of the fitted model
+            for suffix, config in configs.items():
+                result = measure(copy.deepcopy(model) if len(configs) > 1 else model, split, config)
+                result.update(train_s=train_s, params=_params(model))
+                runs[suffix].append(result)
                 head = result["variants"][_headline_variant(config)]
                 log(f"  {model_name}{suffix} seed {seed}: ndcg@10 {head['ndcg@10']:.4f} hr@10 {head['hr@10']:.4f} "
-                    f"train {result['train_s']:.0f}s eval {result['eval_s']:.0f}s")
-            rows[model_name + suffix] = _aggregate(runs, config)
+                    f"train {train_s:.0f}s eval {result['eval_s']:.0f}s")
+        for suffix, config in configs.items():
+            rows[model_name + suffix] = _aggregate(runs[suffix], config)
     out = {"dataset": name, "protocol": protocol, "date": today(), "machine": machine(), "seeds": seeds,
            "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test), **split.info},
            "headline": _headline_variant(next(iter(eval_configs(protocol).values()))),

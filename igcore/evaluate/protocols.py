@@ -60,9 +60,20 @@ class SeenItems:
 def evaluate(model: Recommender, split: Split, config: EvalConfig,
              on_batch: Callable[[int, int], None] | None = None) -> dict:
     """Fit ``model`` on the split and measure it under ``config.protocol``; returns metrics per variant."""
+    train_s = fit(model, split)
+    return {**measure(model, split, config, on_batch), "train_s": train_s}
+
+
+def fit(model: Recommender, split: Split) -> float:
+    """Train on the split's training events (validation for early stopping only); returns seconds."""
     t0 = time.perf_counter()
     model.fit(split.train, split.valid if len(split.valid) else None)
-    train_s = time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def measure(model: Recommender, split: Split, config: EvalConfig,
+            on_batch: Callable[[int, int], None] | None = None) -> dict:
+    """Measure a fitted model (whose online state it advances: pass a copy to measure twice)."""
     seen = SeenItems(split.train.n_users)
     seen.add(split.train)
     popularity = np.bincount(split.train.item, minlength=split.n_items).astype(np.float64)
@@ -99,7 +110,7 @@ def evaluate(model: Recommender, split: Split, config: EvalConfig,
                     if sel.any() else None}
             for lo, hi, label in SEGMENTS for sel in [(hist >= lo) & (hist <= hi)]}
         variants["history_excluded" if excl else "nothing_excluded"] = summary
-    return {"variants": variants, "valid": valid_metrics, "train_s": train_s, "eval_s": eval_s}
+    return {"variants": variants, "valid": valid_metrics, "eval_s": eval_s}
 
 
 def _first_per_user(events: Interactions) -> Interactions:
