@@ -88,6 +88,7 @@ def test_recommend_with_explanations(shop, trained):
         rows = recommend(store, "U00001", k=5, path=trained[1], explain=True)
     assert [r["rank"] for r in rows[:5]] == [1, 2, 3, 4, 5]
     assert all(r["title"] and len(r["because_of"]) == 3 for r in rows[:5])
+    assert all(len({b["item_id"] for b in r["because_of"]}) == 3 for r in rows[:5])
     assert set(rows[-1]["sources"]) == {"sequence", "graph", "memory"}
     assert sum(rows[-1]["sources"].values()) == pytest.approx(1.0)
 

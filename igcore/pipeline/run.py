@@ -90,7 +90,7 @@ def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = 
     titles = dict(store.rows("SELECT item_id, title FROM items"))
     out = []
     vectors = model.item_vectors() if explain else None
-    history = model.items[u][-20:]
+    history = list(dict.fromkeys(reversed(model.items[u])))[:20]  # distinct items, latest first
     for rank, item in enumerate(top.tolist(), 1):
         item_id = meta["item_ids"][item]
         row: dict[str, Any] = {"rank": rank, "item_id": item_id, "title": titles.get(item_id), "score":
