@@ -20,26 +20,17 @@ from torch import nn
 from igcore.device import resolve_device
 from igcore.evaluate.data import Interactions
 from igcore.evaluate.metrics import top_k
-from igcore.training import fit_with_early_stopping, length_batches, validation_ndcg
+from igcore.training import TrainSettings, fit_with_early_stopping, length_batches, validation_ndcg
 
 
 @dataclasses.dataclass(frozen=True)
-class SASRecConfig:
+class SASRecConfig(TrainSettings):
     dim: int = 64
     layers: int = 2
     heads: int = 1
     max_len: int = 50
     dropout: float = 0.5
-    lr: float = 2e-3
     weight_decay: float = 0.0
-    batch_size: int = 256
-    epochs: int = 200
-    eval_every: int = 2
-    patience: int = 4
-    max_train_s: float = 1500.0
-    valid_exclude_seen: bool = True
-    device: str = "auto"
-    seed: int = 0
 
 
 class SASRecNet(nn.Module):

@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 
 from igcore.encode.text import DEFAULT_TEXT_MODEL
+from igcore.training import TrainSettings
 
 
 @dataclasses.dataclass(frozen=True)
-class PipelineConfig:
+class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early stopping, device, seed) as SASRec's
     # stages
     use_text: bool = True  # pretrained text encoder over item text (when the catalogue has text)
     use_graph: bool = True  # GNN over the user-item graph
@@ -32,16 +33,6 @@ class PipelineConfig:
     memory_dim: int = 64
     time_dim: int = 16
     memory_batch: int = 1000  # events per memory update while replaying history
-    # train
-    lr: float = 2e-3
-    batch_size: int = 256
-    epochs: int = 200
-    eval_every: int = 2
-    patience: int = 4
-    max_train_s: float = 1500.0
-    valid_exclude_seen: bool = True  # early stopping ranks like the protocol's headline does
-    seed: int = 0
-    device: str = "auto"
 
     def name(self) -> str:
         """The benchmark row name of this configuration."""
