@@ -53,7 +53,9 @@ def test_cache_encodes_only_new_or_changed_text(store, tmp_path, encoder):
 
 
 def test_attribute_tokens(store, tmp_path):
-    import_items(store, write_csv(tmp_path / "a.csv", "item_id,category,brand\ni1,a1;a2,\ni2,shoes.running,Stride\ni3,,\n"))
     from igcore.encode.items import item_attributes
+
+    csv = "item_id,category,brand\ni1,a1;a2,\ni2,shoes.running,Stride\ni3,,\n"
+    import_items(store, write_csv(tmp_path / "a.csv", csv))
 
     assert item_attributes(store) == {"i1": ["c:a1", "c:a2"], "i2": ["c:shoes", "c:running", "b:Stride"]}
