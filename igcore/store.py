@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS events (
     import_id BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS items (
-    item_id VARCHAR NOT NULL,  -- unique, kept so by the importers (an index would slow bulk loads 3x)
+    item_id VARCHAR NOT NULL,  -- unique, kept so by the importers (an index slowed bulk loads)
     title VARCHAR,
     category VARCHAR,
     brand VARCHAR,

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from igcore.evaluate.metrics import target_ranks
+from igcore.device import resolve_device
+from igcore.evaluate.metrics import ndcg, target_ranks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +26,22 @@ class TrainSettings:
     valid_exclude_seen: bool = True  # early stopping ranks like the protocol's headline does
     device: str = "auto"
     seed: int = 0
+
+
+class SeededModel:
+    """Shared set-up of the trainable models: a config with overrides, the device, a training log, seeds."""
+
+    config_class: type[TrainSettings] = TrainSettings
+
+    def __init__(self, config: TrainSettings | None = None, **overrides) -> None:
+        self.cfg = dataclasses.replace(config or self.config_class(), **overrides)
+        self.device = resolve_device(self.cfg.device)
+        self.log: list[dict] = []
+
+    def _seed(self) -> np.random.Generator:
+        """Seed torch and return the numpy generator for this fit."""
+        torch.manual_seed(self.cfg.seed)
+        return np.random.default_rng(self.cfg.seed)
 
 
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -75,8 +92,4 @@ def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], histories: list[l
             for r, user in enumerate(u.tolist()):
                 scores[r, histories[user]] = -np.inf
         ranks.append(target_ranks(scores, i))
-    return ndcg_at_10(np.concatenate(ranks))
-
-
-def ndcg_at_10(ranks: np.ndarray) -> float:
-    return float(np.where(ranks <= 10, 1 / np.log2(ranks + 1.0), 0).mean()) if len(ranks) else 0.0
+    return ndcg(np.concatenate(ranks), 10)

@@ -96,7 +96,7 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
            "headline": _headline_variant(next(iter(eval_configs(protocol).values()))),
            "wall_s": round(time.perf_counter() - t_start, 1), "models": rows}
     write_json(f"{name}-{protocol}", out)
-    write_section(f"quality-{name}-{protocol}", render_table(out, models, seeds, device))
+    write_section(f"quality-{name}-{protocol}", render_table(out, models, seeds))
     return out
 
 
@@ -137,7 +137,7 @@ def _aggregate(runs: list[dict], config: EvalConfig) -> dict:
     return row
 
 
-def render_table(out: dict, models: list[str], seeds: int, device: str) -> str:
+def render_table(out: dict, models: list[str], seeds: int) -> str:
     other = "nothing_excluded" if out["headline"] == "history_excluded" else "history_excluded"
     lines = [
         f"## {out['dataset']} · {out['protocol']}",

@@ -25,6 +25,12 @@ def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return (1 + higher + ties).astype(np.int64)
 
 
+def ndcg(ranks: np.ndarray, k: int) -> float:
+    """Mean NDCG@k of 1-based ranks (0.0 for no cases)."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    return float(np.where(ranks <= k, 1.0 / np.log2(ranks + 1.0), 0.0).mean()) if len(ranks) else 0.0
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k best items per row, best first (k capped at the catalogue size)."""
     k = min(k, scores.shape[1])
@@ -72,7 +78,7 @@ def summarise(ranks: np.ndarray, recommended: np.ndarray | None, n_items: int,
     for k in KS:
         hit = ranks <= k
         out[f"hr@{k}"] = float(hit.mean())
-        out[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 1.0), 0.0).mean())
+        out[f"ndcg@{k}"] = ndcg(ranks, k)
         if recommended is not None:
             out[f"coverage@{k}"] = float(len(np.unique(recommended[:, :k])) / n_items)
     out["mrr"] = float((1.0 / ranks).mean())

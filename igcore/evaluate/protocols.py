@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from igcore.evaluate.data import Interactions
-from igcore.evaluate.metrics import RankAccumulator
+from igcore.evaluate.metrics import RankAccumulator, ndcg
 from igcore.evaluate.recommender import Recommender
 from igcore.evaluate.splits import Split
 
@@ -105,9 +105,7 @@ def measure(model: Recommender, split: Split, config: EvalConfig,
         summary = acc.summary(popularity)
         ranks = acc.all_ranks()
         summary["segments"] = {
-            label: {"cases": int(sel.sum()),
-                    "ndcg@10": float(np.where(ranks[sel] <= 10, 1 / np.log2(ranks[sel] + 1.0), 0).mean())
-                    if sel.any() else None}
+            label: {"cases": int(sel.sum()), "ndcg@10": ndcg(ranks[sel], 10) if sel.any() else None}
             for lo, hi, label in SEGMENTS for sel in [(hist >= lo) & (hist <= hi)]}
         variants["history_excluded" if excl else "nothing_excluded"] = summary
     return {"variants": variants, "valid": valid_metrics, "eval_s": eval_s}

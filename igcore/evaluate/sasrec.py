@@ -17,10 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from igcore.device import resolve_device
 from igcore.evaluate.data import Interactions
 from igcore.evaluate.metrics import top_k
-from igcore.training import TrainSettings, fit_with_early_stopping, length_batches, validation_ndcg
+from igcore.training import SeededModel, TrainSettings, fit_with_early_stopping, length_batches, validation_ndcg
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,19 +64,14 @@ class SASRecNet(nn.Module):
         return hidden @ self.item_emb.weight[1:].T
 
 
-class SASRec:
+class SASRec(SeededModel):
     name = "SASRec"
-
-    def __init__(self, config: SASRecConfig | None = None, **overrides) -> None:
-        self.cfg = dataclasses.replace(config or SASRecConfig(), **overrides)
-        self.device = resolve_device(self.cfg.device)
-        self.log: list[dict] = []
+    config_class = SASRecConfig
 
     # --- Recommender protocol -------------------------------------------------------------------------
     def fit(self, train: Interactions, valid: Interactions | None = None) -> None:
         cfg = self.cfg
-        torch.manual_seed(cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
+        rng = self._seed()
         self.n_items = train.n_items
         self.histories = [s.tolist() for s in train.sequences()]
         self.net = SASRecNet(self.n_items, cfg).to(self.device)

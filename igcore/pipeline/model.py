@@ -17,7 +17,6 @@ import torch
 from torch import nn
 from torch_geometric.utils import to_torch_csr_tensor
 
-from igcore.device import resolve_device
 from igcore.evaluate.data import Interactions
 from igcore.evaluate.metrics import top_k
 from igcore.graph.gnn import bipartite_edge_index
@@ -25,7 +24,7 @@ from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.net import IgcoreNet
 from igcore.progress import Progress, no_progress
 from igcore.temporal.memory import InterestMemory
-from igcore.training import fit_with_early_stopping, length_batches, validation_ndcg
+from igcore.training import SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
 
 MAX_ATTRS = 8
 MEMORY_STATE = {"memory", "last_update", "_assoc"}  # replayed from events, not saved
@@ -39,32 +38,30 @@ class SideInfo:
     attrs: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
-class IgcoreRecommender:
+class IgcoreRecommender(SeededModel):
+    config_class = PipelineConfig
+
     def __init__(self, config: PipelineConfig | None = None, side: SideInfo | None = None, **overrides) -> None:
-        self.cfg = dataclasses.replace(config or PipelineConfig(), **overrides)
+        super().__init__(config, **overrides)
         self.name = self.cfg.name()
         self.side = side or SideInfo()
-        self.device = resolve_device(self.cfg.device)
-        self.log: list[dict] = []
 
     # --- fit ----------------------------------------------------------------------------------------
     def fit(self, train: Interactions, valid: Interactions | None = None, progress: Progress = no_progress) -> None:
         cfg = self.cfg
-        torch.manual_seed(cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
+        rng = self._seed()
         self.n_users, self.n_items, self.item_ids = train.n_users, train.n_items, train.item_ids
-        self.items: list[list[int]] = [[] for _ in range(self.n_users)]
-        self.types: list[list[int]] = [[] for _ in range(self.n_users)]
-        self.times: list[list[int]] = [[] for _ in range(self.n_users)]
-        self._append(train)
+        self._set_histories(train)
         text = self._text_matrix() if cfg.use_text else None
         attrs, n_attrs = self._attr_matrix()
         self.net = IgcoreNet(cfg, self.n_users, self.n_items, max(len(train.type_names), 1), text, attrs,
                              n_attrs).to(self.device)
-        # State before each user's last training event: the features of the last training position.
+        # State before each user's last training event: the features of the last training position. Then the
+        # last events join graph and memory, so validation sees the whole training log.
         pos, counts = train.positions_in_user(), np.bincount(train.user, minlength=self.n_users)
-        before_last = train.subset(pos < counts[train.user] - 1)
-        self.edges = [(train.user[pos < counts[train.user] - 1], train.item[pos < counts[train.user] - 1])]
+        last = pos == counts[train.user] - 1
+        before_last, last_events = train.subset(~last), train.subset(last)
+        self.edges = [(before_last.user, before_last.item)]
         graph_prev = self._graph()
         self.memory = InterestMemory(self.n_users, self.n_items, cfg.memory_dim, cfg.time_dim) \
             if cfg.use_temporal else None
@@ -74,8 +71,8 @@ class IgcoreRecommender:
             self.memory.reset_state()
             self._observe(before_last)
             memory_prev = self.memory.user_memory(torch.arange(self.n_users)).clone().to(self.device)
-            self._observe(train.subset(pos == counts[train.user] - 1))
-        self.edges.append((train.user[pos == counts[train.user] - 1], train.item[pos == counts[train.user] - 1]))
+            self._observe(last_events)
+        self.edges.append((last_events.user, last_events.item))
         progress("memory", len(train), len(train), {})
         windows = self._training_windows()
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
@@ -100,10 +97,7 @@ class IgcoreRecommender:
     def rebuild_state(self, events: Interactions) -> None:
         """The canonical online state for a log: histories, graph and memory replayed in time order in
         ``memory_batch`` chunks. A restored checkpoint rebuilds the same way, so its scores are identical."""
-        self.items = [[] for _ in range(self.n_users)]
-        self.types = [[] for _ in range(self.n_users)]
-        self.times = [[] for _ in range(self.n_users)]
-        self._append(events)
+        self._set_histories(events)
         self.edges = [(events.user, events.item)]
         if self.memory is not None:
             self.memory.reset_state()
@@ -192,6 +186,12 @@ class IgcoreRecommender:
         memory = self.memory.user_memory(u.cpu()).to(self.device) if self.memory is not None else None
         interest, weights = self.net.fuse(hidden, graph_user[u] if graph_user is not None else None, memory)
         return self.net.query(interest), items, weights
+
+    def _set_histories(self, events: Interactions) -> None:
+        self.items: list[list[int]] = [[] for _ in range(self.n_users)]
+        self.types: list[list[int]] = [[] for _ in range(self.n_users)]
+        self.times: list[list[int]] = [[] for _ in range(self.n_users)]
+        self._append(events)
 
     def _append(self, events: Interactions) -> None:
         for u, i, e, ts in zip(events.user.tolist(), events.item.tolist(), events.event_type.tolist(),
