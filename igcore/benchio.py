@@ -6,13 +6,15 @@ Every figure is written by a bench run, never by hand; each writer owns one sect
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from igcore.paths import REPO_ROOT
@@ -61,6 +63,23 @@ def write_json(name: str, data: dict, merge: bool = False) -> Path:
         data = {**json.loads(path.read_text()), **data}
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def read_json(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@contextlib.contextmanager
+def locked(name: str) -> Iterator[None]:
+    """An exclusive lock on result NAME across processes, held while a run reads, merges and writes it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_section(section: str, markdown: str) -> None:

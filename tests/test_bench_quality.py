@@ -18,13 +18,22 @@ def test_bench_quality_writes_json_and_table(tmp_path):
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     result = json.loads((tmp_path / "out" / "bench" / "results" / "events-stream.json").read_text())
-    assert {"dataset", "protocol", "date", "machine", "seeds", "models"} <= set(result)
+    assert {"dataset", "protocol", "machine", "split", "models"} <= set(result)
     assert set(result["models"]) == {"MostPop", "MostPop (frozen)", "Markov", "Markov (frozen)"}
     row = result["models"]["Markov"]
     assert {"ndcg@10", "hr@10", "mrr", "train_s", "params", "history_excluded"} <= set(row)
     assert row["cases"] == result["split"]["test"]
     doc = (tmp_path / "out" / "docs" / "BENCHMARKS.md").read_text()
     assert "<!-- quality-events-stream -->" in doc and "| Markov (frozen) |" in doc
+    again = subprocess.run([sys.executable, "-m", "igcore.cli", "bench", "quality", "--dataset",
+                            str(paths["events"]), "--protocol", "stream", "--models", "MostPop"],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stderr
+    merged = json.loads((tmp_path / "out" / "bench" / "results" / "events-stream.json").read_text())
+    assert set(merged["models"]) == set(result["models"])  # MostPop's rows replaced, Markov's kept
+    assert merged["models"]["Markov"] == result["models"]["Markov"]
+    doc = (tmp_path / "out" / "docs" / "BENCHMARKS.md").read_text()
+    assert doc.index("| MostPop |") < doc.index("| MostPop (frozen) |") < doc.index("| Markov |")  # registry order
     bad = subprocess.run([sys.executable, "-m", "igcore.cli", "bench", "quality", "--dataset", str(paths["events"]),
                           "--models", "Nope"], capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "valid names: MostPop" in bad.stderr

@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from igcore.benchio import WORK, machine, today, write_json, write_section
+from igcore.benchio import WORK, locked, machine, read_json, today, write_json, write_section
 from igcore.datasets import DATASETS, load_dataset
 from igcore.errors import IgcoreError
 from igcore.evaluate.data import Interactions, load_interactions
 from igcore.evaluate.protocols import PROTOCOLS, EvalConfig, fit, measure
-from igcore.evaluate.registry import DEFAULT_MODELS, SEEDED, ModelContext, resolve_model
+from igcore.evaluate.registry import DEFAULT_MODELS, MODELS, SEEDED, ModelContext, resolve_model
 from igcore.evaluate.splits import Split, leave_one_out, temporal_split
 from igcore.ingest import import_events
 from igcore.store import Store
@@ -77,6 +77,7 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
     rows: dict[str, dict] = {}
     configs = eval_configs(protocol)
     for model_name in models:
+        t_model = time.perf_counter()
         runs: dict[str, list[dict]] = {suffix: [] for suffix in configs}
         for seed in range(seeds if model_name in SEEDED else 1):
             model = resolve_model(model_name)(ModelContext(seed, device, next(iter(configs.values())).exclude_seen[0],
@@ -90,14 +91,28 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
                 log(f"  {model_name}{suffix} seed {seed}: ndcg@10 {head['ndcg@10']:.4f} hr@10 {head['hr@10']:.4f} "
                     f"train {train_s:.0f}s eval {result['eval_s']:.0f}s")
         for suffix, config in configs.items():
-            rows[model_name + suffix] = _aggregate(runs[suffix], config)
-    out = {"dataset": name, "protocol": protocol, "date": today(), "machine": machine(), "seeds": seeds,
+            rows[model_name + suffix] = {**_aggregate(runs[suffix], config), "date": today(),
+                                         "wall_s": round(time.perf_counter() - t_model, 1)}
+    out = {"dataset": name, "protocol": protocol, "machine": machine(),
            "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test), **split.info},
-           "headline": _headline_variant(next(iter(eval_configs(protocol).values()))),
-           "wall_s": round(time.perf_counter() - t_start, 1), "models": rows}
-    write_json(f"{name}-{protocol}", out)
-    write_section(f"quality-{name}-{protocol}", render_table(out, models, seeds))
+           "headline": _headline_variant(next(iter(eval_configs(protocol).values()))), "models": rows}
+    with locked(f"{name}-{protocol}"):
+        out = merge_rows(read_json(f"{name}-{protocol}"), out)
+        write_json(f"{name}-{protocol}", out)
+        write_section(f"quality-{name}-{protocol}", render_table(out))
+    log(f"whole run {(time.perf_counter() - t_start) / 60:.1f} min")
     return out
+
+
+def merge_rows(previous: dict | None, new: dict) -> dict:
+    """Rows of a new run replace rows of the same model and join the others, so models can be run in separate
+    (parallel) processes into one table; rows measured on a different split are dropped, never mixed."""
+    if not previous or previous.get("split") != new["split"]:
+        previous = {"models": {}}
+    models = {**previous["models"], **new["models"]}
+    order = {name: i for i, name in enumerate(MODELS)}  # the table lists rows in registry order
+    ranked = sorted(models, key=lambda row: (order.get(row.split(" (")[0], len(order)), row))
+    return {**new, "models": {row: models[row] for row in ranked}}
 
 
 def _headline_variant(config: EvalConfig) -> str:
@@ -137,21 +152,21 @@ def _aggregate(runs: list[dict], config: EvalConfig) -> dict:
     return row
 
 
-def render_table(out: dict, models: list[str], seeds: int) -> str:
+def render_table(out: dict) -> str:
     other = "nothing_excluded" if out["headline"] == "history_excluded" else "history_excluded"
     lines = [
         f"## {out['dataset']} · {out['protocol']}",
         "",
-        f"{out['date']} · {out['machine']} · seeds {seeds} (seeded: {', '.join(m for m in models if m in SEEDED)}) · "
-        f"whole run {out['wall_s'] / 60:.1f} min · "
-        f"`igcore bench quality --dataset {out['dataset']} --protocol {out['protocol']} --seeds {seeds}`",
+        f"{out['machine']} · each row from `igcore bench quality --dataset {out['dataset']} --protocol "
+        f"{out['protocol']} --models NAME... --seeds N` (a rerun replaces its rows); seeded models give the mean "
+        "± standard deviation over seeds.",
         "",
         f"Full-catalogue ranking; headline: {out['headline'].replace('_', ' ')}; last two columns: "
         f"{other.replace('_', ' ')}. Split: {json.dumps(out['split'])}",
         "",
         "| model | NDCG@10 | HR@10 | NDCG@20 | HR@20 | MRR | coverage@10 | train s | eval s | "
-        f"NDCG@10 ({other.split('_')[0]} excl.) | HR@10 ({other.split('_')[0]} excl.) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"NDCG@10 ({other.split('_')[0]} excl.) | HR@10 ({other.split('_')[0]} excl.) | seeds | date |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, row in out["models"].items():
         def fmt(key: str, src: dict = row) -> str:
@@ -162,5 +177,6 @@ def render_table(out: dict, models: list[str], seeds: int) -> str:
             return f"{v:.4f}" + (f" ± {std:.4f}" if std is not None else "")
         lines.append(f"| {name} | {fmt('ndcg@10')} | {fmt('hr@10')} | {fmt('ndcg@20')} | {fmt('hr@20')} | "
                      f"{fmt('mrr')} | {fmt('coverage@10')} | {row['train_s']:.0f} | {row['eval_s']:.0f} | "
-                     f"{fmt('ndcg@10', row[other])} | {fmt('hr@10', row[other])} |")
+                     f"{fmt('ndcg@10', row[other])} | {fmt('hr@10', row[other])} | {row['seeds_run']} | "
+                     f"{row['date']} |")
     return "\n".join(lines)
