@@ -35,6 +35,8 @@ def test_item_text_uses_what_the_catalogue_has():
     assert item_text({"title": "Mug", "category": "Kitchen", "brand": "Forge", "price": 12.0}) == \
         "Mug. Kitchen. brand Forge. price under 25"
     assert item_text({"title": None, "category": "a1;a2", "brand": "b7", "price": 3.0}) == ""  # ids, not words
+    nan = float("nan")  # what pandas gives for an empty cell
+    assert item_text({"title": "Mug", "category": None, "brand": nan, "description": nan, "price": nan}) == "Mug"
     assert price_band(0.0) is None and price_band(1000.0) == "price 1000 or more"
 
 

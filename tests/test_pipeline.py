@@ -69,6 +69,19 @@ def test_online_update_moves_only_touched_users_and_trains_nothing(shop, trained
     assert touched_memory.abs().sum() > 0
 
 
+def test_graph_embeddings_refresh_every_graph_refresh_events(shop, trained):
+    with Store(shop, read_only=True) as store:
+        m, _ = load(store, trained[1])
+        data = load_interactions(store)
+    m.cfg = dataclasses.replace(m.cfg, graph_refresh=3)
+    items = m.item_vectors()
+    later = int(data.ts.max()) + 60
+    for n, moved in ((2, False), (1, True)):  # two events: GNN not re-run yet; the third re-runs it
+        m.update(dataclasses.replace(data.subset(np.zeros(n, dtype=int)), user=np.full(n, 4), item=np.arange(n),
+                                     ts=np.full(n, later)))
+        assert np.allclose(items, m.item_vectors()) != moved
+
+
 def test_each_stage_can_be_switched_off(shop):
     with Store(shop, read_only=True) as store:
         data = load_interactions(store)

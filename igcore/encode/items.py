@@ -39,8 +39,9 @@ def item_text(row: dict) -> str:
     """One line of text per item from the catalogue's fields; empty without a title or description."""
     if not any(_present(row.get(k)) for k in ("title", "description")):
         return ""
-    parts = [row.get("title"), row.get("category"), row.get("brand") and f"brand {row['brand']}",
-             (row.get("description") or "")[:DESCRIPTION_CHARS] or None, price_band(row.get("price"))]
+    brand, description = row.get("brand"), row.get("description")
+    parts = [row.get("title"), row.get("category"), f"brand {brand}" if _present(brand) else None,
+             str(description)[:DESCRIPTION_CHARS] if _present(description) else None, price_band(row.get("price"))]
     return ". ".join(str(p).strip() for p in parts if _present(p))
 
 

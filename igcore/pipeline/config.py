@@ -33,6 +33,8 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     memory_dim: int = 64
     time_dim: int = 16
     memory_batch: int = 1000  # events per memory update while replaying history
+    graph_refresh: int = 1000  # online: re-run the GNN after this many new events (sequence and memory move
+    #                            with every event; the graph embeddings of all nodes with this cadence)
 
     def name(self) -> str:
         """The benchmark row name of this configuration."""

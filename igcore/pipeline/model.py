@@ -102,7 +102,7 @@ class IgcoreRecommender(SeededModel):
         if self.memory is not None:
             self.memory.reset_state()
             self._observe(events)
-        self._cache = None
+        self._cache, self._pending = None, 0
 
     def restore(self, events: Interactions, weights: dict[str, torch.Tensor]) -> None:
         """Rebuild a trained model from its weights and the events it should know (no training)."""
@@ -135,8 +135,9 @@ class IgcoreRecommender(SeededModel):
         items, graph_user = self.net.item_table(graph_prev)
         hidden = self.net.sequence(items, seq, types, gaps)
         users = torch.as_tensor(w["users"][idx], device=self.device)
-        last, _ = self.net.fuse(hidden[:, -1], graph_user[users] if graph_user is not None else None,
-                                memory_prev[users] if memory_prev is not None else None)
+        sources = (graph_user[users] if graph_user is not None else None,
+                   memory_prev[users] if memory_prev is not None else None)
+        last, _ = self.net.fuse(hidden[:, -1], *sources)
         earlier = hidden[:, :-1][tgt[:, :-1] > 0]
         queries = self.net.query(torch.cat([earlier, last]))
         targets = torch.cat([tgt[:, :-1][tgt[:, :-1] > 0], tgt[:, -1]]) - 1
@@ -144,12 +145,16 @@ class IgcoreRecommender(SeededModel):
 
     # --- online -------------------------------------------------------------------------------------
     def update(self, events: Interactions) -> None:
-        """Append to histories, add graph edges, advance TGN memory: no gradient step."""
+        """Append to histories, add graph edges, advance TGN memory: no gradient step. Sequences and memory
+        reflect every event at once; the GNN re-runs over the grown graph every ``graph_refresh`` events, so
+        one event costs time for its own user, not a pass over the whole graph."""
         self._append(events)
         self.edges.append((events.user, events.item))
         if self.memory is not None:
             self._observe(events)
-        self._cache = None
+        self._pending += len(events)
+        if self._pending >= self.cfg.graph_refresh:
+            self._cache, self._pending = None, 0
 
     @torch.no_grad()
     def score(self, users: np.ndarray, at: int | None = None) -> np.ndarray:
