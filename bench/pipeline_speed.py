@@ -61,11 +61,16 @@ def throughput(dataset: str, epochs: int, batch: int, repeats: int, single: int)
                  range(repeats)]
     # one event at a time: update, then that user's new top-10; against the top-10 alone
     online, rank_only, both = copy.deepcopy(model), [], []
+
+    def update_and_rank(event, user: int) -> None:
+        online.update(event)
+        online.recommend(user, 10)
+
     for j in range(min(single, len(stream))):
         event = stream.subset(np.array([j]))
         user = int(event.user[0])
-        rank_only.append(_timed(lambda: online.recommend(user, 10)))
-        both.append(_timed(lambda: (online.update(event), online.recommend(user, 10))))
+        rank_only.append(_timed(online.recommend, user, 10))
+        both.append(_timed(update_and_rank, event, user))
     rate = len(stream) / median(runs)
     return {"events": len(stream), "batch": batch, "update_events_per_s": round(rate),
             "update_runs_s": [round(x, 3) for x in runs], "rebuild_s": round(median(rebuild_s), 3),
@@ -86,14 +91,14 @@ def top10_latency(dataset: str, epochs: int, users: int) -> dict:
         m.recommend(int(pick[0]), 10)
     ours, base = [], []
     for u in pick.tolist():  # alternate, so both see the same machine load
-        ours.append(_timed(lambda: model.recommend(u, 10)))
-        base.append(_timed(lambda: sasrec.recommend(u, 10)))
+        ours.append(_timed(model.recommend, u, 10))
+        base.append(_timed(sasrec.recommend, u, 10))
     return {"items": data.n_items, "igcore_top10": percentiles(ours), "sasrec_top10": percentiles(base)}
 
 
-def _timed(fn) -> float:
+def _timed(fn, *args) -> float:
     t0 = time.perf_counter()
-    fn()
+    fn(*args)
     return time.perf_counter() - t0
 
 
