@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from igcore.encode.items import encode_items, item_text, price_band
+from igcore.encode.items import encode_items, item_text, price_band, uncached_count
 from igcore.encode.text import TextEncoder
 from igcore.errors import IgcoreError
 from igcore.ingest import import_items
@@ -47,8 +47,9 @@ def test_cache_encodes_only_new_or_changed_text(store, tmp_path, encoder):
     again, new = encode_items(store, encoder)
     assert new == 0 and all(np.array_equal(a, b) for a, b in zip(again["vector"], vectors["vector"]))
     import_items(store, write_csv(tmp_path / "b.csv", "item_id,title,price\ni1,Red Shoe,10\ni2,Green Mug,3\n"))
+    assert uncached_count(store, encoder.name) == 1
     changed, new = encode_items(store, encoder)
-    assert new == 1
+    assert new == 1 and uncached_count(store, encoder.name) == 0
     assert np.array_equal(changed["vector"][0], vectors["vector"][0])
     assert not np.array_equal(changed["vector"][1], vectors["vector"][1])
     assert store.value("SELECT count(*) FROM item_text_embeddings") == 3

@@ -65,19 +65,35 @@ def content_hash(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\n{text}".encode()).hexdigest()
 
 
-def encode_items(store: Store, encoder: TextEncoder, item_ids: list[str] | None = None,
-                 progress: Progress = no_progress) -> tuple[pd.DataFrame, int]:
-    """Vectors for the catalogue's items with text (or for ``item_ids``); returns (item_id -> vector frame,
-    number of texts newly encoded). Writes new vectors to the cache in one transaction."""
-    store.con.execute(CACHE_SCHEMA)
+def _item_texts(store: Store, model: str, item_ids: list[str] | None) -> pd.DataFrame:
+    """item_id, text and cache key of the catalogue's items that have text (or of ``item_ids``)."""
     items = store.df("SELECT item_id, title, category, brand, price, description FROM items ORDER BY item_id")
     if item_ids is not None:
         items = items[items["item_id"].isin(set(item_ids))]
     items["text"] = [item_text(r) for r in items.to_dict("records")]
     items = items[items["text"] != ""].copy()
-    items["hash"] = [content_hash(encoder.name, t) for t in items["text"]]
-    cached = store.df("SELECT content_hash AS hash, vector FROM item_text_embeddings WHERE model = ?",
-                      [encoder.name])
+    items["hash"] = [content_hash(model, t) for t in items["text"]]
+    return items
+
+
+def _cached(store: Store, model: str) -> pd.DataFrame:
+    if not store.value("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'item_text_embeddings'"):
+        return pd.DataFrame({"hash": [], "vector": []})
+    return store.df("SELECT content_hash AS hash, vector FROM item_text_embeddings WHERE model = ?", [model])
+
+
+def uncached_count(store: Store, model: str) -> int:
+    """How many of the catalogue's texts have no cached vector for ``model`` (works on a read-only store)."""
+    return int((~_item_texts(store, model, None)["hash"].isin(set(_cached(store, model)["hash"]))).sum())
+
+
+def encode_items(store: Store, encoder: TextEncoder, item_ids: list[str] | None = None,
+                 progress: Progress = no_progress) -> tuple[pd.DataFrame, int]:
+    """Vectors for the catalogue's items with text (or for ``item_ids``); returns (item_id -> vector frame,
+    number of texts newly encoded). Writes new vectors to the cache in one transaction (the store must be
+    writable when something is new)."""
+    items = _item_texts(store, encoder.name, item_ids)
+    cached = _cached(store, encoder.name)
     known = set(cached["hash"])
     todo = items[~items["hash"].isin(known)].drop_duplicates("hash")
     if len(todo):
@@ -88,6 +104,7 @@ def encode_items(store: Store, encoder: TextEncoder, item_ids: list[str] | None 
         fresh = pd.DataFrame({"content_hash": todo["hash"].to_numpy(), "model": encoder.name,
                               "vector": list(np.concatenate(vectors))})
         with store.transaction() as con:
+            con.execute(CACHE_SCHEMA)
             con.register("fresh_vectors", fresh)
             con.execute("INSERT INTO item_text_embeddings SELECT content_hash, model, vector::FLOAT[] "
                         "FROM fresh_vectors")
