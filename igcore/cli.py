@@ -90,10 +90,35 @@ def _parser() -> argparse.ArgumentParser:
     quality = bench.add_parser("quality", help="models against baselines on one split, full-catalogue ranking")
     quality.add_argument("--dataset", required=True, help="sample, beauty, taobao, industrial, rees46 or a PATH")
     quality.add_argument("--protocol", default="temporal", help="loo, temporal or stream")
-    quality.add_argument("--models", nargs="+", help="default: all registered models")
+    quality.add_argument("--models", nargs="+", help="default: the six baselines; pipeline rows by name")
     quality.add_argument("--seeds", type=int, default=1, help="runs of each seeded model")
     quality.add_argument("--device", default="auto", help="auto, cpu or cuda")
     quality.set_defaults(run=_bench_quality)
+
+    snapshots = command("snapshots", _snapshots,
+                        "build interest snapshots for every user, or update them for events imported since")
+    snapshots.add_argument("--rebuild", action="store_true", help="rebuild from scratch (needed to change settings)")
+    snapshots.add_argument("--config", help="TOML or JSON file of interest settings")
+    snapshots.add_argument("--set", action="append", metavar="KEY=VALUE",
+                           help="interest setting, e.g. cadence=day or half_life_days=7")
+    snapshots.add_argument("--model", nargs="?", const="", metavar="DIR",
+                           help="add the trained model's predicted affinities and top-K (default checkpoint if no DIR)")
+    snapshots.add_argument("--json", action="store_true")
+
+    interests = command("interests", _interests, "one user's interest graph: interests, edges, top-K with reasons")
+    interests.add_argument("user", help="user id as in the events")
+    interests.add_argument("--at", help="as of this time (ISO-8601, UTC): later events are not used")
+    interests.add_argument("--json", action="store_true", help="print the graph as JSON")
+    interests.add_argument("--html", metavar="FILE", help="also write the graph as one self-contained HTML file")
+    interests.add_argument("--timeline", action="store_true", help="print the stored snapshots instead")
+    interests.add_argument("--model", nargs="?", const="", metavar="DIR",
+                           help="use the trained model (default checkpoint if no DIR) for predictions and top-K")
+
+    drift = command("drift", _drift, "interests rising and fading across users, and the latest change points")
+    drift.add_argument("--top", type=int, default=10, help="rows of each list")
+    drift.add_argument("--days", type=float, default=30.0, help="compare with the state this many days earlier")
+    drift.add_argument("--user", help="one user's drift timeline instead")
+    drift.add_argument("--json", action="store_true")
 
     app = command("app", _app, "start the dashboard (loads the bundled sample into an empty store)")
     app.add_argument("--port", type=int, default=8501)
@@ -246,6 +271,130 @@ def _bench_quality(args: argparse.Namespace) -> int:
                     log=lambda line: print(line, flush=True))
     except ValueError as exc:  # a wrong model name: the resolver's message lists the valid ones
         raise IgcoreError(str(exc)) from exc
+    return 0
+
+
+def _model_scorer(args: argparse.Namespace, store, at=None):
+    """The trained model named by ``--model`` (its default checkpoint for a bare ``--model``), or None."""
+    if args.model is None:
+        return None
+    from igcore.interests.scoring import ModelScorer
+
+    return ModelScorer.from_checkpoint(store, Path(args.model) if args.model else None, at)
+
+
+def _at_time(text: str | None):
+    import datetime as dt
+
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC).replace(tzinfo=None)
+    except ValueError as exc:
+        raise IgcoreError(f"--at {text!r} is not an ISO-8601 time") from exc
+
+
+def _snapshots(args: argparse.Namespace) -> int:
+    from igcore.config import load_config, parse_assignments
+    from igcore.interests.config import InterestConfig
+    from igcore.interests.snapshots import build_snapshots, stored_config, update_snapshots
+    from igcore.progress import TextProgressBar
+
+    overrides = parse_assignments(args.set)
+    with _open(args) as store:
+        current = stored_config(store)
+        model = _model_scorer(args, store)
+        if args.rebuild or current is None:
+            config = load_config(InterestConfig, args.config, overrides)
+            report = build_snapshots(store, config, model, TextProgressBar())
+        else:
+            if args.config or overrides:
+                wanted = load_config(InterestConfig, args.config, overrides)
+                if wanted != current:
+                    raise IgcoreError("the snapshots were built with other settings; add --rebuild to apply these")
+            report = update_snapshots(store, model, TextProgressBar())
+    if args.json:
+        import dataclasses
+
+        print(json.dumps(dataclasses.asdict(report), indent=2))
+    else:
+        print(report.summary())
+    return 0
+
+
+def _interests(args: argparse.Namespace) -> int:
+    from igcore.interests.export import graph_json, write_html
+    from igcore.interests.graph import interest_graph
+    from igcore.interests.snapshots import timeline
+
+    at = _at_time(args.at)
+    with _open(args, read_only=True) as store:
+        if args.timeline:
+            found = timeline(store, args.user)
+            if found.snapshots.empty:
+                raise IgcoreError(f"no snapshots of user {args.user!r} (unknown user, or too few events)")
+            if args.json:
+                print(json.dumps({k: v.to_dict("records") for k, v in vars(found).items() if k != "user_id"},
+                                 indent=2, default=str))
+            else:
+                _print_timeline(found)
+            return 0
+        graph = interest_graph(store, args.user, at, _model_scorer(args, store, at))
+    if args.html:
+        print(f"wrote {write_html(graph, args.html)}", file=sys.stderr)
+    if args.json:
+        print(graph_json(graph))
+        return 0
+    labels = {n["interest"]: n["label"] for n in graph.nodes}
+    print(f"user {graph.user_id} at {graph.at}: {graph.n_events} events; interests by {', '.join(graph.kinds)}")
+    for n in graph.nodes:
+        predicted = "" if n["predicted"] is None else f", predicted {n['predicted']:.0%}"
+        print(f"  {n['share']:5.0%}  {n['label']}  ({n['interest']}; weight {n['weight']:.3g}, "
+              f"{n['events']} events{predicted})")
+        for item in n["top_items"]:
+            print(f"         {item['item_id']}  {item['title'] or ''}")
+    for e in graph.edges[:10]:
+        arrow = "->" if e["kind"] == "transition" else "<->"
+        print(f"  {labels.get(e['src'], e['src'])} {arrow} {labels.get(e['dst'], e['dst'])}  "
+              f"{e['kind']} {e['weight']:.3g}")
+    print(f"recommendations ({graph.scorer}):")
+    for r in graph.recommendations:
+        why = ", ".join(f"{p['label']} {p['share']:.0%}" for p in r["explanation"]["interests"][:2]
+                        if p["share"] is not None and p["share"] >= 0.005)
+        print(f"  {r['rank']:>3}. {r['item_id']}  {r['title'] or ''}  ({r['score']:.3f})  because of {why or '-'}")
+    for c in graph.changes:
+        faded = f", {labels.get(c['faded'], c['faded'])} faded" if c["faded"] else ""
+        print(f"  change at event {c['event_index']} ({c['ts']}): {c['label']} emerged{faded} (JSD {c['jsd']:.2f})")
+    return 0
+
+
+def _print_timeline(found) -> None:
+    top = found.weights.sort_values("share", ascending=False).drop_duplicates("snapshot_no").set_index(
+        "snapshot_no")["label"]
+    for s in found.snapshots.itertuples():
+        jsd = "" if s.jsd != s.jsd else f"  JSD {s.jsd:.2f}"
+        moves = "".join(f"  +{i}" for i in s.emerging) + "".join(f"  -{i}" for i in s.fading)
+        print(f"{s.snapshot_no:>4}  {s.snapshot_at}  {s.n_events:>5} events  top {top.get(s.snapshot_no, '-')}"
+              f"{jsd}{moves}")
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from igcore.interests.drift import cohort, drift_timeline, recent_changes
+
+    with _open(args, read_only=True) as store:
+        if args.user:
+            frames = {"timeline": drift_timeline(store, args.user)}
+        else:
+            trend = cohort(store, args.days)
+            frames = {"rising": trend.head(args.top),
+                      "fading": trend.sort_values(["change", "interest"]).head(args.top),
+                      "changes": recent_changes(store, args.top)}
+    if args.json:
+        print(json.dumps({k: v.to_dict("records") for k, v in frames.items()}, indent=2, default=str))
+        return 0
+    for name, frame in frames.items():
+        print(f"{name}:")
+        print(frame.to_string(index=False) if len(frame) else "  (none)")
     return 0
 
 
