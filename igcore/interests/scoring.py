@@ -1,0 +1,117 @@
+"""Scorers for recommendations at snapshots: the built-in evidence scorer, and an adapter for trained models.
+
+Evidence scorer (works without any model, at every snapshot): the user's query vector is the decayed-evidence
+mean of the vectors of the items they interacted with,
+
+    q(u, t) = sum over events e of u before t of  a_e * v(item_e),   a_e = w_e * decay(t - ts_e) / sum of those,
+
+and an item's score is q . v(item). The score is linear in the events, which makes explanations exact
+(:mod:`igcore.interests.explain`). A model (any object with ``score(user indexes) -> (n, n_items)``, such as the
+pipeline's ``IgcoreRecommender``) scores only in its current state, so its lists and predicted affinities are
+stored for each user's latest snapshot when snapshots are built or updated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from igcore.interests.vectors import ItemVectors, normalised
+
+POINT_CHUNK = 1024
+
+
+@dataclasses.dataclass
+class ModelScorer:
+    """A trained model with the ids its indexes stand for."""
+
+    model: Any  # .score(np.ndarray of user indexes) -> (n, n_items); optionally .item_vectors()
+    user_ids: Sequence[str]
+    item_ids: Sequence[str]
+    name: str = "model"
+
+    def __post_init__(self) -> None:
+        self._users = {u: i for i, u in enumerate(self.user_ids)}
+        self.item_ids = np.asarray(self.item_ids, dtype=object)
+
+    def scores(self, user_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(mask of users the model knows, their score rows)."""
+        index = np.array([self._users.get(u, -1) for u in user_ids], dtype=np.int64)
+        known = index >= 0
+        rows = np.asarray(self.model.score(index[known]), dtype=np.float64) if known.any() else \
+            np.zeros((0, len(self.item_ids)))
+        return known, rows
+
+    def vectors(self) -> ItemVectors | None:
+        fn = getattr(self.model, "item_vectors", None)
+        return normalised(self.item_ids, fn(), "model") if callable(fn) else None
+
+    @classmethod
+    def from_checkpoint(cls, store, path: Path | None = None, at=None) -> ModelScorer:
+        """The pipeline's trained model from its checkpoint, online state replayed up to ``at``."""
+        from igcore.pipeline.run import load
+
+        model, meta = load(store, path, at)
+        return cls(model, meta["user_ids"], meta["item_ids"])
+
+
+def query_vectors(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_points: int,
+                  vectors: ItemVectors) -> np.ndarray:
+    """q per point from (point, item row, decayed weight) triples sorted by point: weights normalised to sum
+    to 1 per point. Points without evidence get a zero query."""
+    out = np.zeros((n_points, vectors.matrix.shape[1]), dtype=np.float64)
+    totals = np.bincount(point, weights=weight, minlength=n_points)
+    share = weight / np.where(totals[point] > 0, totals[point], 1.0)
+    for lo in range(0, len(point), 200_000):
+        sl = slice(lo, lo + 200_000)
+        np.add.at(out, point[sl], share[sl, None] * vectors.matrix[item[sl]])
+    return out
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(column indexes, scores) of each row's k best, best first; -inf entries never chosen (fewer columns
+    then come back as -1)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    cols, vals = np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+    cols[~np.isfinite(vals)] = -1
+    return cols, vals
+
+
+def evidence_top_k(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_points: int, vectors: ItemVectors,
+                   k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k item rows and scores per point for the evidence scorer; seen items (the triples) left out."""
+    queries = query_vectors(point, item, weight, n_points, vectors)
+    cols = np.full((n_points, min(k, len(vectors.item_ids))), -1, dtype=np.int64)
+    vals = np.full(cols.shape, -np.inf)
+    for lo in range(0, n_points, POINT_CHUNK):
+        hi = min(lo + POINT_CHUNK, n_points)
+        scores = queries[lo:hi] @ vectors.matrix.T.astype(np.float64)
+        scores[~queries[lo:hi].any(axis=1)] = -np.inf
+        if exclude_seen:
+            sel = (point >= lo) & (point < hi)
+            scores[point[sel] - lo, item[sel]] = -np.inf
+        cols[lo:hi], vals[lo:hi] = top_k(scores, k)
+    return cols, vals
+
+
+def predicted_shares(scores: np.ndarray, item_codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """P(next item in interest) = sum of the softmax of the scores over the interest's items; rows sum to
+    at most 1 (items outside every interest keep the rest)."""
+    z = scores - scores.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    out = np.zeros((len(scores), n_codes))
+    cols = np.flatnonzero(item_codes >= 0)
+    if len(cols) == 0 or len(scores) == 0:
+        return out
+    cols = cols[np.argsort(item_codes[cols], kind="stable")]
+    codes, starts = np.unique(item_codes[cols], return_index=True)
+    out[:, codes] = np.add.reduceat(p[:, cols], starts, axis=1)
+    return out

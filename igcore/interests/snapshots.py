@@ -1,0 +1,243 @@
+"""Interest snapshots in the store: build them for every user, update them for new events, read a timeline.
+
+``build_snapshots`` computes nodes, then every user's snapshots, edges, top-K lists and change points, and
+replaces the interest tables in one transaction. ``update_snapshots`` handles events imported since (by
+``event_id``): only their users are touched; a touched user's snapshots that cover none of the new events (and,
+for day/week cadence, lie in an earlier period) are kept as they are, the rest are recomputed from the user's
+whole history. Snapshots remember the config they were built with; an update always uses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+
+import numpy as np
+import pandas as pd
+
+from igcore.errors import IgcoreError
+from igcore.interests.changes import detect_changes
+from igcore.interests.compute import SnapshotRows, compute_rows
+from igcore.interests.config import InterestConfig, parse_cadence
+from igcore.interests.events import UserLog, load_user_log
+from igcore.interests.nodes import InterestNodes, build_nodes, load_nodes, save_nodes
+from igcore.interests.schema import SNAPSHOT_TABLES, ensure_schema, has_tables, read_state, write_state
+from igcore.interests.scoring import ModelScorer
+from igcore.interests.weights import Points, period_index, snapshot_points
+from igcore.progress import Progress, no_progress
+from igcore.store import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotReport:
+    users: int  # users whose snapshots were (re)computed
+    new_events: int  # events the run took in
+    snapshots: int  # snapshot rows written
+    changes: int  # change points written
+    seconds: float
+    kinds: tuple[str, ...]
+
+    def summary(self) -> str:
+        if self.new_events == 0:
+            return "interest snapshots are up to date: no events since the last build or update"
+        return (f"{self.snapshots:,} snapshots of {self.users:,} users written ({self.new_events:,} events, "
+                f"interests: {', '.join(self.kinds)}, {self.changes:,} change points) in {self.seconds:.2f} s")
+
+
+@dataclasses.dataclass(frozen=True)
+class UserTimeline:
+    """One user's stored snapshots, weights, edges, recommendations and change points, oldest first."""
+
+    user_id: str
+    snapshots: pd.DataFrame
+    weights: pd.DataFrame
+    edges: pd.DataFrame
+    recommendations: pd.DataFrame
+    changes: pd.DataFrame
+
+
+def stored_config(store: Store) -> InterestConfig | None:
+    state = read_state(store)
+    return InterestConfig.from_json(state["config"]) if "config" in state else None
+
+
+def latest_points(points: Points) -> np.ndarray:
+    """Index of each user's last point."""
+    last = np.ones(len(points), dtype=bool)
+    last[:-1] = points.user[1:] != points.user[:-1]
+    return np.flatnonzero(last)
+
+
+def build_snapshots(store: Store, config: InterestConfig | None = None, model: ModelScorer | None = None,
+                    progress: Progress = no_progress) -> SnapshotReport:
+    """Every user's snapshots from scratch (replaces earlier ones and their config)."""
+    t0 = time.perf_counter()
+    config = config or InterestConfig()
+    ensure_schema(store)
+    progress("interests", 0, 3, {"step": "nodes"})
+    nodes, vectors = build_nodes(store, config, model.vectors() if model is not None else None)
+    log = load_user_log(store, config)
+    if len(log) == 0:
+        raise IgcoreError("the store holds no events: import some first (igcore ingest / igcore sample)")
+    progress("interests", 1, 3, {"step": "snapshots"})
+    points = snapshot_points(log, config.cadence)
+    rows = compute_rows(log, points, nodes, vectors, config, model, latest_points(points))
+    changes = detect_changes(log, nodes.codes(log.item_ids), config)
+    progress("interests", 2, 3, {"step": "write"})
+    with store.transaction() as con:
+        for table in (*SNAPSHOT_TABLES, "interest_changes"):
+            con.execute(f"DELETE FROM {table}")  # names from code
+        save_nodes(con, nodes, vectors)
+        written = _write_rows(con, log, points, rows, nodes, np.ones(len(points), dtype=bool))
+        _write_changes(con, log, changes, nodes)
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        write_state(con, {"config": config.to_json(), "last_event_id": str(int(log.event_id.max())),
+                          "built_at": now, "updated_at": now})
+    progress("interests", 3, 3, {})
+    return SnapshotReport(log.n_users, len(log), written, len(changes), time.perf_counter() - t0, nodes.kinds)
+
+
+def update_snapshots(store: Store, model: ModelScorer | None = None,
+                     progress: Progress = no_progress) -> SnapshotReport:
+    """Take in the events imported since the last build or update; only their users are recomputed."""
+    t0 = time.perf_counter()
+    state = read_state(store)
+    stored = load_nodes(store)
+    if "config" not in state or stored is None:
+        raise IgcoreError("this store has no interest snapshots yet: build them first (igcore snapshots)")
+    config, (nodes, vectors) = InterestConfig.from_json(state["config"]), stored
+    last_id = int(state["last_event_id"])
+    touched = [r[0] for r in store.rows("SELECT DISTINCT user_id FROM events WHERE event_id > ?", [last_id])]
+    if not touched:
+        return SnapshotReport(0, 0, 0, 0, time.perf_counter() - t0, nodes.kinds)
+    log = load_user_log(store, config, touched)
+    points = snapshot_points(log, config.cadence)
+    keep_no = kept_snapshots(log, points, last_id, config)
+    compute = points.no >= keep_no[points.user]  # the last kept one comes along as the reference
+    sub = points.subset(compute)
+    write = sub.no > keep_no[sub.user]
+    latest = latest_points(sub)
+    latest = latest[write[latest]]
+    prior = _prior_model_recs(store, log, keep_no, model) if model is not None else None
+    rows = compute_rows(log, sub, nodes, vectors, config, model, latest, prior)
+    changes = detect_changes(log, nodes.codes(log.item_ids), config)
+    kept = pd.DataFrame({"user_id": log.user_ids, "keep_no": keep_no})
+    with store.transaction() as con:
+        con.register("_touched", kept)
+        for table in SNAPSHOT_TABLES:
+            con.execute(f"DELETE FROM {table} USING _touched WHERE {table}.user_id = _touched.user_id "  # names
+                        f"AND {table}.snapshot_no > _touched.keep_no")  # from code
+        con.execute("DELETE FROM interest_changes WHERE user_id IN (SELECT user_id FROM _touched)")
+        con.unregister("_touched")
+        written = _write_rows(con, log, sub, rows, nodes, write)
+        _write_changes(con, log, changes, nodes)
+        write_state(con, {"last_event_id": str(int(log.event_id.max())),
+                          "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+    progress("interests", 1, 1, {})
+    return SnapshotReport(log.n_users, int((log.event_id > last_id).sum()), written, len(changes),
+                          time.perf_counter() - t0, nodes.kinds)
+
+
+def kept_snapshots(log: UserLog, points: Points, last_id: int, config: InterestConfig) -> np.ndarray:
+    """Per user of the log: the highest snapshot number unaffected by events after ``last_id``. A snapshot is
+    unaffected when it covers none of them and, for day/week cadence, its period ends before the first."""
+    big = np.iinfo(np.int64).max
+    new = log.event_id > last_id
+    first_new = np.full(log.n_users, big, dtype=np.int64)
+    np.minimum.at(first_new, log.user[new], log.pos[new])
+    valid = points.end <= first_new[points.user]
+    kind, _ = parse_cadence(config.cadence)
+    if kind != "events":
+        has_new = first_new < big
+        first_row = log.start + np.where(has_new, first_new, 0)
+        new_period = np.where(has_new, period_index(log.ts[first_row], kind), big)
+        valid &= period_index(points.at, kind) < new_period[points.user]
+    keep = np.zeros(log.n_users, dtype=np.int64)
+    np.maximum.at(keep, points.user[valid], points.no[valid])
+    return keep
+
+
+def _prior_model_recs(store: Store, log: UserLog, keep_no: np.ndarray, model: ModelScorer) -> pd.DataFrame:
+    """Each touched user's last stored model list among the kept snapshots (for rank changes)."""
+    frame = pd.DataFrame({"user_id": log.user_ids, "keep_no": keep_no})
+    store.con.register("_kept", frame)
+    try:
+        prior = store.df(
+            "SELECT r.user_id, r.item_id, r.rank FROM recommendation_snapshots r JOIN _kept k USING (user_id) "
+            "WHERE r.scorer = ? AND r.snapshot_no <= k.keep_no "
+            "QUALIFY r.snapshot_no = max(r.snapshot_no) OVER (PARTITION BY r.user_id)", [model.name])
+    finally:
+        store.con.unregister("_kept")
+    prior["user"] = pd.Index(log.user_ids).get_indexer(prior.pop("user_id"))
+    return prior.assign(scorer=model.name)
+
+
+def _names(nodes: InterestNodes, codes: pd.Series | np.ndarray) -> np.ndarray:
+    codes = np.asarray(codes, dtype=np.int64)
+    return np.where(codes >= 0, nodes.interest[np.maximum(codes, 0)], None)
+
+
+def _insert(con, table: str, frame: pd.DataFrame) -> None:
+    con.register("_rows", frame)
+    con.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT * FROM _rows")  # names from code
+    con.unregister("_rows")
+
+
+def _write_rows(con, log: UserLog, points: Points, rows: SnapshotRows, nodes: InterestNodes,
+                write: np.ndarray) -> int:
+    """Insert the rows of the points in ``write``, sorted by user then snapshot (for fast one-user reads)."""
+    user_id, no = log.user_ids[points.user], points.no
+
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame[write[frame["point"].to_numpy(np.int64)]]
+        pt = frame["point"].to_numpy(np.int64)
+        out = frame.drop(columns="point")
+        out.insert(0, "snapshot_no", no[pt].astype(np.int32))
+        out.insert(0, "user_id", user_id[pt])
+        return out
+
+    snaps = keyed(rows.snapshots.assign(
+        snapshot_at=pd.to_datetime(points.at[rows.snapshots["point"]], unit="s"),
+        n_events=points.end[rows.snapshots["point"]],
+        top_interest=_names(nodes, rows.snapshots["top_interest"]),
+        emerging=[list(_names(nodes, c)) for c in rows.snapshots["emerging"]],
+        fading=[list(_names(nodes, c)) for c in rows.snapshots["fading"]]))
+    snaps = snaps[["user_id", "snapshot_no", "snapshot_at", "n_events", "top_interest", "jsd", "emerging", "fading"]]
+    weights = keyed(rows.weights.assign(interest=_names(nodes, rows.weights["interest"])))
+    edges = keyed(rows.edges.assign(src=_names(nodes, rows.edges["src"]), dst=_names(nodes, rows.edges["dst"])))
+    recs = keyed(rows.recs.assign(prev_rank=rows.recs["prev_rank"].astype("Int64")))
+    for table, frame in (("interest_snapshots", snaps), ("interest_weights", weights), ("interest_edges", edges),
+                         ("recommendation_snapshots", recs)):
+        _insert(con, table, frame.sort_values(["user_id", "snapshot_no"], kind="stable"))
+    return len(snaps)
+
+
+def _write_changes(con, log: UserLog, changes: pd.DataFrame, nodes: InterestNodes) -> None:
+    rows = changes["row"].to_numpy(np.int64)
+    frame = pd.DataFrame({"user_id": log.user_ids[changes["user"].to_numpy(np.int64)],
+                          "event_index": changes["event_index"].to_numpy(np.int64),
+                          "ts": pd.to_datetime(log.ts[rows], unit="s"),
+                          "interest": _names(nodes, changes["interest"]), "faded": _names(nodes, changes["faded"]),
+                          "jsd": changes["jsd"].to_numpy(np.float64)})
+    _insert(con, "interest_changes", frame.sort_values(["user_id", "event_index"]))
+
+
+def timeline(store: Store, user_id: str) -> UserTimeline:
+    """One user's whole stored timeline (five one-user queries)."""
+    if not has_tables(store):
+        raise IgcoreError("this store has no interest snapshots yet: build them first (igcore snapshots)")
+    q = [user_id]
+    return UserTimeline(
+        user_id,
+        store.df("SELECT snapshot_no, snapshot_at, n_events, top_interest, jsd, emerging, fading "
+                 "FROM interest_snapshots WHERE user_id = ? ORDER BY snapshot_no", q),
+        store.df("SELECT w.snapshot_no, w.interest, n.label, w.kind, w.weight, w.share, w.events, w.predicted "
+                 "FROM interest_weights w JOIN interest_nodes n USING (interest) WHERE w.user_id = ? "
+                 "ORDER BY w.snapshot_no, w.share DESC, w.interest", q),
+        store.df("SELECT snapshot_no, src, dst, kind, weight FROM interest_edges WHERE user_id = ? "
+                 "ORDER BY snapshot_no, kind, weight DESC", q),
+        store.df("SELECT snapshot_no, scorer, rank, item_id, score, prev_rank FROM recommendation_snapshots "
+                 "WHERE user_id = ? ORDER BY snapshot_no, scorer, rank", q),
+        store.df("SELECT event_index, ts, interest, faded, jsd FROM interest_changes WHERE user_id = ? "
+                 "ORDER BY event_index", q))

@@ -1,0 +1,352 @@
+"""Interest graphs on small constructed logs in a real DuckDB store: exact weights, emergence at the right
+snapshot, incremental updates that touch only new events' users, attribution that adds up, inert HTML export,
+and the CLI commands."""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from igcore.config import load_config
+from igcore.errors import IgcoreError
+from igcore.evaluate.baselines import MostPop
+from igcore.evaluate.data import load_interactions
+from igcore.ingest import import_events, import_items
+from igcore.interests.changes import detect_changes, evaluate_detections, jsd_terms
+from igcore.interests.config import InterestConfig
+from igcore.interests.drift import cohort
+from igcore.interests.events import from_columns
+from igcore.interests.export import graph_html, graph_json
+from igcore.interests.graph import interest_graph
+from igcore.interests.nodes import build_nodes
+from igcore.interests.scoring import ModelScorer
+from igcore.interests.snapshots import build_snapshots, timeline, update_snapshots
+from igcore.store import Store
+from igcore.synth import SynthConfig, generate
+from tests.conftest import write_csv
+
+DAY = 86400
+T0 = 1_700_006_400  # 2023-11-15 00:00:00 UTC
+TABLES = {"interest_snapshots": ["user_id", "snapshot_no"],
+          "interest_weights": ["user_id", "snapshot_no", "interest", "kind"],
+          "interest_edges": ["user_id", "snapshot_no", "kind", "src", "dst"],
+          "recommendation_snapshots": ["user_id", "snapshot_no", "scorer", "rank"],
+          "interest_changes": ["user_id", "event_index"]}
+CATALOGUE = [("A1", "Trail Running Shoe", "Running", "Stride"), ("A2", "Road Running Shoe", "Running", "Stride"),
+             ("A3", "Running Sock", "Running", "Pacer"), ("B1", "Espresso Beans", "Coffee", "Crema"),
+             ("B2", "Ground Coffee", "Coffee", "Crema"), ("B3", "Coffee Grinder", "Coffee", "Moka"),
+             ("C1", "Green Tea", "Tea", "Leaf"), ("C2", "Tea Pot", "Tea", "Leaf")]
+
+
+def load(store: Store, tmp: Path, events: list[tuple], items: list[tuple] = CATALOGUE, name: str = "e") -> None:
+    """Import (user, item, type, unix seconds) rows, and the catalogue the first time, through the importers."""
+    if not store.value("SELECT count(*) FROM items"):
+        rows = "\n".join(",".join(f'"{c}"' for c in row) for row in items)
+        import_items(store, write_csv(tmp / "items.csv", "item_id,title,category,brand\n" + rows + "\n"))
+    lines = "\n".join(f"{u},{i},{t},{ts}" for u, i, t, ts in events)
+    header = "user_id,item_id,event_type,timestamp\n"
+    report = import_events(store, write_csv(tmp / f"{name}.csv", header + lines + "\n"))
+    assert report.rows_loaded == len(events)
+
+
+def rows(store: Store) -> dict[str, pd.DataFrame]:
+    return {t: store.df(f"SELECT * FROM {t}").sort_values(k, ignore_index=True) for t, k in TABLES.items()}
+
+
+def weights(store: Store, user: str, no: int) -> dict[str, tuple[float, float, int]]:
+    found = store.rows("SELECT interest, weight, share, events FROM interest_weights WHERE user_id = ? AND "
+                       "snapshot_no = ?", [user, no])
+    return {i: (w, s, n) for i, w, s, n in found}
+
+
+# --- weights --------------------------------------------------------------------------------------------------
+def test_decayed_weights_are_exact(store, tmp_path):
+    load(store, tmp_path, [("u1", "A1", "view", T0), ("u1", "A2", "purchase", T0 + DAY),
+                           ("u1", "B1", "cart", T0 + 2 * DAY), ("u1", "B2", "review", T0 + 3 * DAY),
+                           ("u1", "B1", "view", T0 + 4 * DAY)])
+    config = InterestConfig(half_life_days=1.0, cadence="events:3")
+    assert config.type_weight("view") < config.type_weight("cart") < config.type_weight("wishlist") \
+        < config.type_weight("purchase") and config.type_weight("review") == 1.0
+    build_snapshots(store, config)
+    first = weights(store, "u1", 1)  # at the 3rd event, T0 + 2 days
+    assert first["category:Running"][0] == pytest.approx(1 * 0.25 + 5 * 0.5, rel=1e-12)
+    assert first["category:Coffee"][0] == pytest.approx(2.0, rel=1e-12)
+    assert first["category:Running"][1] == pytest.approx(2.75 / 4.75, rel=1e-12)
+    assert first["category:Running"][2] == 2 and first["category:Coffee"][2] == 1
+    assert store.value("SELECT count(*) FROM interest_snapshots WHERE user_id = 'u1'") == 1  # 5 events: one full 3
+    edges = store.rows("SELECT src, dst, kind, weight FROM interest_edges WHERE user_id = 'u1'")
+    assert edges == [("category:Running", "category:Coffee", "transition", 1.0)]
+    graph = interest_graph(store, "u1", pd.Timestamp(T0 + 5 * DAY, unit="s").to_pydatetime())
+    by = {n["interest"]: n for n in graph.nodes}
+    assert by["category:Running"]["weight"] == pytest.approx((0.25 * 0.25 + 5 * 0.125) * 0.5, rel=1e-12)
+    assert by["category:Coffee"]["weight"] == pytest.approx(2 * 0.125 + 1 * 0.25 + 1 * 0.5, rel=1e-12)
+    assert by["category:Coffee"]["predicted"] is None  # no model: nothing predicted
+    assert graph.edges[0]["weight"] == pytest.approx(0.125, rel=1e-12)
+    assert [i["item_id"] for i in by["category:Coffee"]["top_items"]] == ["B1", "B2"]
+
+
+def test_config_layers_and_checks(tmp_path):
+    file = tmp_path / "interests.toml"
+    file.write_text('cadence = "week"\nhalf_life_days = 3.0\n')
+    config = load_config(InterestConfig, file, {"event_type_weights": '{"view": 1, "purchase": 9}', "top_k": "5"})
+    assert (config.cadence, config.half_life_days, config.top_k, config.type_weight("purchase")) == ("week", 3.0, 5, 9)
+    assert InterestConfig.from_json(config.to_json()) == config
+    for bad in ({"cadence": "hourly"}, {"source": "colour"}, {"half_life_days": "0"}):
+        with pytest.raises(IgcoreError):
+            load_config(InterestConfig, None, bad)
+
+
+# --- emergence and change points ------------------------------------------------------------------------------
+def test_planted_new_interest_emerges_at_the_right_snapshot(store, tmp_path):
+    events = [("u1", f"A{1 + k % 3}", "view", T0 + k * 3600) for k in range(10)]
+    events += [("u1", f"B{1 + k % 3}", "view", T0 + (10 + k) * 3600) for k in range(10)]
+    load(store, tmp_path, events)
+    config = InterestConfig(half_life_days=1e6, cadence="events:5", drift_min_history=5, drift_min_after=5,
+                            drift_window_before=10, drift_window_after=10)
+    build_snapshots(store, config)
+    snaps = timeline(store, "u1").snapshots
+    assert snaps["n_events"].tolist() == [5, 10, 15, 20]
+    assert [list(x) for x in snaps["emerging"]] == [[], [], ["category:Coffee"], []]
+    assert [list(x) for x in snaps["fading"]] == [[], [], ["category:Running"], []]
+    p, q = np.array([1.0, 0.0]), np.array([2 / 3, 1 / 3])
+    assert snaps["jsd"].iloc[2] == pytest.approx(jsd_terms(p, q).sum(), rel=1e-6)
+    assert snaps["jsd"].iloc[1] == 0.0 and np.isnan(snaps["jsd"].iloc[0])
+    changes = timeline(store, "u1").changes
+    assert changes[["event_index", "interest", "faded"]].values.tolist() == [[10, "category:Coffee",
+                                                                             "category:Running"]]
+
+
+def test_detector_finds_planted_drift_in_a_generated_log():
+    log = generate(SynthConfig(seed=5, n_users=300, n_items=300, n_events=25_000))
+    ev = pd.DataFrame(log.events, columns=["user_id", "item_id", "event_type", "timestamp", "session_id"])
+    cat = {i[0]: i[2] for i in log.items}
+    config = InterestConfig()
+    users = from_columns(ev["user_id"], ev["item_id"], ev["event_type"],
+                         pd.to_datetime(ev["timestamp"]).astype("int64") // 10**9, None, config)
+    names = pd.Index(sorted(set(cat.values())))
+    found = detect_changes(users, names.get_indexer(pd.Series(users.item_ids).map(cat)), config)
+    found["user_id"] = users.user_ids[found["user"].to_numpy(int)]
+    truth = pd.DataFrame(log.drift, columns=["user_id", "event_index", "timestamp", "old", "new"])
+    score = evaluate_detections(found, truth, tolerance=20)
+    assert score["f1"] >= 0.75 and score["median_abs_lag"] <= 2, score
+
+
+def test_evaluation_matches_each_planted_change_once():
+    truth = pd.DataFrame({"user_id": ["a", "b"], "event_index": [30, 40]})
+    found = pd.DataFrame({"user_id": ["a", "a", "c", "b"], "event_index": [28, 33, 10, 70]})
+    score = evaluate_detections(found, truth, tolerance=20)
+    assert (score["tp"], score["fp"], score["fn"]) == (1, 3, 1) and score["median_lag"] == -2
+
+
+# --- incremental updates --------------------------------------------------------------------------------------
+def _four_users() -> list[tuple]:
+    out = []
+    for u, items in (("u1", "A1 A2 B1 A3 A1 B2 A2"), ("u2", "B1 B2 B3 B1 A1 A2 B2 B3"), ("u3", "C1 C2 C1 A1 C2"),
+                     ("u4", "A1 A2 A3 A1 A2 A3")):
+        for k, item in enumerate(items.split()):
+            out.append((u, item, "purchase" if k % 3 == 2 else "view", T0 + k * 7200 + int(u[1]) * 60))
+    return out
+
+
+@pytest.mark.parametrize("cadence", ["events:2", "day"])
+def test_incremental_update_touches_only_new_events_users(store, db_path, tmp_path, cadence):
+    config = InterestConfig(cadence=cadence, top_k=3)
+    load(store, tmp_path, _four_users())
+    build_snapshots(store, config)
+    before = rows(store)
+    assert update_snapshots(store).new_events == 0
+    later = [("u2", "C1", "view", T0 + DAY + 100), ("u2", "C2", "cart", T0 + DAY + 200),
+             ("u2", "C1", "purchase", T0 + DAY + 300)]
+    if cadence == "day":  # one event on the day of u2's last snapshot: that day's snapshot must be redone
+        later.append(("u2", "B1", "view", T0 + 8 * 7200))
+    load(store, tmp_path, later, name="later")
+    report = update_snapshots(store)
+    assert (report.users, report.new_events) == (1, len(later))
+    after = rows(store)
+    for table, frame in after.items():
+        old = before[table]
+        pd.testing.assert_frame_equal(old[old["user_id"] != "u2"].reset_index(drop=True),
+                                      frame[frame["user_id"] != "u2"].reset_index(drop=True))
+    snaps_before, snaps_after = before["interest_snapshots"], after["interest_snapshots"]
+    kept = snaps_before[(snaps_before["user_id"] == "u2") & (snaps_before["snapshot_no"] < (4 if cadence != "day"
+                                                                                             else 1))]
+    assert len(snaps_after[snaps_after["user_id"] == "u2"]) > len(kept)
+    pd.testing.assert_frame_equal(kept.reset_index(drop=True), snaps_after[snaps_after["user_id"] == "u2"].head(
+        len(kept)).reset_index(drop=True))
+    # The update equals a rebuild from scratch on the same events.
+    copy = tmp_path / "copy.duckdb"
+    store.con.execute("CHECKPOINT")
+    shutil.copy(db_path, copy)
+    with Store(copy) as fresh:
+        build_snapshots(fresh, config)
+        rebuilt = rows(fresh)
+    for table in TABLES:
+        a, b = rebuilt[table], after[table]
+        assert len(a) == len(b), table
+        for col in a.columns:
+            if a[col].dtype.kind == "f":
+                assert np.allclose(a[col].fillna(-1), b[col].fillna(-1), rtol=1e-9, atol=1e-12), (table, col)
+            else:
+                assert a[col].astype(str).tolist() == b[col].astype(str).tolist(), (table, col)
+
+
+def test_update_needs_a_build_first(store, tmp_path):
+    load(store, tmp_path, _four_users())
+    with pytest.raises(IgcoreError, match="build them first"):
+        update_snapshots(store)
+
+
+# --- recommendations and explanations -------------------------------------------------------------------------
+def test_evidence_attribution_sums_to_the_score(store, tmp_path):
+    load(store, tmp_path, _four_users())
+    graph = interest_graph(store, "u1", config=InterestConfig(top_k=5, exclude_seen=False))
+    assert graph.scorer == "evidence" and len(graph.recommendations) == 5
+    for rec in graph.recommendations:
+        why = rec["explanation"]
+        assert why["method"] == "exact"
+        assert sum(p["contribution"] for p in why["interests"]) == pytest.approx(rec["score"], abs=1e-9)
+        assert sum(e["contribution"] for e in why["events"]) + why["other_events"] == pytest.approx(rec["score"],
+                                                                                                     abs=1e-9)
+        assert sum(p["share"] for p in why["interests"]) == pytest.approx(1.0, abs=1e-9)
+    assert graph.recommendations[0]["item_id"] in {"A1", "A2", "A3", "B1", "B2"}  # seen items allowed: its own
+
+
+def test_model_predictions_lists_and_attribution(store, tmp_path):
+    load(store, tmp_path, _four_users())
+    data = load_interactions(store)
+    model = MostPop()
+    model.fit(data)
+    scorer = ModelScorer(model, data.user_ids, data.item_ids)
+    build_snapshots(store, InterestConfig(cadence="events:2", top_k=3), scorer)
+    latest = store.rows("SELECT user_id, max(snapshot_no) FROM interest_snapshots GROUP BY 1")
+    for user, last in latest:
+        predicted = store.rows("SELECT snapshot_no, predicted FROM interest_weights WHERE user_id = ?", [user])
+        assert all((p is not None) == (no == last) for no, p in predicted)
+        assert store.value("SELECT min(snapshot_no) FROM recommendation_snapshots WHERE user_id = ? AND scorer = "
+                           "'model'", [user]) == last
+    graph = interest_graph(store, "u3", model=scorer)
+    assert graph.scorer == "model"
+    assert sum(n["predicted"] for n in graph.nodes) == pytest.approx(1.0, abs=1e-9)  # every item has a category
+    assert "C1" not in {r["item_id"] for r in graph.recommendations}  # seen items left out
+    for rec in graph.recommendations:
+        why = rec["explanation"]
+        assert why["method"] == "similarity-weighted evidence"
+        assert sum(p["contribution"] for p in why["interests"]) == pytest.approx(rec["score"], rel=1e-9)
+        assert sum(p["share"] for p in why["interests"]) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_rank_changes_are_stored(store, tmp_path):
+    load(store, tmp_path, _four_users())
+    build_snapshots(store, InterestConfig(cadence="events:2", top_k=3, exclude_seen=False))
+    recs = timeline(store, "u2").recommendations
+    first, second = recs[recs["snapshot_no"] == 1], recs[recs["snapshot_no"] == 2]
+    assert first["prev_rank"].isna().all()
+    for item, prev in zip(second["item_id"], second["prev_rank"]):
+        ranks = first.set_index("item_id")["rank"]
+        assert (pd.isna(prev) and item not in ranks.index) or prev == ranks[item]
+
+
+# --- nodes ----------------------------------------------------------------------------------------------------
+def test_clusters_get_readable_labels_or_attribute_ids(store, tmp_path):
+    items = [(f"I{k}", f"{w} {n} X{k}", "", "") for k, (w, n) in enumerate(
+        [("Dark", "Coffee Beans"), ("Light", "Coffee Beans"), ("Decaf", "Coffee Beans"), ("Green", "Tea Leaves"),
+         ("Black", "Tea Leaves"), ("White", "Tea Leaves")])]
+    load(store, tmp_path, [("u1", "I0", "view", T0)], items=items)
+    nodes, _ = build_nodes(store, InterestConfig(source="cluster", n_clusters=2))
+    assert sorted(nodes.label) == ["beans, coffee, dark", "leaves, tea, black"]  # model numbers X0.. left out
+    groups = nodes.codes(np.array([f"I{k}" for k in range(6)], dtype=object), "cluster")
+    assert len(set(groups[:3])) == 1 and len(set(groups[3:])) == 1 and groups[0] != groups[3]
+
+
+def test_auto_falls_back_to_clusters_labelled_by_attribute_ids(store, tmp_path):
+    items = [(f"I{k}", "", f"a{k};a{100 + k % 2}", "") for k in range(300)]  # ids only, 300 category strings
+    load(store, tmp_path, [("u1", "I0", "view", T0)], items=items)
+    nodes, vectors = build_nodes(store, InterestConfig(n_clusters=2))
+    assert nodes.kinds == ("cluster",) and vectors.source == "tokens"
+    assert {label.split(", ")[0] for label in nodes.label} == {"a100", "a101"}
+
+
+# --- export ---------------------------------------------------------------------------------------------------
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, tuple]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, tuple(sorted(attrs))))
+
+
+def _tags(page: str) -> list[tuple[str, tuple]]:
+    parser = _Tags()
+    parser.feed(page)
+    return parser.tags
+
+
+def test_html_export_is_inert_and_self_contained(store, tmp_path):
+    evil = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
+    items = [("E1", evil[0], "Running", "Stride"), ("E2", evil[1], "Running", "Stride"), *CATALOGUE[3:]]
+    load(store, tmp_path, [("u1", "E1", "view", T0), ("u1", "E2", "purchase", T0 + 60),
+                           ("u1", "B1", "view", T0 + 120)], items=items)
+    graph = interest_graph(store, "u1")
+    page = graph_html(graph)
+    for payload in evil:
+        assert payload not in page
+        assert html.escape(payload) in page
+    tags = _tags(page)
+    assert not any(t == "img" for t, _ in tags)
+    assert not any(name.startswith("on") for _, attrs in tags for name, _ in attrs)
+    assert not any(name in ("src", "href") and value and value.startswith("http") for _, attrs in tags
+                   for name, value in attrs)
+    scripts = [attrs for t, attrs in tags if t == "script"]
+    assert len(scripts) == 3 and not any(name == "src" for attrs in scripts for name, _ in attrs)  # pyvis' own
+    round_trip = json.loads(graph_json(graph))
+    assert round_trip == json.loads(json.dumps(graph.to_dict()))
+    assert {i["title"] for n in round_trip["nodes"] for i in n["top_items"]} >= set(evil)
+
+
+# --- cohort ---------------------------------------------------------------------------------------------------
+def test_cohort_shows_the_interest_rising_across_users(store, tmp_path):
+    events = []
+    for u in ("u1", "u2", "u3"):
+        events += [(u, "A1", "view", T0 + k * 3600) for k in range(4)]
+        events += [(u, "B1", "view", T0 + 60 * DAY + k * 3600) for k in range(4)]
+    load(store, tmp_path, events)
+    build_snapshots(store, InterestConfig(cadence="events:4", half_life_days=1.0))
+
+    trend = cohort(store, days=30)
+    assert trend["interest"].iloc[0] == "category:Coffee" and trend["change"].iloc[0] == pytest.approx(1.0)
+    assert trend.set_index("interest").loc["category:Running", "change"] == pytest.approx(-1.0)
+    assert trend["users"].iloc[0] == 3
+
+
+# --- CLI ------------------------------------------------------------------------------------------------------
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "igcore.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow  # five subprocesses, a few seconds each
+def test_cli_snapshots_interests_drift(db_path, tmp_path):
+    with Store(db_path) as store:
+        load(store, tmp_path, _four_users())
+    db = ["--db", str(db_path)]
+    out = _cli("drift", *db)
+    assert out.returncode == 1 and out.stderr.strip().endswith("build them first (igcore snapshots)")
+    out = _cli("snapshots", *db, "--set", "cadence=events:2")
+    assert out.returncode == 0 and "snapshots of 4 users written" in out.stdout, out.stderr
+    out = _cli("interests", "u2", *db, "--json", "--html", str(tmp_path / "u2.html"))
+    graph = json.loads(out.stdout)
+    assert graph["user_id"] == "u2" and graph["nodes"][0]["interest"] == "category:Coffee"
+    assert (tmp_path / "u2.html").read_text().count("Coffee") > 0
+    out = _cli("drift", *db, "--top", "2", "--json")
+    assert set(json.loads(out.stdout)) == {"rising", "fading", "changes"}
+    out = _cli("interests", "nobody", *db)
+    assert out.returncode == 1 and out.stderr == "igcore: error: user 'nobody' has no events\n"
