@@ -12,13 +12,60 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from igcore import dashboard
+from igcore.dashboard import overview as dashboard
+from igcore.interests.scoring import ModelScorer
 from igcore.paths import default_db_path
+from igcore.pipeline.run import checkpoint_dir
+from igcore.progress import Progress
+from igcore.store import Store
 
 
 def _stamp(path: Path) -> float:
     wal = path.with_name(path.name + ".wal")
     return max((p.stat().st_mtime for p in (path, wal) if p.exists()), default=0.0)
+
+
+def store_path() -> Path:
+    """The store every page works on (``$IGCORE_DB`` or data/igcore.duckdb)."""
+    return default_db_path()
+
+
+def stamp() -> float:
+    """Changes whenever the store file does: pass it to ``st.cache_data`` functions as part of their key."""
+    return _stamp(store_path())
+
+
+def progress_bar(label: str) -> Progress:
+    """A ``Progress`` callback drawing one ``st.progress`` bar (call ``.empty()`` on ``bar`` when done)."""
+    bar = st.progress(0.0, text=label)
+
+    def report(stage: str, done: int, total: int, info: dict[str, Any]) -> None:
+        frac = min(done / total, 1.0) if total else 0.0
+        bar.progress(frac, text=f"{label}: {stage}")
+
+    report.bar = bar  # type: ignore[attr-defined]
+    return report
+
+
+def _checkpoint_stamp(path: Path) -> float:
+    weights = path / "weights.safetensors"
+    return weights.stat().st_mtime if weights.exists() else 0.0
+
+
+@st.cache_resource(show_spinner="Loading the trained model")
+def _model_scorer(path: str, stamp: float) -> ModelScorer | None:
+    checkpoint = checkpoint_dir(Path(path))
+    if not (checkpoint / "weights.safetensors").exists():
+        return None
+    with Store(Path(path), read_only=True) as store:
+        return ModelScorer.from_checkpoint(store, checkpoint)
+
+
+def model_scorer() -> ModelScorer | None:
+    """The store's trained pipeline (online state replayed from its events) or None before any training.
+    Reloaded when the checkpoint or the store changes."""
+    path = store_path()
+    return _model_scorer(str(path), _checkpoint_stamp(checkpoint_dir(path)) + _stamp(path))
 
 
 def prepare(path: Path) -> None:

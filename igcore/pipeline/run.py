@@ -25,7 +25,12 @@ from igcore.store import Store
 
 def default_checkpoint(store: Store) -> Path:
     """Models live beside their store: data/models/<store name>/ for the default store."""
-    return store.path.parent / "models" / store.path.stem
+    return checkpoint_dir(store.path)
+
+
+def checkpoint_dir(db_path: Path) -> Path:
+    """The default checkpoint folder of the store file ``db_path``."""
+    return Path(db_path).parent / "models" / Path(db_path).stem
 
 
 def train(store: Store, config: PipelineConfig, path: Path | None = None,

@@ -13,14 +13,24 @@ from typing import Any
 import pandas as pd
 
 from igcore.datasets import ensure_sample
+from igcore.errors import IgcoreError
+from igcore.interests.config import InterestConfig
+from igcore.interests.snapshots import build_snapshots, stored_config
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
 
 def prepare_store(path: Path, progress: Progress = no_progress) -> list[str]:
-    """Create the store if needed and load the bundled sample into an empty one; returns import summaries."""
+    """Create the store if needed, load the bundled sample into an empty one and build the interest snapshots
+    when there are none yet; returns what was done, one line each."""
     with Store(path) as store:
-        return [r.summary() for r in ensure_sample(store, progress)]
+        done = [r.summary() for r in ensure_sample(store, progress)]
+        if store.value("SELECT count(*) FROM events") and stored_config(store) is None:
+            try:
+                done.append(build_snapshots(store, InterestConfig(), progress=progress).summary())
+            except IgcoreError as exc:  # e.g. no catalogue yet: the explorer says so when opened
+                done.append(f"interest snapshots not built: {exc}")
+        return done
 
 
 def overview(path: Path) -> dict[str, Any]:

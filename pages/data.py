@@ -1,0 +1,6 @@
+"""data: being built."""
+
+import streamlit as st
+
+st.title("data")
+st.info("This page is being built.")

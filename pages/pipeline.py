@@ -1,0 +1,6 @@
+"""pipeline: being built."""
+
+import streamlit as st
+
+st.title("pipeline")
+st.info("This page is being built.")
