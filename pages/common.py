@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from igcore.dashboard import models
 from igcore.dashboard import overview as dashboard
 from igcore.interests.scoring import ModelScorer
 from igcore.paths import default_db_path
@@ -48,26 +49,30 @@ def progress_bar(label: str) -> Progress:
 
 
 def _checkpoint_stamp(path: Path) -> float:
-    weights = path / "weights.safetensors"
+    weights = checkpoint_dir(path) / "weights.safetensors"
     return weights.stat().st_mtime if weights.exists() else 0.0
 
 
 @st.cache_resource(show_spinner="Loading the trained model")
-def _model_scorer(path: str, stamp: float) -> ModelScorer | None:
-    checkpoint = checkpoint_dir(Path(path))
-    if not (checkpoint / "weights.safetensors").exists():
-        return None
-    with Store(Path(path), read_only=True) as store:
-        return ModelScorer.from_checkpoint(store, checkpoint)
+def _live_model(path: str, checkpoint_stamp: float) -> models.LiveModel | None:
+    return models.load_live_model(Path(path))
+
+
+def live_model() -> models.LiveModel | None:
+    """The store's trained pipeline, or None before any training: loaded once per checkpoint, then brought up
+    to date with the events stored since (online updates, no reload)."""
+    path = store_path()
+    live = _live_model(str(path), _checkpoint_stamp(path))
+    if live is not None:
+        with Store(path, read_only=True) as store:
+            live.catch_up(store)
+    return live
 
 
 def model_scorer() -> ModelScorer | None:
-    """The store's trained pipeline (online state replayed from its events) or None before any training.
-    Reloaded when the checkpoint or the store changes."""
-    path = store_path()
-    return _model_scorer(str(path), _checkpoint_stamp(checkpoint_dir(path)) + _stamp(path))
-
-
+    """The live model as the interest graphs use it (None before any training)."""
+    live = live_model()
+    return live.scorer if live is not None else None
 def prepare(path: Path) -> None:
     """Make the store ready; the first start loads the bundled sample with a progress bar."""
     if st.session_state.get("prepared") == str(path):

@@ -38,3 +38,25 @@ def shared_data() -> Path:
 def write_csv(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def prepared_sample(tmp_path_factory) -> Path:
+    """A store as the dashboard's first start leaves it (the bundled sample and its interest snapshots), built
+    once per session; copy it with ``sample_app_db`` rather than writing to it."""
+    from igcore.dashboard.overview import prepare_store
+
+    path = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    prepare_store(path)
+    return path
+
+
+@pytest.fixture
+def sample_app_db(prepared_sample: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A private copy of the prepared sample store, set as the dashboard's store (``IGCORE_DB``)."""
+    import shutil
+
+    path = tmp_path / "app.duckdb"
+    shutil.copy(prepared_sample, path)
+    monkeypatch.setenv("IGCORE_DB", str(path))
+    return path

@@ -78,9 +78,11 @@ def from_arrays(users: list | np.ndarray, items: list | np.ndarray, ts: list | n
                         tuple(type_names.tolist()))
 
 
-def load_interactions(store: Store) -> Interactions:
-    """All stored events in (ts, event_id) order."""
+def load_interactions(store: Store, after_event_id: int | None = None) -> Interactions:
+    """All stored events in (ts, event_id) order; only those with ``event_id > after_event_id`` when given
+    (the events imported since a point, for online updates)."""
+    where, params = ("WHERE event_id > ?", [int(after_event_id)]) if after_event_id is not None else ("", [])
     cols = store.con.execute(
-        "SELECT user_id, item_id, event_type, epoch(ts)::BIGINT AS ts FROM events ORDER BY ts, event_id"
-    ).fetchnumpy()
+        f"SELECT user_id, item_id, event_type, epoch(ts)::BIGINT AS ts FROM events {where} ORDER BY ts, event_id",
+        params).fetchnumpy()
     return from_arrays(cols["user_id"], cols["item_id"], cols["ts"], cols["event_type"])

@@ -61,7 +61,7 @@ def load(store: Store, path: Path | None = None, at: dt.datetime | None = None) 
     Users and items unknown to the checkpoint are left out (retrain to include them)."""
     config, meta, weights = load_checkpoint(path or default_checkpoint(store))
     data = load_interactions(store)
-    data = _reindexed(data, meta)
+    data = reindexed(data, meta)
     if at is not None:
         data = data.subset(data.ts <= int(at.replace(tzinfo=dt.UTC).timestamp()))
     model = IgcoreRecommender(dataclasses.replace(config, device="cpu" if config.device == "cuda" else config.device))
@@ -69,7 +69,7 @@ def load(store: Store, path: Path | None = None, at: dt.datetime | None = None) 
     return model, meta
 
 
-def _reindexed(data: Interactions, meta: dict[str, Any]) -> Interactions:
+def reindexed(data: Interactions, meta: dict[str, Any]) -> Interactions:
     """Events renumbered to the checkpoint's user and item ids."""
     users = {u: i for i, u in enumerate(meta["user_ids"])}
     items = {u: i for i, u in enumerate(meta["item_ids"])}
