@@ -6,11 +6,13 @@ made while the dashboard runs shows up on the next rerun.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from igcore.dashboard import models
 from igcore.dashboard import overview as dashboard
@@ -37,10 +39,16 @@ def stamp() -> float:
 
 
 def progress_bar(label: str) -> Progress:
-    """A ``Progress`` callback drawing one ``st.progress`` bar (call ``.empty()`` on ``bar`` when done)."""
+    """A ``Progress`` callback drawing one ``st.progress`` bar (``.bar.empty()`` removes it when done).
+
+    Works from worker threads too (the importer reports DuckDB's read progress from a polling thread): such a
+    thread is given this script run's context, without which Streamlit refuses the update."""
     bar = st.progress(0.0, text=label)
+    ctx = get_script_run_ctx()
 
     def report(stage: str, done: int, total: int, info: dict[str, Any]) -> None:
+        if ctx is not None and get_script_run_ctx(suppress_warning=True) is None:
+            add_script_run_ctx(threading.current_thread(), ctx)
         frac = min(done / total, 1.0) if total else 0.0
         bar.progress(frac, text=f"{label}: {stage}")
 
@@ -77,15 +85,10 @@ def prepare(path: Path) -> None:
     """Make the store ready; the first start loads the bundled sample with a progress bar."""
     if st.session_state.get("prepared") == str(path):
         return
-    bar = st.empty()
-
-    def progress(stage: str, done: int, total: int, info: dict[str, Any]) -> None:
-        if total:
-            bar.progress(min(done / total, 1.0), text=f"Loading the bundled sample: {stage}")
-
+    progress = progress_bar("Preparing the store (the first start loads the bundled sample)")
     for summary in dashboard.prepare_store(path, progress):
         st.toast(summary.splitlines()[0])
-    bar.empty()
+    progress.bar.empty()
     st.session_state["prepared"] = str(path)
 
 

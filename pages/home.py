@@ -1,10 +1,24 @@
-"""Home: what the store holds."""
+"""Home: what the store holds, which model is trained on what, and how current the interest snapshots are."""
+
+from pathlib import Path
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from igcore.dashboard import status
 from pages import common
+
+
+@st.cache_data(show_spinner=False)
+def _model_status(path: str, stamp: float, checkpoint_stamp: float) -> status.ModelStatus | None:
+    return status.model_status(Path(path))
+
+
+@st.cache_data(show_spinner=False)
+def _snapshot_status(path: str, stamp: float) -> status.SnapshotStatus:
+    return status.snapshot_status(Path(path))
+
 
 st.title("Interest Graph Studio")
 stats = common.overview()
@@ -15,6 +29,15 @@ cols[2].metric("Items", f"{stats['items_seen']:,}", help=f"{stats['catalogue_ite
 cols[3].metric("Quarantined rows", f"{stats['quarantined']:,}")
 if stats["first_ts"] is not None:
     st.caption(f"Events from {stats['first_ts']:%Y-%m-%d %H:%M} to {stats['last_ts']:%Y-%m-%d %H:%M} UTC")
+
+path = common.store_path()
+model = _model_status(str(path), common.stamp(), status.checkpoint_stamp(path))
+if model is None:
+    st.info("No model trained yet: train one on the Pipeline page.")
+    st.page_link("pages/pipeline.py", label="Pipeline: train a model", icon=":material/model_training:")
+else:
+    st.info(model.summary())
+st.caption(_snapshot_status(str(path), common.stamp()).summary())
 
 if stats["event_types"]:
     mix = pd.DataFrame({"event type": list(stats["event_types"]), "events": list(stats["event_types"].values())})

@@ -7,14 +7,15 @@ import re
 from tests.conftest import REPO
 
 
-def _quick_start_commands() -> list[str]:
+def quick_start_commands() -> list[str]:
+    """The bash blocks of the README's quick start, in order (also used by bench/dashboard_bench.py)."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S)]
 
 
 def test_two_commands_setting_up_then_running_app_and_tests():
-    app, tests = _quick_start_commands()
+    app, tests = quick_start_commands()
     for command in (app, tests):
         assert "\n" not in command and command.startswith("python3 -m venv .venv && ")
         assert "-r requirements.txt" in command
@@ -23,7 +24,7 @@ def test_two_commands_setting_up_then_running_app_and_tests():
 
 def test_ci_runs_the_readme_test_command():
     ci_lines = (REPO / ".ci" / "run").read_text().strip().splitlines()
-    assert ci_lines[-1] == _quick_start_commands()[1]
+    assert ci_lines[-1] == quick_start_commands()[1]
 
 
 def test_torch_is_pinned_to_the_cpu_wheel_version():

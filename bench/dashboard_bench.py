@@ -1,0 +1,171 @@
+"""The dashboard in a real browser: a Beauty user's explorer view, and a fresh clone to a usable dashboard.
+
+explorer: a copy of the Beauty store (bench/.work/beauty.duckdb, from ``igcore dataset beauty``) with interest
+          snapshots built, served by ``streamlit run app.py``; Chromium (Playwright) opens the User explorer for
+          ``--users`` random users with at least two snapshots (seed 0), each from a fresh page load, and times
+          from navigation until the interest graph's canvas and the timeline chart are drawn. The first
+          opening warms the app's process (imports, caches of the store-wide lists) and is reported apart.
+fresh:    ``git clone`` of this repository into a temporary folder, then the README's first command run there
+          verbatim (venv, pip install from the local package index/cache, ``igcore app`` on port 8501);
+          Chromium waits for the Home page (the bundled sample loads and its snapshots are built on the first
+          start), trains the pipeline on the Pipeline page with its default settings, and opens a user in the
+          explorer. The figure is the time from the command's start to the explorer's graph being drawn.
+
+    .venv/bin/python bench/dashboard_bench.py [--part explorer|fresh|all] [--users 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from igcore.benchio import WORK, machine, read_json, today, write_json, write_section  # noqa: E402
+from igcore.interests.config import InterestConfig  # noqa: E402
+from igcore.interests.snapshots import build_snapshots  # noqa: E402
+from igcore.store import Store  # noqa: E402
+from tests.browser import REPO, chromium, served_app, wait_idle  # noqa: E402
+from tests.test_readme import quick_start_commands  # noqa: E402
+
+TARGETS = {"explorer_s": 3.0, "fresh_s": 180.0}
+GRAPH_DRAWN = ("() => { const f = Array.from(document.querySelectorAll('iframe')); return f.some(x => { try { "
+               "const d = x.contentDocument; return d && d.querySelector('canvas') !== null; } catch (e) { return "
+               "false; } }); }")
+CHART_DRAWN = "[data-testid='stPlotlyChart'] .main-svg"
+
+
+def explorer_url(base: str, user: str) -> str:
+    return f"{base}/explorer?{urllib.parse.urlencode({'user': user})}"
+
+
+def wait_explorer(page, timeout_ms: float = 60_000) -> None:
+    """Until the user's interest graph (a vis-network canvas in its frame) and a plotly chart are drawn."""
+    page.wait_for_selector(CHART_DRAWN, timeout=timeout_ms)
+    page.wait_for_function(GRAPH_DRAWN, timeout=timeout_ms, polling=50)
+
+
+def run_explorer(n_users: int) -> dict:
+    source = WORK / "beauty.duckdb"
+    if not source.exists():
+        raise SystemExit(f"{source} is missing: load it with `igcore dataset beauty --db {source}`")
+    db = WORK / "dashboard_beauty.duckdb"
+    shutil.copy(source, db)
+    try:
+        with Store(db) as store:
+            build_snapshots(store, InterestConfig())
+            users = [r[0] for r in store.rows("SELECT user_id FROM interest_snapshots GROUP BY 1 "
+                                              "HAVING count(*) >= 2 ORDER BY 1")]
+        pick = [users[i] for i in np.random.default_rng(0).choice(len(users), n_users + 1, replace=False)]
+        times = []
+        with served_app(db, WORK / "dashboard_beauty_server.log") as base, chromium() as page:
+            for user in pick:
+                t0 = time.perf_counter()
+                page.goto(explorer_url(base, user))
+                wait_explorer(page)
+                times.append(time.perf_counter() - t0)
+                print(f"explorer {user}: {times[-1]:.2f} s", flush=True)
+            page.screenshot(path=str(WORK / "dashboard_beauty_explorer.png"), full_page=True)
+    finally:
+        db.unlink(missing_ok=True)
+        Path(str(db) + ".wal").unlink(missing_ok=True)
+    warm = times[1:]
+    return {"users": n_users, "first_s": round(times[0], 2), "p50_s": round(statistics.median(warm), 2),
+            "max_s": round(max(warm), 2)}
+
+
+def run_fresh() -> dict:
+    with tempfile.TemporaryDirectory(prefix="igcore-fresh-") as tmp:
+        clone = Path(tmp) / "clone"
+        subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+        command = quick_start_commands()[0]
+        log = open(WORK / "dashboard_fresh.log", "w")
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(["bash", "-c", command], cwd=clone, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1", "IGCORE_DB": ""})
+        marks = {}
+        try:
+            base = "http://localhost:8501"
+            while True:
+                try:
+                    with urllib.request.urlopen(base + "/_stcore/health", timeout=2):
+                        break
+                except OSError:
+                    if proc.poll() is not None:
+                        raise SystemExit("the README command ended early; see bench/.work/dashboard_fresh.log") \
+                            from None
+                    time.sleep(0.5)
+            marks["server_up_s"] = time.perf_counter() - t0
+            with chromium() as page:
+                page.goto(base + "/")
+                wait_idle(page, 600_000)
+                page.get_by_text("Events", exact=True).first.wait_for(timeout=600_000)
+                marks["home_s"] = time.perf_counter() - t0
+                page.goto(base + "/pipeline")
+                wait_idle(page)
+                page.get_by_role("button", name="Train").click()
+                page.get_by_text("Trained", exact=False).first.wait_for(timeout=600_000)
+                wait_idle(page, 600_000)
+                marks["trained_s"] = time.perf_counter() - t0
+                with Store(clone / "data" / "igcore.duckdb", read_only=True) as store:
+                    user = store.value("SELECT user_id FROM events GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+                page.goto(explorer_url(base, user))
+                wait_explorer(page)
+                marks["explorer_s"] = time.perf_counter() - t0
+                page.screenshot(path=str(WORK / "dashboard_fresh_explorer.png"), full_page=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            log.close()
+    print("fresh clone: " + ", ".join(f"{k} {v:.0f}" for k, v in marks.items()), flush=True)
+    return {k: round(v, 1) for k, v in marks.items()}
+
+
+def section(data: dict) -> str:
+    lines = [f"## Dashboard\n\n{data.get('date', '')} · {data.get('machine', '')} · `bench/dashboard_bench.py` "
+             "(Streamlit served on 127.0.0.1, Debian's Chromium through Playwright)\n",
+             "| figure | measured | target |", "|---|---:|---:|"]
+    ex = data.get("explorer")
+    if ex:
+        lines += [f"| Beauty: a user's full explorer view (graph + timeline drawn), median of {ex['users']} users "
+                  f"| {ex['p50_s']:.2f} s | <= {TARGETS['explorer_s']:.0f} s |",
+                  f"| Beauty: slowest of those users | {ex['max_s']:.2f} s | <= {TARGETS['explorer_s']:.0f} s |",
+                  f"| Beauty: first view after the server started (process warm-up) | {ex['first_s']:.2f} s | |"]
+    fresh = data.get("fresh")
+    if fresh:
+        lines += [f"| fresh clone: README command to server up (venv + pip install) | {fresh['server_up_s']:.0f} s | |",
+                  f"| fresh clone: ... Home shows the sample (loaded, snapshots built) | {fresh['home_s']:.0f} s | |",
+                  f"| fresh clone: ... pipeline trained on the sample (Pipeline page defaults) | "
+                  f"{fresh['trained_s']:.0f} s | |",
+                  f"| fresh clone: ... a user's explorer view drawn (usable dashboard) | {fresh['explorer_s']:.0f} s "
+                  f"| <= {TARGETS['fresh_s']:.0f} s |"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--part", choices=["explorer", "fresh", "all"], default="all")
+    ap.add_argument("--users", type=int, default=10)
+    args = ap.parse_args()
+    data: dict = {"date": today(), "machine": machine(), "targets": TARGETS}
+    if args.part in ("explorer", "all"):
+        data["explorer"] = run_explorer(args.users)
+    if args.part in ("fresh", "all"):
+        data["fresh"] = run_fresh()
+    write_json("dashboard", data, merge=True)
+    write_section("dashboard", section(read_json("dashboard") or data))
+
+
+if __name__ == "__main__":
+    main()

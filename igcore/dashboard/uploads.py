@@ -1,0 +1,190 @@
+"""The Data page's work: preview an uploaded CSV with its detected column mapping, import it with the mapping
+the user corrected, and bring the interest snapshots up to date. Plain functions over bytes and a store path:
+no Streamlit in here.
+
+Uploads arrive as bytes with the name the user gave them; the importers spool them to a temporary file
+(size-checked while copying) and remove it after, so nothing here writes to the store folder. The preview reads
+the file exactly as the importer will (same encoding, delimiter and header cleaning, via ``open_csv``), so the
+columns the user maps are the columns the import sees.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import gzip
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from igcore.config import IngestConfig
+from igcore.errors import FileTooLargeError, IgcoreError
+from igcore.ingest import ImportReport, import_events, import_items
+from igcore.ingest.mapping import EVENT_FIELDS, IGNORE, ITEM_FIELDS, FieldSpec, resolve_mapping
+from igcore.ingest.source import CsvFile, open_csv
+from igcore.interests.config import InterestConfig
+from igcore.interests.schema import read_state
+from igcore.interests.scoring import ModelScorer
+from igcore.interests.snapshots import build_snapshots, update_snapshots
+from igcore.progress import Progress, no_progress
+from igcore.store import Store
+
+KINDS: dict[str, tuple[FieldSpec, ...]] = {"events": EVENT_FIELDS, "items": ITEM_FIELDS}
+PREVIEW_ROWS = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Preview:
+    """The first rows of an upload as read, and the mapping detected for its columns."""
+
+    name: str
+    kind: str  # events | items
+    header: list[str]
+    rows: pd.DataFrame  # the first rows as text, one column per header column
+    mapping: dict[str, str]  # column -> field, or IGNORE; every header column, in file order
+    notes: list[str]  # what the reader noticed (encoding guesses, renamed columns, unreadable lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportOutcome:
+    """An import's report and the rows it quarantined (with their reasons)."""
+
+    report: ImportReport
+    quarantined: pd.DataFrame
+
+    @property
+    def already_imported(self) -> bool:
+        return self.report.status == "already_imported"
+
+    def reasons(self) -> pd.DataFrame:
+        """Quarantined rows by reason kind, most first."""
+        return pd.DataFrame({"reason": list(self.report.reasons), "rows": list(self.report.reasons.values())})
+
+
+def fields(kind: str) -> tuple[FieldSpec, ...]:
+    if kind not in KINDS:
+        raise IgcoreError(f"unknown import kind {kind!r}; use one of: {', '.join(KINDS)}")
+    return KINDS[kind]
+
+
+def field_choices(kind: str) -> list[str]:
+    """What a column can be mapped to: leave it out, or one of the kind's fields."""
+    return [IGNORE, *(f.name for f in fields(kind))]
+
+
+def check_size(size: int, name: str, config: IngestConfig | None = None) -> None:
+    """Refuse an upload over the ingest size limit before anything reads it (the importer would too, later)."""
+    config = config or IngestConfig()
+    if size > config.max_file_bytes:
+        raise FileTooLargeError(
+            f"{name} is {size / 1e6:,.1f} MB, over the limit of {config.max_file_bytes / 1e6:,.1f} MB "
+            "(setting max_file_bytes); import it with `igcore ingest` after raising the limit, or split it"
+        )
+
+
+def detect_mapping(header: list[str], kind: str) -> dict[str, str]:
+    """``{column: field or IGNORE}`` for every column, as the importer would choose automatically. Unlike
+    ``resolve_mapping`` it never refuses: a required field without a column is simply absent."""
+    optional = tuple(dataclasses.replace(f, required=False) for f in fields(kind))
+    chosen = {column: field for field, column in resolve_mapping(header, optional).items()}
+    return {column: chosen.get(column, IGNORE) for column in header}
+
+
+def mapping_problems(mapping: dict[str, str], kind: str) -> list[str]:
+    """Why ``mapping`` (column -> field) cannot be imported: required fields without a column, fields chosen
+    for more than one column. Empty when it can."""
+    columns: dict[str, list[str]] = collections.defaultdict(list)
+    for column, field in mapping.items():
+        if field != IGNORE:
+            columns[field].append(column)
+    problems = [
+        f"No column is mapped to the required field {f.name} ({f.help}): choose its column below, or add one "
+        "to the file."
+        for f in fields(kind) if f.required and f.name not in columns
+    ]
+    problems += [
+        f"The field {field} is chosen for {len(cols)} columns ({', '.join(cols)}): keep one."
+        for field, cols in columns.items() if len(cols) > 1
+    ]
+    return problems
+
+
+def preview_upload(data: bytes, name: str, kind: str, config: IngestConfig | None = None,
+                   n_rows: int = PREVIEW_ROWS) -> Preview:
+    """Read the header and first ``n_rows`` rows of an upload and detect its column mapping. Raises
+    :class:`IngestError` (an ``IgcoreError``) for what cannot be read as CSV at all."""
+    config = config or IngestConfig()
+    check_size(len(data), name, config)
+    with open_csv(io.BytesIO(data), config, name) as csv_file:
+        rows, notes = _head_rows(csv_file, n_rows)
+        header = list(csv_file.header)
+        notes = [*csv_file.notes, *notes]
+    frame = pd.DataFrame([(row + [""] * len(header))[: len(header)] for row in rows], columns=header, dtype=object)
+    return Preview(name, kind, header, frame, detect_mapping(header, kind), notes)
+
+
+def _head_rows(csv_file: CsvFile, n_rows: int) -> tuple[list[list[str]], list[str]]:
+    """The first records after the header, parsed as Python's csv module reads them."""
+    opener = gzip.open if csv_file.compression == "gzip" else open
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    with opener(csv_file.path, "rt", encoding=csv_file.encoding, errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=csv_file.delimiter)
+        try:
+            next(reader, None)
+            for row in reader:
+                if len(rows) >= n_rows:
+                    break
+                rows.append(row)
+        except (csv.Error, OSError, EOFError) as exc:
+            notes.append(f"the preview stops at row {len(rows) + 1}, which cannot be read ({exc}); "
+                         "the import quarantines unreadable lines")
+    if len(rows) > 0 and any(len(r) != len(csv_file.header) for r in rows):
+        notes.append("some rows have a different number of fields than the header; the import quarantines them")
+    return rows, notes
+
+
+def import_upload(db_path: Path, data: bytes, name: str, kind: str, mapping: dict[str, str] | None = None,
+                  config: IngestConfig | None = None, progress: Progress = no_progress) -> ImportOutcome:
+    """Import an uploaded CSV (bytes) into the store with ``mapping`` (column -> field or IGNORE; None: the
+    automatic one) in one transaction; returns the report and the rows this import quarantined. The same bytes
+    imported twice come back with status ``already_imported`` and change nothing."""
+    config = config or IngestConfig()
+    check_size(len(data), name, config)
+    importer = import_events if fields(kind) is EVENT_FIELDS else import_items
+    with Store(db_path) as store:
+        report = importer(store, io.BytesIO(data), mapping or None, config, name, progress)
+        if report.status == "already_imported" or not report.rows_quarantined:
+            quarantined = store.quarantined(limit=0)
+        else:
+            quarantined = store.quarantined(report.import_id)
+    return ImportOutcome(report, quarantined)
+
+
+def refresh_snapshots(db_path: Path, model: ModelScorer | None = None, progress: Progress = no_progress) -> str:
+    """Bring the interest snapshots up to date with the stored events: update the users touched since the last
+    build or update, or build every user's snapshots when there are none yet. Returns one sentence saying which;
+    raises ``IgcoreError`` when they cannot be built (e.g. a catalogue without categories, brands or text)."""
+    with Store(db_path) as store:
+        if not store.value("SELECT count(*) FROM events"):
+            return "No interest snapshots: the store holds no events yet."
+        progress("interests", 0, 1, {})  # an update reports only when done; say what runs meanwhile
+        state = read_state(store)
+        if "config" not in state or "kinds" not in state:  # no snapshots (or no nodes) yet
+            return f"Interest snapshots built: {build_snapshots(store, InterestConfig(), model, progress).summary()}"
+        report = update_snapshots(store, model, progress)
+    if not report.new_events:
+        return "Interest snapshots are up to date: no events since the last build or update."
+    return f"Interest snapshots updated: {report.summary()}"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def md_literal(text: str) -> str:
+    """``text`` for a Streamlit markdown context (st.error, widget labels) shown literally: every ASCII
+    punctuation character backslash-escaped, so no markdown, HTML, link or LaTeX in a file or column name acts."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
