@@ -1,6 +1,159 @@
-"""explorer: being built."""
+"""User explorer: one user's interest graph at a chosen snapshot, how their interests and top-K moved, and why.
 
+Reads go through igcore.dashboard.explorer, cached per (user, snapshot, store stamp); ``?user=ID`` opens a user.
+"""
+
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
-st.title("explorer")
-st.info("This page is being built.")
+from igcore.dashboard import explorer as ex
+from pages import common
+
+
+@st.cache_data(show_spinner=False)
+def _built(path: str, stamp: float) -> bool:
+    return ex.snapshots_built(Path(path))
+
+
+@st.cache_data(show_spinner=False)
+def _active(path: str, stamp: float) -> pd.DataFrame:
+    return ex.active_users(Path(path))
+
+
+@st.cache_data(show_spinner=False)
+def _find(path: str, text: str, stamp: float) -> pd.DataFrame:
+    return ex.find_users(Path(path), text)
+
+
+@st.cache_data(show_spinner=False)
+def _user_events(path: str, user: str, stamp: float) -> int:
+    return ex.user_events(Path(path), user)
+
+
+@st.cache_data(show_spinner="Reading the user's timeline")
+def _timeline(path: str, user: str, stamp: float) -> ex.ExplorerTimeline:
+    return ex.load_timeline(Path(path), user)
+
+
+@st.cache_data(show_spinner=False)
+def _events(path: str, user: str, snapshot: int, at: pd.Timestamp, stamp: float) -> pd.DataFrame:
+    return ex.events_until(Path(path), user, at)
+
+
+@st.cache_data(show_spinner="Computing the interest graph")
+def _graph(path: str, user: str, snapshot: int, at: pd.Timestamp, stamp: float, model_version: float,
+           _model=None) -> ex.GraphView:
+    return ex.graph_view(Path(path), user, at, _model)
+
+
+def pick_user(path: str, stamp: float) -> str | None:
+    """The user chosen by the search box, the list of most active users or ``?user=``; None when none is."""
+    param = st.query_params.get("user")
+    left, right = st.columns([1, 2])
+    text = left.text_input("Find a user by id", placeholder="the whole id or a part of it").strip()
+    found = _find(path, text, stamp) if text else _active(path, stamp)
+    if found.empty:
+        st.warning("No user id contains that text." if text else "The store holds no events yet: import some.")
+        return None
+    ids, counts = found["user_id"].tolist(), dict(zip(found["user_id"], found["events"]))
+    if param and param not in ids and not text:
+        ids.insert(0, param)
+    user = right.selectbox("User" + (" (matches, most active first)" if text else " (most active first)"), ids,
+                           index=ids.index(param) if param in ids else 0,
+                           format_func=lambda u: f"{u} ({counts[u]:,} events)" if u in counts else u)
+    if user != param:
+        st.query_params["user"] = user
+    if _user_events(path, user, stamp) == 0:
+        st.warning(f"No events of user {ex.md_text(user)} in this store: check the id, or pick a user above.")
+        return None
+    return user
+
+
+def explain(view: ex.GraphView) -> None:
+    if view.recommendations.empty:
+        st.info("No recommendations at this time (no item has a vector, or every item was seen).")
+        return
+    st.dataframe(view.recommendations, width="stretch", hide_index=True,
+                 column_config={"score": st.column_config.NumberColumn(format="%.4f")})
+    titles = dict(zip(view.recommendations["rank"], view.recommendations["title"].fillna(
+        view.recommendations["item_id"])))
+    rank = st.selectbox("Why this recommendation?", list(titles), format_func=lambda r: f"#{r} {titles[r]}")
+    interests, events, other = view.explanations[rank]
+    share = st.column_config.NumberColumn(format="percent")
+    st.caption("Supporting interests (share of the score)")
+    st.dataframe(interests, width="stretch", hide_index=True, column_config={"share": share})
+    st.caption("Supporting events (the largest contributions)")
+    st.dataframe(events, width="stretch", hide_index=True, column_config={"share": share})
+    method = view.graph.recommendations[0]["explanation"]["method"]
+    st.caption(f"Attribution: {method}. Interest contributions sum to the score; the events listed and the "
+               f"other events ({other:+.4f}) do too.")
+
+
+def main() -> None:
+    st.title("User explorer")
+    path, stamp = str(common.store_path()), common.stamp()
+    if not _built(path, stamp):
+        st.info("This store has no interest snapshots yet, and the explorer reads them: build them here "
+                "(or run `igcore snapshots`).")
+        if st.button("Build interest snapshots", type="primary"):
+            bar = common.progress_bar("Building interest snapshots")
+            summary = ex.build(Path(path), bar)
+            bar.bar.empty()  # type: ignore[attr-defined]
+            st.success(summary)
+            st.rerun()
+        return
+    user = pick_user(path, stamp)
+    if user is None:
+        return
+    tl = _timeline(path, user, stamp)
+    if tl.snapshots.empty:
+        st.info("This user's events came after the last snapshot build: update the snapshots (`igcore snapshots`).")
+        return
+    snaps = tl.snapshots.set_index("snapshot_no")
+    nos = snaps.index.tolist()
+    no = st.select_slider("Time", options=nos, value=nos[-1], format_func=lambda n: snaps.at[n, "label"],
+                          key=f"explorer_time_{user}_{len(nos)}")
+    at, latest = snaps.at[no, "snapshot_at"], no == nos[-1]
+    newer = _user_events(path, user, stamp) - int(snaps.at[nos[-1], "n_events"])
+    if newer > 0:
+        st.caption(f"{newer} newer events of this user are not in a snapshot yet: update the snapshots.")
+
+    scorer = common.model_scorer() if latest else None
+    model = scorer if ex.knows_user(scorer, user) else None
+    view = _graph(path, user, no, at, stamp, ex.model_version(Path(path)) if model else 0.0, _model=model)
+    if model is not None:
+        st.caption("Recommendations and predicted affinities come from the trained model in its current state.")
+    elif not latest:
+        st.caption("A past time: the model scores only in its current state, so the graph and recommendations "
+                   "here come from the evidence scorer (the decayed evidence of the events up to this time).")
+    else:
+        st.caption("Recommendations from the evidence scorer"
+                   + (" (the trained model does not know this user)." if scorer is not None else
+                      " (no trained model yet)."))
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Interest graph")
+        st.iframe(view.html, height=760)
+    with right:
+        st.subheader(f"Recommendations ({view.graph.scorer})")
+        explain(view)
+
+    st.subheader("Interests over time")
+    st.plotly_chart(ex.timeline_figure(tl, at), width="stretch")
+    st.caption("Shares of each interest per snapshot; dashed lines: change points; solid line: the selected time; "
+               "below, the Jensen-Shannon divergence from the previous snapshot.")
+
+    st.subheader("Events up to this time")
+    st.dataframe(_events(path, user, no, at, stamp), width="stretch", hide_index=True)
+
+    st.subheader("How the top-K changed")
+    scorers = sorted(tl.ranks["scorer"].unique())
+    chosen = st.radio("Scorer", scorers, horizontal=True) if len(scorers) > 1 else "evidence"
+    st.plotly_chart(ex.rank_figure(tl, chosen), width="stretch")
+    st.dataframe(ex.entries_exits(tl.ranks), width="stretch", hide_index=True)
+
+
+main()
