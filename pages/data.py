@@ -7,12 +7,13 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from igcore.config import IngestConfig
 from igcore.dashboard import uploads
+from igcore.dashboard.text import md_literal
 from igcore.errors import IgcoreError
 from pages import common
 
 CONFIG = IngestConfig()
 KINDS = {"events": "Events CSV (who did what, when)", "items": "Items CSV (the catalogue: titles, categories, ...)"}
-text = uploads.md_literal  # untrusted text (file and column names, importer messages) in markdown contexts
+text = md_literal  # untrusted text (file and column names, importer messages) in markdown contexts
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

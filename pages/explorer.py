@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from igcore.dashboard import explorer as ex
+from igcore.dashboard.text import md_literal
 from pages import common
 
 
@@ -66,7 +67,7 @@ def pick_user(path: str, stamp: float) -> str | None:
     if user != param:
         st.query_params["user"] = user
     if _user_events(path, user, stamp) == 0:
-        st.warning(f"No events of user {ex.md_text(user)} in this store: check the id, or pick a user above.")
+        st.warning(f"No events of user {md_literal(user)} in this store: check the id, or pick a user above.")
         return None
     return user
 

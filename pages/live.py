@@ -1,6 +1,174 @@
-"""live: being built."""
+"""Live: add events for real and watch one user's interests and recommendations move; ask what-if questions."""
 
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
 import streamlit as st
 
-st.title("live")
-st.info("This page is being built.")
+from igcore.dashboard import live as dashboard
+from pages import common
+
+PERCENT = st.column_config.NumberColumn(format="percent")
+SHARES = {"share": PERCENT, "share before": PERCENT, "share after": PERCENT, "predicted": PERCENT,
+          "change (pp)": st.column_config.NumberColumn(format="%+.1f")}
+
+
+@st.cache_data(show_spinner=False)
+def _has_snapshots(path: str, stamp: float) -> bool:
+    return dashboard.has_snapshots(Path(path))
+
+
+@st.cache_data(show_spinner=False)
+def _users(path: str, stamp: float) -> list[str]:
+    return dashboard.active_users(Path(path))
+
+
+@st.cache_data(show_spinner=False)
+def _state(path: str, stamp: float, user: str) -> dashboard.UserState | None:
+    return dashboard.user_state(Path(path), user)
+
+
+@st.cache_data(show_spinner=False)
+def _items(path: str, stamp: float) -> pd.DataFrame:
+    return dashboard.item_choices(Path(path))
+
+
+@st.cache_data(show_spinner="Computing the interest graph", max_entries=16)
+def _view(path: str, stamp: float, user: str, model_key: int | None, _live) -> dashboard.View:
+    return dashboard.current_view(Path(path), user, _live.scorer if _live is not None else None)
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
+
+
+def _comparison(cmp: dashboard.Comparison, before: dashboard.View, after_label: str, key: str) -> None:
+    """Interest shares before and after (table and chart), the two top-K lists, and what left the list."""
+    left, right = st.columns(2)
+    left.dataframe(cmp.interests, width="stretch", hide_index=True, column_config=SHARES, key=f"{key}_interests")
+    fig = px.bar(cmp.chart, x="label", y="share", color="state", barmode="group", title="Interest shares",
+                 labels={"label": "interest"}, color_discrete_map={"before": "#a8dadc", "after": "#2a9d8f"})
+    fig.update_yaxes(tickformat=".0%")
+    right.plotly_chart(fig, width="stretch", key=f"{key}_chart")
+    left, right = st.columns(2)
+    left.markdown("**Recommendations before**")
+    left.dataframe(before.recommendations, width="stretch", hide_index=True, key=f"{key}_before")
+    right.markdown(f"**Recommendations {after_label}**")
+    right.dataframe(cmp.recommendations, width="stretch", hide_index=True, key=f"{key}_after")
+    if not cmp.left.empty:
+        st.markdown("**Left the top-K**")
+        st.dataframe(cmp.left, width="stretch", hide_index=True, key=f"{key}_left")
+
+
+def _graph(view: dashboard.View) -> None:
+    # graph_html escapes every text from the data; st.iframe replaces st.components.v1.html (deprecated in 1.67)
+    st.iframe(view.html, height=700)
+
+
+st.title("Live")
+path, stamp = common.store_path(), common.stamp()
+if not _has_snapshots(str(path), stamp):
+    st.info("No interest snapshots yet, so there is no interest graph to update. They are built on the first start "
+            "when the store has events and an item catalogue (categories, brands or titles): import a catalogue "
+            "on the Data page, then build them with `igcore snapshots` (or restart the dashboard).")
+    st.stop()
+
+live = common.live_model()
+model_key = live.last_event_id if live is not None else None
+if live is None:
+    st.info("No trained model yet: recommendations come from the evidence scorer (exact and built in). Train a "
+            "model on the Pipeline page to see its online updates here.")
+users = _users(str(path), stamp)
+wanted = st.query_params.get("user")
+options = users if wanted is None or wanted in users else [wanted, *users]
+user = st.selectbox("User (most recently active first; type an id to pick another)", options,
+                    index=options.index(wanted) if wanted in options else 0, accept_new_options=True,
+                    key="live_user")
+if user is None:
+    st.stop()
+state = _state(str(path), stamp, user)
+before = _view(str(path), stamp, user, model_key, live) if state is not None else None
+if state is None:
+    st.warning("This user has no events yet: add one below to start their interest graph.")
+else:
+    st.caption(f"{state.events:,} events, the last at {state.last_ts:%Y-%m-%d %H:%M:%S} UTC. "
+               f"Recommendations: {before.graph.scorer} scorer.")
+items = _items(str(path), stamp)
+titles = dict(zip(items["item_id"], items["title"].fillna("")))
+
+
+def _item_label(item_id: str) -> str:
+    return f"{titles.get(item_id) or item_id} ({item_id})"
+
+
+add_tab, what_if_tab = st.tabs(["Add events", "What if"])
+with add_tab:
+    default_time = state.next_time if state is not None else dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with st.form("live_add"):
+        cols = st.columns([3, 2, 2])
+        item = cols[0].selectbox("Item", items["item_id"], format_func=_item_label, key="live_item")
+        event_type = cols[1].selectbox("Event type", dashboard.EVENT_TYPES, key="live_type")
+        when = cols[2].text_input("Time (UTC; ISO-8601 or unix seconds)", f"{default_time:%Y-%m-%dT%H:%M:%S}",
+                                  key=f"live_time_{_digest(user, default_time)}")
+        submitted = st.form_submit_button("Add the event", type="primary")
+    upload = st.file_uploader("Or import a CSV of events (the same columns as an events import)", type=["csv"],
+                              key="live_upload")
+    imported = upload is not None and st.button("Import the file", key="live_import")
+    if submitted or imported:
+        data = dashboard.event_csv([(user, item, event_type, when)]) if submitted else upload.getvalue()
+        with st.spinner("Importing, updating the snapshots and the model"):
+            result = dashboard.add_events(path, user, data, "live form" if submitted else upload.name,
+                                          common.live_model, before)
+        st.session_state["live_add_result"] = (user, common.stamp(), result)  # shown until the store changes
+    found = st.session_state.get("live_add_result")
+    result = found[2] if found is not None and found[:2] == (user, common.stamp()) else None
+    if result is not None:
+        report = result.report
+        cols = st.columns(4)
+        cols[0].metric("Updated in", f"{result.seconds:.2f} s", help="from the click to the graph below, measured")
+        cols[1].metric("Loaded", report.rows_loaded)
+        cols[2].metric("Quarantined", report.rows_quarantined)
+        cols[3].metric("Duplicates", report.rows_duplicate)
+        if report.status == "already_imported":
+            st.info("This file was imported before: nothing changed.")
+        elif report.rows_quarantined:
+            st.warning("Some rows were quarantined:")
+            st.dataframe(pd.DataFrame({"reason": list(report.reasons), "rows": list(report.reasons.values())}),
+                         hide_index=True)
+        st.caption(f"Snapshots: {result.snapshots}. Model: {result.model}.")
+        if len(result.touched) > 1 or (result.touched and result.touched[0] != user):
+            st.dataframe(pd.DataFrame({"users with new events": result.touched}), hide_index=True)
+        if result.comparison is not None:
+            _comparison(result.comparison, result.before, "after", "added")
+        if result.after is not None:
+            _graph(result.after)
+    elif before is not None:
+        left, right = st.columns(2)
+        left.dataframe(before.interests, width="stretch", hide_index=True, column_config=SHARES)
+        right.dataframe(before.recommendations, width="stretch", hide_index=True)
+        _graph(before)
+
+with what_if_tab:
+    if state is None:
+        st.info("A what-if needs a user with events.")
+    else:
+        with st.form("live_what_if"):
+            cols = st.columns([3, 2])
+            w_item = cols[0].selectbox("If this user now…", items["item_id"], format_func=_item_label,
+                                       key="whatif_item")
+            w_type = cols[1].selectbox("Event type", dashboard.EVENT_TYPES, index=3, key="whatif_type")
+            asked = st.form_submit_button("Show the effect")
+        if asked:
+            with st.spinner("Computing without writing anything"):
+                answer = dashboard.what_if(path, user, w_item, w_type, state.next_time, live, before)
+            st.session_state["live_what_if_result"] = (user, stamp, answer)
+        found = st.session_state.get("live_what_if_result")
+        if found is not None and found[:2] == (user, stamp):
+            answer = found[2]
+            st.caption(f"{answer.scorer} Nothing was written. Computed in {answer.seconds:.2f} s.")
+            _comparison(answer.comparison, answer.before, "if it happened", "what_if")
+            with st.expander("The interest graph as if it happened"):
+                _graph(answer.after)

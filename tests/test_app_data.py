@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from igcore.config import IngestConfig
 from igcore.dashboard import uploads
+from igcore.dashboard.text import md_literal
 from igcore.errors import FileTooLargeError, IngestError
 from igcore.ingest import import_events, import_items
 from igcore.interests.schema import read_state
@@ -103,7 +104,7 @@ def test_corrected_mapping_imports_exactly_its_rows_and_updates_snapshots(tiny_d
     rows = "".join(f"u9,i{k % 4 + 1},{7000 + k},n{k}\n" for k in range(5))
     at = upload(data_page(), "events", "renamed.csv", ("person,sku,stamp,note\n" + rows).encode())
     assert mapping(at) == {"person": "-", "sku": "item_id", "stamp": "-", "note": "-"}
-    assert [e.value for e in at.error] == [uploads.md_literal(problem("user_id", "who acted")), uploads.md_literal(
+    assert [e.value for e in at.error] == [md_literal(problem("user_id", "who acted")), md_literal(
         TS_PROBLEM)]
     assert at.button(key="import_events").disabled
 
@@ -143,7 +144,7 @@ def test_quarantined_rows_shown_with_reasons_and_second_import_says_already_impo
 
     at.button(key="import_events").click().run()
     assert not at.exception
-    assert [i.value for i in at.info] == [uploads.md_literal(
+    assert [i.value for i in at.info] == [md_literal(
         "quarantine.csv: already imported as import 3; nothing changed")]
     assert frame_with(at, "rows_loaded")["import_id"].tolist() == [1, 2, 3]
 
@@ -151,7 +152,7 @@ def test_quarantined_rows_shown_with_reasons_and_second_import_says_already_impo
 def test_file_without_a_time_column_is_refused_clearly(tiny_db):
     at = upload(data_page(), "events", "no_time.csv", b"user,item\nu1,i1\nu2,i2\n")
     assert mapping(at) == {"user": "user_id", "item": "item_id"}
-    assert [e.value for e in at.error] == [uploads.md_literal(TS_PROBLEM)]
+    assert [e.value for e in at.error] == [md_literal(TS_PROBLEM)]
     assert at.button(key="import_events").disabled
     with Store(tiny_db, read_only=True) as store:
         assert store.value("SELECT count(*) FROM imports") == 2
@@ -165,7 +166,7 @@ def test_script_in_ids_titles_and_column_names_stays_plain_text(tiny_db):
     at = upload(at, "items", "items2.csv", b'item_id,title\ni9,"<img src=x onerror=alert(2)> ""quoted"""\n')
     assert frame_with(at, "title").iloc[0].tolist() == ["i9", '<img src=x onerror=alert(2)> "quoted"']
     texts = markdown_texts(at)
-    assert uploads.md_literal("<img src=x onerror=alert(1)>") in texts  # the column's selectbox label
+    assert md_literal("<img src=x onerror=alert(1)>") in texts  # the column's selectbox label
     assert not [t for t in texts if re.search(r"(?<!\\)<", t)]  # no unescaped "<" in any markdown
     with Store(tiny_db, read_only=True) as store:
         assert store.value("SELECT user_id FROM events WHERE import_id = 3") == "<script>alert(1)</script>"
@@ -181,7 +182,7 @@ def test_snapshots_that_cannot_be_built_show_a_warning_after_the_import(tmp_path
     at.button(key="import_events").click().run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Loaded"] == "1"
-    assert [w.value for w in at.warning] == [uploads.md_literal(
+    assert [w.value for w in at.warning] == [md_literal(
         "Interest snapshots not updated: source=cluster: no item has a vector (no catalogue text or attributes, "
         "and no model)")]
 
@@ -194,7 +195,7 @@ def test_unreadable_uploads_show_the_importers_message(tiny_db, name, data, expe
     at = upload(data_page(), "events", name, data)
     errors = [e.value for e in at.error]
     if expected is not None:
-        assert errors == [uploads.md_literal(m) for m in expected]
+        assert errors == [md_literal(m) for m in expected]
     else:
         assert len(errors) == 1 and "cannot be decompressed" in errors[0]
     assert len(at.button) == 0 and len(at.selectbox) == 0
@@ -206,7 +207,7 @@ def test_binary_junk_and_non_csv_files_are_refused_without_a_trace(tiny_db, name
             "picture.png": b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(500),
             "data.json": b'{"a": [1, 2, 3], "b": {"c": "d"}}\n'}[name]
     at = upload(data_page(), "events", name, data)
-    assert [e.value for e in at.error] == [uploads.md_literal(m) for m in (
+    assert [e.value for e in at.error] == [md_literal(m) for m in (
         problem("user_id", "who acted"), problem("item_id", "what was acted on"), TS_PROBLEM)]
     assert at.button(key="import_events").disabled
 
@@ -274,6 +275,6 @@ def test_import_upload_and_refresh_snapshots_on_a_real_store(tmp_path):
             ("u1", 1), ("u3", 1)]
 
 
-def test_md_literal_escapes_markdown_and_html():
-    assert uploads.md_literal("<script>a_b</script> [x](y) $1") == \
+def test_md_literal_escapes_markdown_and_html():  # igcore.dashboard.text, used by every page
+    assert md_literal("<script>a_b</script> [x](y) $1") == \
         r"\<script\>a\_b\<\/script\> \[x\]\(y\) \$1"

@@ -111,6 +111,8 @@ def test_recommend_with_explanations(shop, trained):
 def test_cli_train_then_recommend(shop, tmp_path):
     db = tmp_path / "cli.duckdb"
     db.write_bytes(shop.read_bytes())
+    with Store(db) as store:  # as on a fresh clone: no text vector cached yet, so train must encode and write
+        store.con.execute("DROP TABLE IF EXISTS item_text_embeddings")
     run = lambda *a: subprocess.run([sys.executable, "-m", "igcore.cli", *a, "--db", str(db)],  # noqa: E731
                                     capture_output=True, text=True, timeout=300)
     out = run("train", "--set", "epochs=1", "--set", "dim=16", "--set", "max_len=10", "--device", "cpu")

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import html
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from igcore.dashboard.text import figure_text
 from igcore.interests.config import InterestConfig
 from igcore.interests.export import graph_html
 from igcore.interests.graph import InterestGraph, interest_graph
@@ -33,7 +32,6 @@ from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
 OTHER = "other"
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,14 +57,7 @@ class GraphView:
 
 
 # --- text ------------------------------------------------------------------------------------------------------
-def md_text(value: object) -> str:
-    """Untrusted text made safe for ``st.markdown``/``st.info``: HTML-escaped, markdown characters
-    backslash-escaped (so ``<script>``, links, emphasis and ``:red[...]`` directives show as typed)."""
-    return _MARKDOWN.sub(r"\\\1", html.escape(str(value), quote=True))
-
-
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+_e = figure_text
 
 
 def _list(values: pd.Series) -> list[Any]:

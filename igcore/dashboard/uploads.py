@@ -15,7 +15,6 @@ import csv
 import dataclasses
 import gzip
 import io
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -181,10 +180,3 @@ def refresh_snapshots(db_path: Path, model: ModelScorer | None = None, progress:
     return f"Interest snapshots updated: {report.summary()}"
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
-
-
-def md_literal(text: str) -> str:
-    """``text`` for a Streamlit markdown context (st.error, widget labels) shown literally: every ASCII
-    punctuation character backslash-escaped, so no markdown, HTML, link or LaTeX in a file or column name acts."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)

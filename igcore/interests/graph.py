@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,11 +20,12 @@ from igcore.errors import IgcoreError
 from igcore.interests.changes import detect_changes
 from igcore.interests.compute import compute_rows
 from igcore.interests.config import InterestConfig
-from igcore.interests.events import load_user_log
+from igcore.interests.events import UserLog, from_columns, load_user_log
 from igcore.interests.explain import EXACT, SIMILARITY, evidence_weights, explain_item, iso_utc
-from igcore.interests.nodes import build_nodes, load_nodes
+from igcore.interests.nodes import InterestNodes, build_nodes, load_nodes
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.snapshots import stored_config
+from igcore.interests.vectors import ItemVectors
 from igcore.interests.weights import points_at
 from igcore.store import Store
 
@@ -51,15 +53,50 @@ def to_seconds(at: dt.datetime) -> float:
 
 def interest_graph(store: Store, user_id: str, at: dt.datetime | None = None, model: ModelScorer | None = None,
                    config: InterestConfig | None = None, top_events: int = 5) -> InterestGraph:
-    stored = load_nodes(store)
-    config = config or stored_config(store) or InterestConfig()
-    nodes, vectors = stored or build_nodes(store, config, model.vectors() if model is not None else None)
+    config, nodes, vectors = _definitions(store, model, config)
     until = to_seconds(at) if at is not None else None
     log = load_user_log(store, config, [user_id], until)
     if len(log) == 0:
         when = f" up to {iso_utc(until)}" if until is not None else ""
         raise IgcoreError(f"user {user_id!r} has no events{when}")
-    t = until if until is not None else float(log.ts.max())
+    return _graph(store, user_id, log, until if until is not None else float(log.ts.max()), nodes, vectors, config,
+                  model, top_events)
+
+
+def hypothetical_graph(store: Store, user_id: str, extra: Sequence[tuple[str, str, dt.datetime]],
+                       model: ModelScorer | None = None, config: InterestConfig | None = None,
+                       top_events: int = 5) -> InterestGraph:
+    """The user's graph as if the ``extra`` events (item_id, event_type, time) had been stored after theirs,
+    taken at the latest event; nothing is written. For "what if this user now buys X" questions: ``model``
+    should already know the extra events (e.g. a copy of the live model updated with them) or be None (the
+    evidence scorer then reflects them exactly)."""
+    config, nodes, vectors = _definitions(store, model, config)
+    log = load_user_log(store, config, [user_id])
+    items, types, times = ([x[i] for x in extra] for i in range(3))
+    ts = np.array([to_seconds(t) for t in times], dtype=np.float64)
+    first_id = int(log.event_id.max()) + 1 if len(log) else 1
+    log = from_columns(np.concatenate([log.user_ids[log.user], np.full(len(ts), user_id, dtype=object)]),
+                       np.concatenate([log.item_ids, np.asarray(items, dtype=object)]),
+                       np.concatenate([log.event_types, np.asarray(types, dtype=object)]),
+                       np.concatenate([log.ts, ts]),
+                       np.concatenate([log.event_id, first_id + np.arange(len(ts), dtype=np.int64)]), config)
+    if len(log) == 0:
+        raise IgcoreError(f"user {user_id!r} has no events")
+    return _graph(store, user_id, log, float(log.ts.max()), nodes, vectors, config, model, top_events)
+
+
+def _definitions(store: Store, model: ModelScorer | None,
+                 config: InterestConfig | None) -> tuple[InterestConfig, InterestNodes, ItemVectors]:
+    """The config, nodes and vectors in force: the stored ones when snapshots were built."""
+    stored = load_nodes(store)
+    config = config or stored_config(store) or InterestConfig()
+    nodes, vectors = stored or build_nodes(store, config, model.vectors() if model is not None else None)
+    return config, nodes, vectors
+
+
+def _graph(store: Store, user_id: str, log: UserLog, t: float, nodes: InterestNodes, vectors: ItemVectors,
+           config: InterestConfig, model: ModelScorer | None, top_events: int) -> InterestGraph:
+    """The graph of the one user in ``log`` at time ``t``."""
     points = points_at(log, t)
     rows = compute_rows(log, points, nodes, vectors, config, model, np.array([0]) if model is not None else None)
     titles = _titles(store, set(rows.items["item_id"]) | set(rows.recs["item_id"]))

@@ -47,7 +47,10 @@ class IgcoreRecommender(SeededModel):
         self.side = side or SideInfo()
 
     # --- fit ----------------------------------------------------------------------------------------
-    def fit(self, train: Interactions, valid: Interactions | None = None, progress: Progress = no_progress) -> None:
+    def fit(self, train: Interactions, valid: Interactions | None = None, progress: Progress = no_progress,
+            final_state: bool = True) -> None:
+        """Train; then (``final_state``) rebuild the online state from ``train``. A caller that rebuilds it
+        from a larger log right after (:func:`igcore.pipeline.run.train`) skips that replay."""
         cfg = self.cfg
         rng = self._seed()
         self.n_users, self.n_items, self.item_ids = train.n_users, train.n_items, train.item_ids
@@ -92,7 +95,8 @@ class IgcoreRecommender(SeededModel):
         fit_with_early_stopping(self.net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience,
                                 cfg.max_train_s, self.log,
                                 on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e))
-        self.rebuild_state(train)
+        if final_state:
+            self.rebuild_state(train)
 
     def rebuild_state(self, events: Interactions) -> None:
         """The canonical online state for a log: histories, graph and memory replayed in time order in

@@ -18,7 +18,7 @@ from igcore.evaluate.data import Interactions, load_interactions
 from igcore.pipeline.checkpoint import load_checkpoint, save_checkpoint
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.model import IgcoreRecommender
-from igcore.pipeline.side import side_info
+from igcore.pipeline.side import load_side_info
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
@@ -36,17 +36,18 @@ def checkpoint_dir(db_path: Path) -> Path:
 def train(store: Store, config: PipelineConfig, path: Path | None = None,
           progress: Progress = no_progress) -> tuple[IgcoreRecommender, Path]:
     """Fit on all events but each user's last, pick the epoch on those last events, then rebuild the online
-    state from every event and save a checkpoint."""
+    state from every event and save a checkpoint. A read-only ``store`` works once the item texts are
+    encoded (:func:`igcore.pipeline.side.missing_text_vectors`); otherwise the store must be writable."""
     data = load_interactions(store)
     if len(data) == 0:
         raise IgcoreError("the store holds no events: import some first (igcore ingest / igcore sample)")
     progress("encode", 0, 1, {})
-    side = side_info(store.path, config.device, config.text_model, config.use_text)
+    side = load_side_info(store, config.device, config.text_model, config.use_text, progress)
     progress("encode", 1, 1, {})
     pos, counts = data.positions_in_user(), np.bincount(data.user, minlength=data.n_users)
     last = pos == counts[data.user] - 1
     model = IgcoreRecommender(config, side)
-    model.fit(data.subset(~last), data.subset(last), progress)
+    model.fit(data.subset(~last), data.subset(last), progress, final_state=False)
     model.rebuild_state(data)
     imports = [int(r[0]) for r in store.rows("SELECT DISTINCT import_id FROM events ORDER BY 1")]
     meta = {"user_ids": data.user_ids.tolist(), "item_ids": data.item_ids.tolist(),

@@ -7,26 +7,44 @@ from pathlib import Path
 
 from igcore.encode.items import encode_items, item_attributes, uncached_count
 from igcore.encode.text import DEFAULT_TEXT_MODEL, TextEncoder
+from igcore.errors import IgcoreError
 from igcore.pipeline.model import SideInfo
+from igcore.progress import Progress, no_progress
 from igcore.store import Store
+
+
+def _has_text(store: Store, with_text: bool) -> bool:
+    return bool(with_text and store.value(
+        "SELECT count(*) FROM items WHERE title IS NOT NULL OR description IS NOT NULL"))
+
+
+def missing_text_vectors(store: Store, text_model: str = DEFAULT_TEXT_MODEL, with_text: bool = True) -> int:
+    """How many catalogue texts the vector cache lacks (0 when text is not used); works read-only."""
+    return uncached_count(store, text_model) if _has_text(store, with_text) else 0
+
+
+def load_side_info(store: Store, device: str = "auto", text_model: str = DEFAULT_TEXT_MODEL,
+                   with_text: bool = True, progress: Progress = no_progress) -> SideInfo:
+    """Attribute tokens, and text vectors when asked, from an open store. Texts the cache lacks are encoded and
+    cached, which needs a writable store: a read-only one with an incomplete cache gets a clear error."""
+    attrs = item_attributes(store)
+    if not _has_text(store, with_text):
+        return SideInfo(text={}, attrs=attrs)
+    missing = uncached_count(store, text_model)
+    if missing and store.read_only:
+        raise IgcoreError(f"{missing:,} item texts have no cached vector yet and the store is open read-only: "
+                          "encode them first with the store writable (igcore train does)")
+    vectors = encode_items(store, TextEncoder(text_model, device), progress=progress)[0]
+    return SideInfo(text=dict(zip(vectors["item_id"], vectors["vector"])), attrs=attrs)
 
 
 @functools.lru_cache(maxsize=4)
 def side_info(store_path: Path, device: str = "auto", text_model: str = DEFAULT_TEXT_MODEL,
               with_text: bool = True) -> SideInfo:
-    """Attribute tokens, and text vectors when asked. Reads a read-only store when the text cache is complete,
-    so parallel runs over one dataset do not contend for DuckDB's single writer; encodes what the cache lacks
-    (then writes it) otherwise."""
-    vectors = None
+    """:func:`load_side_info` by store path, cached for benchmark processes. Reads a read-only store when the
+    text cache is complete, so parallel runs over one dataset do not contend for DuckDB's single writer."""
     with Store(store_path, read_only=True) as store:
-        has_text = with_text and store.value(
-            "SELECT count(*) FROM items WHERE title IS NOT NULL OR description IS NOT NULL")
-        attrs = item_attributes(store)
-        encoder = TextEncoder(text_model, device) if has_text else None
-        if has_text and uncached_count(store, encoder.name) == 0:
-            vectors = encode_items(store, encoder)[0]
-    if has_text and vectors is None:
-        with Store(store_path) as store:
-            vectors = encode_items(store, encoder)[0]
-    text = dict(zip(vectors["item_id"], vectors["vector"])) if vectors is not None else {}
-    return SideInfo(text=text, attrs=attrs)
+        if not missing_text_vectors(store, text_model, with_text):
+            return load_side_info(store, device, text_model, with_text)
+    with Store(store_path) as store:
+        return load_side_info(store, device, text_model, with_text)

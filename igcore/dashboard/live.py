@@ -1,0 +1,323 @@
+"""The Live page's work: add events for real and watch one user's interests and recommendations move, or ask
+"what if this user now did X" without writing anything. No Streamlit here.
+
+Adding goes the way every import goes (the CSV importer, its quarantine and import log), then the interest
+snapshots of the touched users only (``update_snapshots``), then the live model's online update (no gradient
+step, no reload), and finally the user's graph as of their latest event. A what-if computes the same graph
+from the stored events plus the hypothetical one (``hypothetical_graph``); the model side scores a copy of the
+live model's online state that took the event in, so the cached model stays as it is.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import datetime as dt
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from igcore.dashboard.models import LiveModel, has_model
+from igcore.dashboard.text import figure_text
+from igcore.evaluate.data import from_arrays
+from igcore.ingest import ImportReport, import_events
+from igcore.interests.export import graph_html
+from igcore.interests.graph import InterestGraph, hypothetical_graph, interest_graph
+from igcore.interests.scoring import ModelScorer
+from igcore.interests.snapshots import stored_config, update_snapshots
+from igcore.pipeline.model import IgcoreRecommender
+from igcore.pipeline.run import reindexed
+from igcore.store import Store
+from igcore.temporal.memory import InterestMemory
+
+EVENT_TYPES = ("view", "cart", "wishlist", "purchase")
+NEXT_EVENT = dt.timedelta(minutes=1)  # a new event's default time: this long after the user's last one
+MIN_MOVE = 0.005  # share changes below half a percentage point are not called out
+
+
+@dataclasses.dataclass(frozen=True)
+class UserState:
+    user_id: str
+    events: int
+    last_ts: dt.datetime  # naive UTC
+
+    @property
+    def next_time(self) -> dt.datetime:
+        return self.last_ts + NEXT_EVENT
+
+
+@dataclasses.dataclass(frozen=True)
+class View:
+    """One user's state as the page draws it: the graph, its interests and recommendations as tables, and the
+    graph as a self-contained HTML page (pyvis, escaped)."""
+
+    graph: InterestGraph
+    interests: pd.DataFrame  # kind, interest, label, share, events, predicted
+    recommendations: pd.DataFrame  # rank, item_id, title, score, interest
+    html: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """What changed between two views of the same user."""
+
+    interests: pd.DataFrame  # kind, interest, label, share before, share after, change (pp), what changed
+    recommendations: pd.DataFrame  # the after list with the before rank and the move
+    left: pd.DataFrame  # entries of the before list that are no longer in the top-K
+    chart: pd.DataFrame  # label (HTML-escaped for plotly), state (before | after), share
+
+    @property
+    def new_interests(self) -> list[str]:
+        return self.interests.loc[self.interests["what changed"] == "new", "interest"].tolist()
+
+    @property
+    def new_entries(self) -> int:
+        return int((self.recommendations["move"] == "new").sum())
+
+
+@dataclasses.dataclass(frozen=True)
+class AddResult:
+    report: ImportReport
+    snapshots: str  # what the snapshot update did, one line
+    touched: list[str]  # users whose events were added
+    model: str  # what the live model did with the events, one line
+    before: View | None
+    after: View | None
+    comparison: Comparison | None
+    seconds: float  # from the start of the import to the drawn-ready graph
+
+
+@dataclasses.dataclass(frozen=True)
+class WhatIf:
+    before: View
+    after: View
+    comparison: Comparison
+    scorer: str  # how the recommendations were computed, one sentence for a caption
+    seconds: float
+
+
+# --- reads ----------------------------------------------------------------------------------------------------
+def has_snapshots(path: Path) -> bool:
+    """Whether interest snapshots were built for this store (the graphs use their nodes and settings)."""
+    with Store(path, read_only=True) as store:
+        return stored_config(store) is not None
+
+
+def active_users(path: Path, limit: int = 200) -> list[str]:
+    """The most recently active users, latest first: the page's user picker."""
+    with Store(path, read_only=True) as store:
+        return [r[0] for r in store.rows("SELECT user_id FROM events GROUP BY user_id "
+                                         "ORDER BY max(ts) DESC, user_id LIMIT ?", [int(limit)])]
+
+
+def user_state(path: Path, user_id: str) -> UserState | None:
+    """How many events the user has and when the last was; None for a user without events."""
+    with Store(path, read_only=True) as store:
+        n, last = store.rows("SELECT count(*), max(ts) FROM events WHERE user_id = ?", [user_id])[0]
+    return UserState(user_id, int(n), last) if n else None
+
+
+def item_choices(path: Path) -> pd.DataFrame:
+    """Catalogue items (item_id, title, category), by title: the page's item pickers. Items seen only in
+    events, without a catalogue row, come last."""
+    with Store(path, read_only=True) as store:
+        return store.df("""
+            SELECT item_id, title, category FROM items
+            UNION ALL
+            SELECT DISTINCT item_id, NULL, NULL FROM events WHERE item_id NOT IN (SELECT item_id FROM items)
+            ORDER BY title NULLS LAST, item_id""")
+
+
+def current_view(path: Path, user_id: str, model: ModelScorer | None) -> View:
+    """The user's graph as of their latest stored event."""
+    with Store(path, read_only=True) as store:
+        return view_of(interest_graph(store, user_id, model=model))
+
+
+def view_of(graph: InterestGraph) -> View:
+    """The tables and the HTML page of a graph (the page shows the same graph three ways)."""
+    interests = pd.DataFrame([{k: n[k] for k in ("kind", "interest", "label", "share", "events", "predicted")}
+                              for n in graph.nodes], columns=["kind", "interest", "label", "share", "events",
+                                                             "predicted"])
+    recs = pd.DataFrame([{"rank": r["rank"], "item_id": r["item_id"], "title": r["title"], "score": r["score"],
+                          "interest": r["label"]} for r in graph.recommendations],
+                        columns=["rank", "item_id", "title", "score", "interest"])
+    return View(graph, interests, recs, graph_html(graph))
+
+
+# --- comparison -----------------------------------------------------------------------------------------------
+def _what_changed(before: float, after: float) -> str:
+    if before <= 0 < after:
+        return "new"
+    if after <= 0 < before:
+        return "gone"
+    if after - before >= MIN_MOVE:
+        return "rising"
+    if before - after >= MIN_MOVE:
+        return "fading"
+    return ""
+
+
+def _move(before: float, after: int) -> str:
+    if pd.isna(before):
+        return "new"
+    step = int(before) - after
+    return f"up {step}" if step > 0 else f"down {-step}" if step < 0 else "same"
+
+
+def compare(before: View, after: View) -> Comparison:
+    """Interest shares before and after (with the change in percentage points and a word for it), the after
+    top-K with each entry's earlier rank and move, and the entries that left the top-K."""
+    keys = ["kind", "interest", "label"]
+    both = before.interests[[*keys, "share"]].merge(after.interests[[*keys, "share"]], on=keys, how="outer",
+                                                    suffixes=(" before", " after"))
+    both[["share before", "share after"]] = both[["share before", "share after"]].fillna(0.0)
+    both["change (pp)"] = 100 * (both["share after"] - both["share before"])
+    both["what changed"] = [_what_changed(b, a) for b, a in zip(both["share before"], both["share after"])]
+    both = both.sort_values(["share after", "share before", "interest"], ascending=[False, False, True],
+                            ignore_index=True)
+    old = before.recommendations.set_index("item_id")["rank"]
+    recs = after.recommendations.copy()
+    recs["rank before"] = recs["item_id"].map(old).astype("Int64")
+    recs["move"] = [_move(b, a) for b, a in zip(recs["rank before"], recs["rank"])]
+    left = before.recommendations[~before.recommendations["item_id"].isin(recs["item_id"])]
+    left = left.rename(columns={"rank": "rank before"})[["rank before", "item_id", "title", "interest"]]
+    return Comparison(both, recs, left.reset_index(drop=True), _chart(both))
+
+
+def chart_labels(labels: pd.Series, ids: pd.Series) -> pd.Series:
+    """Labels for a plotly axis: HTML-escaped (plotly renders some HTML), with the id added where two
+    interests share a label (an axis would merge them)."""
+    shown = labels.fillna(ids).astype(str)
+    shown = shown.where(~shown.duplicated(keep=False), shown + " (" + ids.astype(str) + ")")
+    return shown.map(figure_text)
+
+
+def _chart(both: pd.DataFrame, top: int = 12) -> pd.DataFrame:
+    primary = both[both["kind"] == both["kind"].iloc[0]] if len(both) else both
+    shown = primary.assign(big=primary[["share before", "share after"]].max(axis=1)).nlargest(top, "big")
+    shown = shown.assign(label=chart_labels(shown["label"], shown["interest"]))
+    long = shown.melt(id_vars=["label"], value_vars=["share before", "share after"], var_name="state",
+                      value_name="share")
+    return long.assign(state=long["state"].str.removeprefix("share "))
+
+
+# --- adding events --------------------------------------------------------------------------------------------
+def event_csv(rows: list[tuple[str, str, str, str]]) -> bytes:
+    """(user_id, item_id, event_type, time text) rows as an events CSV, quoted properly whatever the ids hold."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["user_id", "item_id", "event_type", "timestamp"])
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def add_events(path: Path, user_id: str, data: bytes, name: str, refresh_model: Callable[[], LiveModel | None],
+               before: View | None = None) -> AddResult:
+    """Import ``data`` (an events CSV) for real, update the touched users' snapshots, let the live model take
+    the events in (``refresh_model``: the page's cached model, which catches up with the store when called),
+    and compute ``user_id``'s graph afterwards. Timed from the import to the drawn-ready graph."""
+    t0 = time.perf_counter()
+    store, live = Store(path), None
+    try:
+        last_id = int(store.value("SELECT coalesce(max(event_id), 0) FROM events"))
+        report = import_events(store, io.BytesIO(data), name=name)
+        new = store.df("SELECT DISTINCT user_id, item_id FROM events WHERE event_id > ?", [last_id])
+        if has_model(path):  # the live model catches up through a read-only connection: close the writer meanwhile
+            store.close()
+            live = refresh_model()
+            store = Store(path)
+        scorer = live.scorer if live is not None else None
+        if new.empty:
+            snapshots = "no new events: the snapshots are unchanged"
+        elif stored_config(store) is None:
+            snapshots = "no interest snapshots to update (none were built)"
+        else:
+            snapshots = update_snapshots(store, scorer).summary()
+        known = int(store.value("SELECT count(*) FROM events WHERE user_id = ?", [user_id]))
+        graph = interest_graph(store, user_id, model=scorer) if known else None
+    finally:
+        store.close()
+    after = view_of(graph) if graph is not None else None
+    comparison = compare(before, after) if before is not None and after is not None else None
+    return AddResult(report, snapshots, sorted(new["user_id"].unique().tolist()), _model_note(live, new), before,
+                     after, comparison, time.perf_counter() - t0)
+
+
+def _model_note(live: LiveModel | None, new: pd.DataFrame) -> str:
+    if live is None:
+        return "no trained model: the recommendations come from the evidence scorer"
+    if new.empty:
+        return "the model had nothing new to take in"
+    users, items = set(live.meta["user_ids"]), set(live.meta["item_ids"])
+    unknown = int((~(new["user_id"].isin(users) & new["item_id"].isin(items))).sum())
+    done = "the model took the new events in (online update, no retraining)"
+    return done if not unknown else (f"{done}; {unknown} of them name a user or item the model was not trained "
+                                     "on and were skipped (retrain to include them)")
+
+
+# --- what if --------------------------------------------------------------------------------------------------
+def what_if(path: Path, user_id: str, item_id: str, event_type: str, at: dt.datetime, live: LiveModel | None,
+            before: View | None = None) -> WhatIf:
+    """The user's graph and recommendations as if they now did ``event_type`` on ``item_id`` at ``at``,
+    beside the current ones; nothing is written and the live model is not changed. The model scores a copy of
+    its online state that took the event in; when it cannot (no model, or the user or item is unknown to it),
+    both sides use the evidence scorer, which reflects the event exactly."""
+    t0 = time.perf_counter()
+    twin = forked_scorer(live, user_id, item_id, event_type, at) if live is not None else None
+    if twin is not None:
+        note = ("Recommendations from a copy of the trained model's online state that took the event in "
+                "(the model in use is unchanged).")
+    elif live is None:
+        note = "No trained model yet: both sides use the evidence scorer, which reflects the event exactly."
+    else:
+        note = ("The trained model does not know this user or item (retrain to include them): both sides use "
+                "the evidence scorer, which reflects the event exactly.")
+    with Store(path, read_only=True) as store:
+        if before is None or (twin is None and live is not None):  # the given one was scored by the model
+            before = view_of(interest_graph(store, user_id, model=live.scorer if twin is not None else None))
+        after = view_of(hypothetical_graph(store, user_id, [(item_id, event_type, at)], model=twin))
+    return WhatIf(before, after, compare(before, after), note, time.perf_counter() - t0)
+
+
+def forked_scorer(live: LiveModel, user_id: str, item_id: str, event_type: str,
+                  at: dt.datetime) -> ModelScorer | None:
+    """A copy of the live model that also took in one event, or None when the model cannot take it (not the
+    pipeline, or a user or item it was not trained on). The copy shares the learned weights (only read) and
+    copies just what an online update writes: the user's history, the edge list, and the memory's state
+    tensors and message stores. (A deep copy of the whole model costs seconds on the sample; this, a few ms.)"""
+    model = live.scorer.model
+    if not isinstance(model, IgcoreRecommender):
+        return None
+    ts = int((at if at.tzinfo else at.replace(tzinfo=dt.UTC)).timestamp())
+    event = reindexed(from_arrays([user_id], [item_id], [ts], [event_type]), live.meta)
+    if len(event) == 0:
+        return None
+    twin = copy.copy(model)
+    u = int(event.user[0])
+    for name in ("items", "types", "times"):
+        lists = list(getattr(model, name))
+        lists[u] = list(lists[u])
+        setattr(twin, name, lists)
+    twin.edges = list(model.edges)
+    if model.memory is not None:
+        twin.memory = _forked_memory(model.memory)
+    twin.update(event)
+    return ModelScorer(twin, live.scorer.user_ids, live.scorer.item_ids, live.scorer.name)
+
+
+def _forked_memory(memory: InterestMemory) -> InterestMemory:
+    """TGN memory sharing the modules (GRU, message and time encoders: weights only) with its own state: the
+    buffers an update writes in place are cloned, the message stores (whose entries an update replaces,
+    never mutates) are shallow copies."""
+    tgn = copy.copy(memory.tgn)
+    vars(tgn)["_buffers"] = {k: v.clone() for k, v in memory.tgn._buffers.items()}
+    tgn.msg_s_store, tgn.msg_d_store = dict(memory.tgn.msg_s_store), dict(memory.tgn.msg_d_store)
+    twin = copy.copy(memory)
+    vars(twin)["_modules"] = {**memory._modules, "tgn": tgn}
+    return twin
+
