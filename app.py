@@ -13,9 +13,11 @@ import streamlit as st
 
 from igcore.errors import IgcoreError
 from igcore.paths import default_db_path
+from igcore.store import Store
 from pages.common import prepare
 
 st.set_page_config(page_title="Interest Graph Studio", layout="wide")
+Store.one_writer_per_process = True  # sessions run in threads of one process: see Store
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

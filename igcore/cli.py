@@ -122,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
 
     app = command("app", _app, "start the dashboard (loads the bundled sample into an empty store)")
     app.add_argument("--port", type=int, default=8501)
+    app.add_argument("--address", default="0.0.0.0", help="interface to listen on (127.0.0.1: this machine only)")
     return p
 
 
@@ -404,9 +405,17 @@ def _app(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.db:
         env["IGCORE_DB"] = str(Path(args.db).resolve())
-    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    cmd = [sys.executable, "-c", _STREAMLIT_V2, "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
+           "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
     return subprocess.call(cmd, env=env)
+
+
+# Streamlit treats an app beside a pages/ folder as a v1 multipage app until app.py has called st.navigation
+# once: a first request for /data would run pages/data.py alone, without app.py's frame and error boundary.
+# The flag is process-wide, so the server is started with it already off.
+_STREAMLIT_V2 = ("from streamlit.runtime.pages_manager import PagesManager; PagesManager.uses_pages_directory = False; "
+                 "import sys; from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()")
 
 
 if __name__ == "__main__":

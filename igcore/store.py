@@ -88,8 +88,14 @@ class StoreStats:
 class Store:
     """An open DuckDB store. Use as a context manager so the file lock is released promptly."""
 
+    # DuckDB refuses a read-only and a read-write connection to one file in one process. A server whose threads
+    # read while others write (the dashboard's sessions) sets this, so that every Store of the process opens
+    # the file read-write and all connections share one database instance; reads stay reads.
+    one_writer_per_process = False
+
     def __init__(self, path: str | Path | None = None, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        read_only = read_only and not (Store.one_writer_per_process and self.path.exists())
         self.read_only = read_only
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The dashboard served for real and driven by Chromium: shared by tests/test_browser.py and bench/dashboard_bench.py.
 
-``served_app`` starts ``streamlit run app.py`` on 127.0.0.1 on a free port against a given store and waits for
-its health endpoint; ``chromium`` launches Debian's Chromium through Playwright (never a downloaded browser)
+``served_app`` starts the app as users do (``igcore app``) on 127.0.0.1 on a free port against a given store and
+waits for its health endpoint; ``chromium`` launches Debian's Chromium through Playwright (never a downloaded browser)
 with the flags that keep it offline. ``wait_idle`` waits until Streamlit has finished running the page's script.
 """
 
@@ -34,9 +34,8 @@ def served_app(db_path: Path, log_path: Path, timeout_s: float = 120.0) -> Itera
     """The app serving ``db_path``; yields its base URL. The server's output goes to ``log_path``."""
     port = free_port()
     env = {**os.environ, "IGCORE_DB": str(db_path), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+    cmd = [sys.executable, "-m", "igcore.cli", "app", "--db", str(db_path), "--port", str(port),
+           "--address", "127.0.0.1"]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"

@@ -16,6 +16,14 @@ from igcore.store import Store  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _store_mode_per_test():
+    """app.py switches the process to one shared writer (for its sessions' threads); AppTest runs it in this
+    process, so the switch is undone after each test."""
+    yield
+    Store.one_writer_per_process = False
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "store.duckdb"

@@ -300,7 +300,9 @@ def test_html_export_is_inert_and_self_contained(store, tmp_path):
     page = graph_html(graph)
     for payload in evil:
         assert payload not in page
-        assert html.escape(payload) in page
+        assert html.escape(payload) in page  # the tables
+        # the network: raw text in JSON with <, >, & written as \u escapes (vis draws it as text, never as HTML)
+        assert json.dumps(payload)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e") in page
     tags = _tags(page)
     assert not any(t == "img" for t, _ in tags)
     assert not any(name.startswith("on") for _, attrs in tags for name, _ in attrs)

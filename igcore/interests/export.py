@@ -1,9 +1,11 @@
 """Export of one user's interest graph: JSON, and one self-contained HTML file (pyvis, nothing fetched).
 
-HTML safety: every text that comes from data (user and item ids, titles, labels) is ``html.escape``d before it
-reaches the page, in the network's labels and tooltips as in the tables, and nodes get generated ids; so a
-title holding ``<script>`` or ``<img onerror=...>`` shows as text and never runs. pyvis' template links
-Bootstrap from a CDN and comments out a local vis.js; both are removed, and vis-network itself is in-lined.
+HTML safety: text from data (user and item ids, titles, labels) reaches the network only as JSON inside pyvis'
+script (its ``tojson`` writes ``<``, ``>``, ``&`` and quotes as unicode escapes), vis-network draws labels on a
+canvas and sets tooltips with ``innerText``, and nodes get generated ids; the heading and the tables are
+``html.escape``d. So a title holding ``<script>`` or ``<img onerror=...>`` shows as typed and never runs.
+pyvis' template links Bootstrap from a CDN and comments out a local vis.js; both are removed, and vis-network
+itself is in-lined.
 """
 
 from __future__ import annotations
@@ -41,34 +43,34 @@ def graph_html(graph: InterestGraph) -> str:
     from pyvis.network import Network
 
     net = Network(height="620px", width="100%", directed=True, cdn_resources="in_line")
-    net.add_node("u", label=_e(graph.user_id), title=_e(f"user {graph.user_id} at {graph.at}"), shape="star",
+    net.add_node("u", label=graph.user_id, title=f"user {graph.user_id} at {graph.at}", shape="star",
                  color=COLORS["user"], size=30)
     ids = {}
     for i, n in enumerate(graph.nodes):
         ids[n["interest"]] = f"i{i}"
         predicted = "" if n["predicted"] is None else f", predicted {n['predicted']:.1%}"
-        net.add_node(f"i{i}", label=_e(_short(n["label"])), color=COLORS["interest"], size=10 + 30 * n["share"],
-                     title=_e(f"{n['label']} ({n['interest']}): share {n['share']:.1%}, weight {n['weight']:.3g}, "
-                              f"{n['events']} events{predicted}"))
-        net.add_edge("u", f"i{i}", value=n["share"], title=_e(f"share {n['share']:.1%}"))
+        net.add_node(f"i{i}", label=_short(n["label"]), color=COLORS["interest"], size=10 + 30 * n["share"],
+                     title=f"{n['label']} ({n['interest']}): share {n['share']:.1%}, weight {n['weight']:.3g}, "
+                           f"{n['events']} events{predicted}")
+        net.add_edge("u", f"i{i}", value=n["share"], title=f"share {n['share']:.1%}")
         for j, item in enumerate(n["top_items"]):
             node = f"i{i}t{j}"
             name = item["title"] or item["item_id"]
-            net.add_node(node, label=_e(_short(name)), shape="box", color=COLORS["item"],
-                         title=_e(f"{name} ({item['item_id']}): {item['events']} events, weight {item['weight']:.3g}"))
+            net.add_node(node, label=_short(name), shape="box", color=COLORS["item"],
+                         title=f"{name} ({item['item_id']}): {item['events']} events, weight {item['weight']:.3g}")
             net.add_edge(f"i{i}", node, value=item["weight"])
     for e in graph.edges:
         if e["src"] in ids and e["dst"] in ids:
             net.add_edge(ids[e["src"]], ids[e["dst"]], value=e["weight"], dashes=e["kind"] == "cooccurrence",
-                         arrows="to" if e["kind"] == "transition" else "", title=_e(f"{e['kind']} {e['weight']:.3g}"))
+                         arrows="to" if e["kind"] == "transition" else "", title=f"{e['kind']} {e['weight']:.3g}")
     for r in graph.recommendations:
         node = f"r{r['rank']}"
         name = r["title"] or r["item_id"]
-        net.add_node(node, label=_e(f"#{r['rank']} {_short(name)}"), shape="box", color=COLORS["recommended"],
-                     title=_e(f"{name} ({r['item_id']}): score {r['score']:.3g}"))
+        net.add_node(node, label=f"#{r['rank']} {_short(name)}", shape="box", color=COLORS["recommended"],
+                     title=f"{name} ({r['item_id']}): score {r['score']:.3g}")
         for part in r["explanation"]["interests"][:2]:
             if part["interest"] in ids and part["contribution"] > 0:
-                net.add_edge(ids[part["interest"]], node, dashes=True, title=_e(f"supports {part['share']:.0%}"))
+                net.add_edge(ids[part["interest"]], node, dashes=True, title=f"supports {part['share']:.0%}")
     page = net.generate_html()
     for pattern in _EXTERNAL:
         page = pattern.sub("", page)
