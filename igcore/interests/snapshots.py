@@ -223,21 +223,32 @@ def _write_changes(con, log: UserLog, changes: pd.DataFrame, nodes: InterestNode
     _insert(con, "interest_changes", frame.sort_values(["user_id", "event_index"]))
 
 
+_TIMELINE_PARTS = {  # part: (columns, FROM ... WHERE user_id = $user, ORDER BY inside the list)
+    "snapshots": ("snapshot_no, snapshot_at, n_events, top_interest, jsd, emerging, fading",
+                  "interest_snapshots WHERE user_id = $user", "snapshot_no"),
+    "weights": ("w.snapshot_no, w.interest, n.label, w.kind, w.weight, w.share, w.events, w.predicted",
+                "interest_weights w JOIN interest_nodes n USING (interest) WHERE w.user_id = $user",
+                "snapshot_no, share DESC, interest"),
+    "edges": ("snapshot_no, src, dst, kind, weight", "interest_edges WHERE user_id = $user",
+              "snapshot_no, kind, weight DESC"),
+    "recommendations": ("snapshot_no, scorer, rank, item_id, score, prev_rank",
+                        "recommendation_snapshots WHERE user_id = $user", "snapshot_no, scorer, rank"),
+    "changes": ("event_index, ts, interest, faded, jsd", "interest_changes WHERE user_id = $user", "event_index"),
+}
+# One round trip: each part is a list of rows built by a scalar subquery (DuckDB's fixed cost per query is most
+# of a one-user read; the tables are sorted by user, so each subquery reads a few row groups).
+_TIMELINE_SQL = "SELECT " + ", ".join(
+    f"(SELECT list(t ORDER BY {', '.join('t.' + o for o in order.split(', '))}) FROM (SELECT {cols} FROM {source}) t)"
+    for cols, source, order in _TIMELINE_PARTS.values())
+
+
 def timeline(store: Store, user_id: str) -> UserTimeline:
-    """One user's whole stored timeline (five one-user queries)."""
+    """One user's whole stored timeline, oldest first, read in one query."""
     if not has_tables(store):
         raise IgcoreError("this store has no interest snapshots yet: build them first (igcore snapshots)")
-    q = [user_id]
-    return UserTimeline(
-        user_id,
-        store.df("SELECT snapshot_no, snapshot_at, n_events, top_interest, jsd, emerging, fading "
-                 "FROM interest_snapshots WHERE user_id = ? ORDER BY snapshot_no", q),
-        store.df("SELECT w.snapshot_no, w.interest, n.label, w.kind, w.weight, w.share, w.events, w.predicted "
-                 "FROM interest_weights w JOIN interest_nodes n USING (interest) WHERE w.user_id = ? "
-                 "ORDER BY w.snapshot_no, w.share DESC, w.interest", q),
-        store.df("SELECT snapshot_no, src, dst, kind, weight FROM interest_edges WHERE user_id = ? "
-                 "ORDER BY snapshot_no, kind, weight DESC", q),
-        store.df("SELECT snapshot_no, scorer, rank, item_id, score, prev_rank FROM recommendation_snapshots "
-                 "WHERE user_id = ? ORDER BY snapshot_no, scorer, rank", q),
-        store.df("SELECT event_index, ts, interest, faded, jsd FROM interest_changes WHERE user_id = ? "
-                 "ORDER BY event_index", q))
+    row = store.rows(_TIMELINE_SQL, {"user": user_id})[0]
+    frames = {}
+    for (part, (cols, _, _)), rows in zip(_TIMELINE_PARTS.items(), row, strict=True):
+        names = [c.split(".")[-1].strip() for c in cols.split(",")]
+        frames[part] = pd.DataFrame(rows or [], columns=names)
+    return UserTimeline(user_id, **frames)
