@@ -10,7 +10,6 @@ live model's online state that took the event in, so the cached model stays as i
 
 from __future__ import annotations
 
-import copy
 import csv
 import dataclasses
 import datetime as dt
@@ -32,7 +31,6 @@ from igcore.interests.snapshots import stored_config, update_snapshots
 from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.run import reindexed
 from igcore.store import Store
-from igcore.temporal.memory import InterestMemory
 
 EVENT_TYPES = ("view", "cart", "wishlist", "purchase")
 NEXT_EVENT = dt.timedelta(minutes=1)  # a new event's default time: this long after the user's last one
@@ -286,10 +284,9 @@ def what_if(path: Path, user_id: str, item_id: str, event_type: str, at: dt.date
 
 def forked_scorer(live: LiveModel, user_id: str, item_id: str, event_type: str,
                   at: dt.datetime) -> ModelScorer | None:
-    """A copy of the live model that also took in one event, or None when the model cannot take it (not the
-    pipeline, or a user or item it was not trained on). The copy shares the learned weights (only read) and
-    copies just what an online update writes: the user's history, the edge list, and the memory's state
-    tensors and message stores. (A deep copy of the whole model costs seconds on the sample; this, a few ms.)"""
+    """A copy of the live model that also took in one event (``IgcoreRecommender.fork``: the live model is
+    left as it was), or None when the model cannot take it (not the pipeline, or a user or item it was not
+    trained on)."""
     model = live.scorer.model
     if not isinstance(model, IgcoreRecommender):
         return None
@@ -297,27 +294,6 @@ def forked_scorer(live: LiveModel, user_id: str, item_id: str, event_type: str,
     event = reindexed(from_arrays([user_id], [item_id], [ts], [event_type]), live.meta)
     if len(event) == 0:
         return None
-    twin = copy.copy(model)
-    u = int(event.user[0])
-    for name in ("items", "types", "times"):
-        lists = list(getattr(model, name))
-        lists[u] = list(lists[u])
-        setattr(twin, name, lists)
-    twin.edges = list(model.edges)
-    if model.memory is not None:
-        twin.memory = _forked_memory(model.memory)
+    twin = model.fork(event.user)
     twin.update(event)
     return ModelScorer(twin, live.scorer.user_ids, live.scorer.item_ids, live.scorer.name)
-
-
-def _forked_memory(memory: InterestMemory) -> InterestMemory:
-    """TGN memory sharing the modules (GRU, message and time encoders: weights only) with its own state: the
-    buffers an update writes in place are cloned, the message stores (whose entries an update replaces,
-    never mutates) are shallow copies."""
-    tgn = copy.copy(memory.tgn)
-    vars(tgn)["_buffers"] = {k: v.clone() for k, v in memory.tgn._buffers.items()}
-    tgn.msg_s_store, tgn.msg_d_store = dict(memory.tgn.msg_s_store), dict(memory.tgn.msg_d_store)
-    twin = copy.copy(memory)
-    vars(twin)["_modules"] = {**memory._modules, "tgn": tgn}
-    return twin
-

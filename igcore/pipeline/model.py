@@ -9,6 +9,7 @@ transformer and the item representation alone.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import warnings
 
@@ -159,6 +160,21 @@ class IgcoreRecommender(SeededModel):
         self._pending += len(events)
         if self._pending >= self.cfg.graph_refresh:
             self._cache, self._pending = None, 0
+
+    def fork(self, users: np.ndarray) -> IgcoreRecommender:
+        """A copy whose online state can move on alone ("what if" questions) for events of ``users``: it
+        shares the learned weights (only read) and copies what ``update`` writes: those users' histories, the
+        edge list and the memory's state. A few milliseconds, where a deep copy takes seconds."""
+        twin = copy.copy(self)
+        for name in ("items", "types", "times"):
+            lists = list(getattr(self, name))
+            for u in np.unique(users).tolist():
+                lists[u] = list(lists[u])
+            setattr(twin, name, lists)
+        twin.edges = list(self.edges)
+        if self.memory is not None:
+            twin.memory = self.memory.fork()
+        return twin
 
     @torch.no_grad()
     def score(self, users: np.ndarray, at: int | None = None) -> np.ndarray:

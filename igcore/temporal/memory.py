@@ -8,6 +8,8 @@ see each other; a node's messages within a batch are averaged.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 from torch_geometric.nn.models.tgn import IdentityMessage, MeanAggregator, TGNMemory
@@ -32,6 +34,17 @@ class InterestMemory(nn.Module):
 
     def reset_state(self) -> None:
         self.tgn.reset_state()
+
+    def fork(self) -> InterestMemory:
+        """A memory with its own state and the same modules (GRU, message and time encoders: weights, only
+        read): the buffers ``observe`` writes in place are cloned; the message stores, whose entries an update
+        replaces and never mutates, are shallow copies. Costs the state's size, not a deep copy's."""
+        tgn = copy.copy(self.tgn)
+        vars(tgn)["_buffers"] = {k: v.clone() for k, v in self.tgn._buffers.items()}
+        tgn.msg_s_store, tgn.msg_d_store = dict(self.tgn.msg_s_store), dict(self.tgn.msg_d_store)
+        twin = copy.copy(self)
+        vars(twin)["_modules"] = {**self._modules, "tgn": tgn}
+        return twin
 
     @torch.no_grad()
     def observe(self, users: torch.Tensor, items: torch.Tensor, ts: torch.Tensor,
