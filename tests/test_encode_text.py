@@ -23,7 +23,8 @@ def test_vectors_are_unit_length_and_semantic(encoder):
     assert v.shape == (3, 384) and v.dtype == np.float32
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert v[0] @ v[1] > v[0] @ v[2] + 0.2
-    assert np.array_equal(encoder.encode(["red running shoe for trail runs"])[0], v[0])
+    # Alone or in a padded batch: the same vector up to float summation order (BLAS blocking varies with shape).
+    assert np.allclose(encoder.encode(["red running shoe for trail runs"])[0], v[0], atol=1e-5)
 
 
 def test_unknown_model_is_a_clear_error():
