@@ -10,6 +10,7 @@ itself is in-lined.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -23,6 +24,14 @@ _EXTERNAL = (
     re.compile(r"<script\b[^>]*src=\"https?://[^\"]*\"[^>]*>\s*</script>", re.S),
 )
 COLORS = {"user": "#f4a261", "interest": "#2a9d8f", "item": "#a8dadc", "recommended": "#e76f51"}
+
+
+@functools.cache
+def _template_env(template_dir: str):
+    """One jinja environment per template folder, so pyvis' template is parsed once per process (~0.2 s)."""
+    from jinja2 import Environment, FileSystemLoader
+
+    return Environment(loader=FileSystemLoader(template_dir))
 
 
 def graph_json(graph: InterestGraph) -> str:
@@ -43,6 +52,7 @@ def graph_html(graph: InterestGraph) -> str:
     from pyvis.network import Network
 
     net = Network(height="620px", width="100%", directed=True, cdn_resources="in_line")
+    net.templateEnv = _template_env(net.template_dir)  # compiled once: pyvis makes a new environment per network
     net.add_node("u", label=graph.user_id, title=f"user {graph.user_id} at {graph.at}", shape="star",
                  color=COLORS["user"], size=30)
     ids = {}
