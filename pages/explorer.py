@@ -119,7 +119,8 @@ def main() -> None:
     at, latest = snaps.at[no, "snapshot_at"], no == nos[-1]
     newer = _user_events(path, user, stamp) - int(snaps.at[nos[-1], "n_events"])
     if newer > 0:
-        st.caption(f"{newer} newer events of this user are not in a snapshot yet: update the snapshots.")
+        st.caption(f"{newer} newer events of this user are in no snapshot yet: the next snapshot is taken at the "
+                   "configured cadence (every few events, or per day or week).")
 
     scorer = common.model_scorer() if latest else None
     model = scorer if ex.knows_user(scorer, user) else None

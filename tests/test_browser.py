@@ -84,7 +84,9 @@ def test_upload_train_and_explore_in_chromium(sample_app_db, tmp_path):
         graph_frame = next(f for f in page.frames if f != page.main_frame and f.query_selector("canvas"))
         assert graph_frame.locator("script[src^=http]").count() == 0 and graph_frame.locator("img").count() == 0
 
-        # The screenshot the README shows: a sample user with planted drift.
+        # The screenshot the README shows (docs/explorer.png): a sample user with planted drift, page tall enough
+        # for the graph, the recommendations and the interest timeline.
+        page.set_viewport_size({"width": 1400, "height": 2200})
         page.goto(f"{base}/explorer?user=U00019")
         page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
         page.wait_for_function(GRAPH_DRAWN, timeout=60_000, polling=50)
