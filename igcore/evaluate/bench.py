@@ -74,7 +74,6 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
     split = make_split(data, protocol)
     log(f"{name}: {len(data):,} events, {data.n_users:,} users, {data.n_items:,} items; split {protocol}: "
         f"train {len(split.train):,}, valid {len(split.valid):,}, test {len(split.test):,}")
-    rows: dict[str, dict] = {}
     configs = eval_configs(protocol)
     for model_name in models:
         t_model = time.perf_counter()
@@ -90,9 +89,17 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
                 head = result["variants"][_headline_variant(config)]
                 log(f"  {model_name}{suffix} seed {seed}: ndcg@10 {head['ndcg@10']:.4f} hr@10 {head['hr@10']:.4f} "
                     f"train {train_s:.0f}s eval {result['eval_s']:.0f}s")
-        for suffix, config in configs.items():
-            rows[model_name + suffix] = {**_aggregate(runs[suffix], config), "date": today(),
-                                         "wall_s": round(time.perf_counter() - t_model, 1)}
+        wall_s = round(time.perf_counter() - t_model, 1)
+        out = _save(name, protocol, split, {model_name + suffix: {**_aggregate(runs[suffix], config), "date": today(),
+                                                                  "wall_s": wall_s}
+                                            for suffix, config in configs.items()})
+    log(f"whole run {(time.perf_counter() - t_start) / 60:.1f} min")
+    return out
+
+
+def _save(name: str, protocol: str, split, rows: dict[str, dict]) -> dict:
+    """Merge one model's finished rows into the dataset's JSON and table at once, so an interrupted run keeps
+    what it finished and parallel runs over one dataset see each other's rows."""
     out = {"dataset": name, "protocol": protocol, "machine": machine(),
            "split": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test), **split.info},
            "headline": _headline_variant(next(iter(eval_configs(protocol).values()))), "models": rows}
@@ -100,7 +107,6 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
         out = merge_rows(read_json(f"{name}-{protocol}"), out)
         write_json(f"{name}-{protocol}", out)
         write_section(f"quality-{name}-{protocol}", render_table(out))
-    log(f"whole run {(time.perf_counter() - t_start) / 60:.1f} min")
     return out
 
 
