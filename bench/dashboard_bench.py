@@ -179,12 +179,11 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=10)
     args = ap.parse_args()
     data: dict = {"date": today(), "machine": machine(), "targets": TARGETS}
-    if args.part in ("explorer", "all"):
-        data["explorer"] = run_explorer(args.users)
-    if args.part in ("fresh", "all"):
-        data["fresh"] = run_fresh()
-    write_json("dashboard", data, merge=True)
-    write_section("dashboard", section(read_json("dashboard") or data))
+    for part, run in (("explorer", lambda: run_explorer(args.users)), ("fresh", run_fresh)):
+        if args.part in (part, "all"):  # each part is saved when done, so a later failure keeps it
+            data[part] = run()
+            write_json("dashboard", data, merge=True)
+            write_section("dashboard", section(read_json("dashboard") or data))
 
 
 if __name__ == "__main__":
