@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -109,6 +110,7 @@ def run_fresh() -> dict:
         log = open(WORK / "dashboard_fresh.log", "w")
         t0 = time.perf_counter()
         proc = subprocess.Popen(["bash", "-c", command], cwd=clone, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True,  # the server is bash's child: stop the whole group
                                 env={**os.environ, "HF_HUB_OFFLINE": "1", "IGCORE_DB": ""})
         marks = {}
         try:
@@ -142,7 +144,7 @@ def run_fresh() -> dict:
                 marks["explorer_s"] = time.perf_counter() - t0
                 page.screenshot(path=str(WORK / "dashboard_fresh_explorer.png"), full_page=True)
         finally:
-            proc.terminate()
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
             log.close()
     print("fresh clone: " + ", ".join(f"{k} {v:.0f}" for k, v in marks.items()), flush=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -408,7 +407,7 @@ def _app(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-c", _STREAMLIT_V2, "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
            "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
-    return subprocess.call(cmd, env=env)
+    os.execve(sys.executable, cmd, env)  # this process becomes the server: a signal to it stops the server
 
 
 # Streamlit treats an app beside a pages/ folder as a v1 multipage app until app.py has called st.navigation
