@@ -59,12 +59,17 @@ def prepared_sample(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def sample_app_db(prepared_sample: Path, tmp_path: Path, monkeypatch) -> Path:
-    """A private copy of the prepared sample store, set as the dashboard's store (``IGCORE_DB``)."""
+def use_store_copy(source: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A private copy of a store built once, set as the dashboard's store (``IGCORE_DB``)."""
     import shutil
 
     path = tmp_path / "app.duckdb"
-    shutil.copy(prepared_sample, path)
+    shutil.copy(source, path)
     monkeypatch.setenv("IGCORE_DB", str(path))
     return path
+
+
+@pytest.fixture
+def sample_app_db(prepared_sample: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A private copy of the prepared sample store, set as the dashboard's store."""
+    return use_store_copy(prepared_sample, tmp_path, monkeypatch)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from igcore.interests.snapshots import build_snapshots, timeline
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.run import checkpoint_dir, train
 from igcore.store import Store
-from tests.conftest import REPO, write_csv
+from tests.conftest import REPO, use_store_copy, write_csv
 
 T0 = 1_700_006_400  # 2023-11-15 00:00:00 UTC
 HOUR = 3600
@@ -77,10 +76,7 @@ def built_store(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def app_db(built_store: Path, tmp_path: Path, monkeypatch) -> Path:
-    path = tmp_path / "app.duckdb"
-    shutil.copy(built_store, path)
-    monkeypatch.setenv("IGCORE_DB", str(path))
-    return path
+    return use_store_copy(built_store, tmp_path, monkeypatch)
 
 
 def open_page(user: str | None = None) -> AppTest:
