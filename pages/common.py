@@ -18,7 +18,6 @@ from igcore.dashboard import models
 from igcore.dashboard import overview as dashboard
 from igcore.interests.scoring import ModelScorer
 from igcore.paths import default_db_path
-from igcore.pipeline.run import checkpoint_dir
 from igcore.progress import Progress
 from igcore.store import Store
 
@@ -56,11 +55,6 @@ def progress_bar(label: str) -> Progress:
     return report
 
 
-def _checkpoint_stamp(path: Path) -> float:
-    weights = checkpoint_dir(path) / "weights.safetensors"
-    return weights.stat().st_mtime if weights.exists() else 0.0
-
-
 @st.cache_resource(show_spinner="Loading the trained model")
 def _live_model(path: str, checkpoint_stamp: float) -> models.LiveModel | None:
     return models.load_live_model(Path(path))
@@ -70,11 +64,16 @@ def live_model() -> models.LiveModel | None:
     """The store's trained pipeline, or None before any training: loaded once per checkpoint, then brought up
     to date with the events stored since (online updates, no reload)."""
     path = store_path()
-    live = _live_model(str(path), _checkpoint_stamp(path))
+    live = _live_model(str(path), checkpoint_stamp())
     if live is not None:
         with Store(path, read_only=True) as store:
             live.catch_up(store)
     return live
+
+
+def checkpoint_stamp() -> float:
+    """Changes whenever the store's model is retrained: pass it to caches of anything the model decides."""
+    return models.checkpoint_version(store_path())
 
 
 def model_scorer() -> ModelScorer | None:

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from igcore.dashboard import explorer as ex
+from igcore.dashboard.models import checkpoint_version
 from igcore.dashboard.text import md_literal
 from pages import common
 
@@ -124,7 +125,7 @@ def main() -> None:
 
     scorer = common.model_scorer() if latest else None
     model = scorer if ex.knows_user(scorer, user) else None
-    view = _graph(path, user, no, at, stamp, ex.model_version(Path(path)) if model else 0.0, _model=model)
+    view = _graph(path, user, no, at, stamp, checkpoint_version(Path(path)) if model else 0.0, _model=model)
     if model is not None:
         st.caption("Recommendations and predicted affinities come from the trained model in its current state.")
     elif not latest:

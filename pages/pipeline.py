@@ -15,7 +15,6 @@ from igcore.device import DEVICES
 from igcore.errors import IgcoreError
 from igcore.graph.gnn import GNNS
 from igcore.pipeline.config import PipelineConfig
-from igcore.pipeline.run import checkpoint_dir
 from pages import common
 
 LAST = "pipeline_last_training"  # session key: the last run's outcome, shown again on later reruns
@@ -31,16 +30,11 @@ def _current_model(path: str, checkpoint_stamp: float) -> dict[str, Any] | None:
     return training.current_model(Path(path))
 
 
-def _checkpoint_stamp(path: Path) -> float:
-    meta = checkpoint_dir(path) / "model.json"
-    return meta.stat().st_mtime if meta.exists() else 0.0
-
-
 st.title("Pipeline")
 st.caption("Train the recommender on the store's events: item text → graph (GNN) → temporal memory (TGN) → "
            "sequence decoder. Switch stages off to see what each adds.")
 path = common.store_path()
-current = _current_model(str(path), _checkpoint_stamp(path))
+current = _current_model(str(path), common.checkpoint_stamp())
 if current is None:
     st.info("No model trained on this store yet: choose the settings below and press Train.")
 else:

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from igcore.dashboard import models
 from igcore.ingest import import_events, import_items
 from igcore.interests.config import InterestConfig
 from igcore.interests.graph import hypothetical_graph, interest_graph
@@ -259,7 +260,7 @@ def test_model_what_if_scores_a_copy_and_adding_updates_the_live_model(app_db):
                                     time_dim=4, device="cpu", dropout=0.1, use_text=False, seed=0))
     at = open_page("live")
     assert not any("No trained model yet" in i.value for i in at.info)
-    live = common._live_model(str(app_db), common._checkpoint_stamp(app_db))  # the page's cached model
+    live = common._live_model(str(app_db), models.checkpoint_version(app_db))  # the page's cached model
     user = live.meta["user_ids"].index("u2")
     scores, history = live.scorer.model.score(np.array([user])), list(live.scorer.model.items[user])
 

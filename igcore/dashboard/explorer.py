@@ -27,7 +27,6 @@ from igcore.interests.graph import InterestGraph, interest_graph
 from igcore.interests.schema import read_state
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.snapshots import build_snapshots, stored_config, timeline
-from igcore.pipeline.run import checkpoint_dir
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
@@ -103,12 +102,6 @@ def user_events(path: Path, user_id: str) -> int:
     """How many events the store holds for the user (0: unknown user)."""
     with Store(path, read_only=True) as store:
         return int(store.value("SELECT count(*) FROM events WHERE user_id = ?", [user_id]))
-
-
-def model_version(path: Path) -> float:
-    """The trained checkpoint's modification time (0 before training): part of cache keys of model results."""
-    weights = checkpoint_dir(path) / "weights.safetensors"
-    return weights.stat().st_mtime if weights.exists() else 0.0
 
 
 def knows_user(scorer: ModelScorer | None, user_id: str) -> bool:

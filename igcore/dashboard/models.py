@@ -37,8 +37,15 @@ class LiveModel:
         return len(known)
 
 
+def checkpoint_version(db_path: Path) -> float:
+    """The store's checkpoint's modification time, 0 before any training: part of the cache keys of whatever
+    depends on the trained model."""
+    weights = checkpoint_dir(db_path) / "weights.safetensors"
+    return weights.stat().st_mtime if weights.exists() else 0.0
+
+
 def has_model(db_path: Path) -> bool:
-    return (checkpoint_dir(db_path) / "weights.safetensors").exists()
+    return checkpoint_version(db_path) > 0
 
 
 def load_live_model(db_path: Path) -> LiveModel | None:
