@@ -73,3 +73,21 @@ def test_events_of_one_batch_do_not_see_each_other():
     sequential.observe(torch.tensor([1]), torch.tensor([2]), torch.tensor([20]))
     sequential.observe(torch.tensor([1]), torch.tensor([3]), torch.tensor([21]))
     assert not torch.allclose(sequential.item_memory(torch.tensor([3])), alone.item_memory(torch.tensor([3])))
+
+
+def test_observe_equals_pyg_update_state():
+    """The vectorised observe gives TGNMemory's own inference-path result, batch after batch (shared nodes,
+    repeated pairs, a node's several messages in one batch, time gaps)."""
+    ours, theirs = _memory(), _memory()
+    g = torch.Generator().manual_seed(3)
+    t = 0
+    for size in (1, 4, 7, 2, 9):
+        users, items = torch.randint(0, 3, (size,), generator=g), torch.randint(0, 4, (size,), generator=g)
+        ts = t + torch.randint(0, 50, (size,), generator=g).sort().values
+        t = int(ts[-1])
+        ours.observe(users, items, ts)
+        with torch.no_grad():
+            theirs.tgn.update_state(users, items + 3, ts, torch.zeros(size, theirs.msg_dim))
+        assert torch.allclose(ours.tgn.memory, theirs.tgn.memory, atol=1e-6)
+        assert torch.equal(ours.last_update(), theirs.last_update())
+    assert ours.tgn.memory.abs().sum() > 0
