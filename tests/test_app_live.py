@@ -287,6 +287,40 @@ def test_model_what_if_scores_a_copy_and_adding_updates_the_live_model(app_db):
     assert any("took the new events in" in c.value for c in at.caption)
 
 
+def test_sessions_catching_up_at_once_feed_each_new_event_once(app_db):
+    """The live model is shared by every session (threads): new events reach its online state exactly once."""
+    import threading
+
+    from igcore.pipeline.config import PipelineConfig
+    from igcore.pipeline.run import train
+
+    build(app_db, three_users(), config=None)
+    with Store(app_db, read_only=True) as store:
+        train(store, PipelineConfig(dim=16, max_len=10, epochs=1, batch_size=64, memory_dim=16, time_dim=4,
+                                    device="cpu", use_text=False, use_graph=False, seed=0))
+    live = models.load_live_model(app_db)
+    user = live.meta["user_ids"].index("u2")
+    history = list(live.scorer.model.items[user])
+    with Store(app_db) as store:
+        import_events(store, write_csv(app_db.parent / "new.csv", "user_id,item_id,event_type,timestamp\n"
+                                       f"u2,A1,view,{T0 + DAY}\nu2,A2,view,{T0 + DAY + 60}\n"))
+    start, taken = threading.Barrier(8), []
+
+    def session() -> None:
+        with Store(app_db, read_only=True) as store:
+            start.wait()
+            taken.append(live.catch_up(store))
+
+    threads = [threading.Thread(target=session) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    a1, a2 = (live.meta["item_ids"].index(i) for i in ("A1", "A2"))
+    assert sorted(taken) == [0] * 7 + [2]
+    assert live.scorer.model.items[user] == [*history, a1, a2]
+
+
 # --- Cohorts --------------------------------------------------------------------------------------------------
 def test_cohorts_show_the_planted_rising_interest(app_db):
     build(app_db, moving_users(), config=InterestConfig(cadence="events:4", half_life_days=1.0))

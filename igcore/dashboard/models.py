@@ -8,6 +8,7 @@ reloading. Events of users or items the checkpoint does not know are skipped (re
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +20,29 @@ from igcore.store import Store
 
 @dataclasses.dataclass
 class LiveModel:
-    """A loaded checkpoint, its metadata and the last stored event its online state has taken in."""
+    """A loaded checkpoint, its metadata and the last stored event its online state has taken in.
+
+    One instance serves every session of the app (threads of one process), so ``catch_up`` holds a lock: two
+    sessions catching up at once must not both feed the same new events to the model."""
 
     scorer: ModelScorer
     meta: dict[str, Any]
     last_event_id: int
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
 
     def catch_up(self, store: Store) -> int:
         """Feed the events stored since the last call to the model; returns how many it took in."""
-        new = load_interactions(store, self.last_event_id)
-        if len(new) == 0:
-            return 0
-        self.last_event_id = int(store.value("SELECT max(event_id) FROM events"))
-        known = reindexed(new, self.meta)
-        if len(known):
-            self.scorer.model.update(known)
-        return len(known)
+        with self._lock:
+            # The bound first: an import committing between the two reads waits for the next call.
+            through = int(store.value("SELECT coalesce(max(event_id), 0) FROM events"))
+            if through <= self.last_event_id:
+                return 0
+            new = load_interactions(store, self.last_event_id, through)
+            self.last_event_id = through
+            known = reindexed(new, self.meta)
+            if len(known):
+                self.scorer.model.update(known)
+            return len(known)
 
 
 def checkpoint_version(db_path: Path) -> float:

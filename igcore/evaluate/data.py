@@ -78,10 +78,14 @@ def from_arrays(users: list | np.ndarray, items: list | np.ndarray, ts: list | n
                         tuple(type_names.tolist()))
 
 
-def load_interactions(store: Store, after_event_id: int | None = None) -> Interactions:
-    """All stored events in (ts, event_id) order; only those with ``event_id > after_event_id`` when given
-    (the events imported since a point, for online updates)."""
-    where, params = ("WHERE event_id > ?", [int(after_event_id)]) if after_event_id is not None else ("", [])
+def load_interactions(store: Store, after_event_id: int | None = None,
+                      through_event_id: int | None = None) -> Interactions:
+    """All stored events in (ts, event_id) order; only those with ``after_event_id < event_id <=
+    through_event_id`` when given (the events imported since a point, for online updates)."""
+    bounds = [("event_id > ?", after_event_id), ("event_id <= ?", through_event_id)]
+    given = [(sql, int(v)) for sql, v in bounds if v is not None]
+    where = ("WHERE " + " AND ".join(sql for sql, _ in given)) if given else ""
+    params = [v for _, v in given]
     cols = store.con.execute(
         f"SELECT user_id, item_id, event_type, epoch(ts)::BIGINT AS ts FROM events {where} ORDER BY ts, event_id",
         params).fetchnumpy()
