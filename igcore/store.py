@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import secrets
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from igcore.paths import default_db_path
 
 SCHEMA_VERSION = 1
 
+PSEUDONYM_KEY = "pseudonym_key"  # meta key of the store's pseudonym key (igcore.privacy)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS events (
@@ -122,6 +124,9 @@ class Store:
         self.con.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
         )
+        # The key of the store's user pseudonyms (igcore.privacy), drawn once.
+        self.con.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         [PSEUDONYM_KEY, secrets.token_hex(16)])
 
     # --- queries ---------------------------------------------------------------------------------
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple]:

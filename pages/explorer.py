@@ -54,17 +54,19 @@ def pick_user(path: str, stamp: float) -> str | None:
     """The user chosen by the search box, the list of most active users or ``?user=``; None when none is."""
     param = st.query_params.get("user")
     left, right = st.columns([1, 2])
-    text = left.text_input("Find a user by id", placeholder="the whole id or a part of it").strip()
+    text = left.text_input("Find a user by id or pseudonym",
+                           placeholder="the whole id or a part of it, or p-... (its pseudonym)").strip()
     found = _find(path, text, stamp) if text else _active(path, stamp)
     if found.empty:
-        st.warning("No user id contains that text." if text else "The store holds no events yet: import some.")
+        st.warning("No user id or pseudonym matches that text." if text else
+                   "The store holds no events yet: import some.")
         return None
-    ids, counts = found["user_id"].tolist(), dict(zip(found["user_id"], found["events"]))
+    ids = found["user_id"].tolist()
+    labels = {u: f"{u} · {p} ({n:,} events)" for u, p, n in found.itertuples(index=False)}
     if param and param not in ids and not text:
         ids.insert(0, param)
     user = right.selectbox("User" + (" (matches, most active first)" if text else " (most active first)"), ids,
-                           index=ids.index(param) if param in ids else 0,
-                           format_func=lambda u: f"{u} ({counts[u]:,} events)" if u in counts else u)
+                           index=ids.index(param) if param in ids else 0, format_func=lambda u: labels.get(u, u))
     if user != param:
         st.query_params["user"] = user
     if _user_events(path, user, stamp) == 0:

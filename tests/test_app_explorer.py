@@ -5,6 +5,8 @@ and a run on the bundled sample."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import json
 from pathlib import Path
@@ -14,6 +16,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from igcore import privacy
 from igcore.dashboard import explorer as ex
 from igcore.dashboard.text import md_literal
 from igcore.ingest import import_events, import_items
@@ -228,12 +231,20 @@ def test_latest_snapshot_uses_the_trained_model_and_past_ones_the_evidence(app_d
 
 
 # --- finding users --------------------------------------------------------------------------------------------------
+def pseudonyms_of(path: Path) -> dict[str, str]:
+    with Store(path, read_only=True) as store:
+        key = store.value("SELECT value FROM meta WHERE key = 'pseudonym_key'")
+        users = [r[0] for r in store.rows("SELECT DISTINCT user_id FROM events")]
+    return {u: privacy.pseudonym(key, u) for u in users}
+
+
 def test_search_box_lists_matches_most_active_first(app_db):
     at = open_page()
-    assert at.selectbox[0].options == [f"{EVIL_USER} (20 events)", "u1 (20 events)", "u2 (20 events)",
-                                       "u4 (6 events)"]  # most events first, then by id
-    at.text_input[0].input("U").run()
-    assert at.selectbox[0].options == ["u1 (20 events)", "u2 (20 events)", "u4 (6 events)"]
+    p = pseudonyms_of(app_db)
+    label = lambda u, n: f"{u} · {p[u]} ({n} events)"  # noqa: E731
+    assert at.selectbox[0].options == [label(EVIL_USER, 20), label("u1", 20), label("u2", 20), label("u4", 6)]
+    at.text_input[0].input("U").run()  # most events first, then by id
+    assert at.selectbox[0].options == [label("u1", 20), label("u2", 20), label("u4", 6)]
     at.selectbox[0].select("u2").run()
     assert at.query_params["user"] == "u2" and len(at.select_slider[0].options) == 4
     assert "Interests of u2 at" in graph_page(at)
@@ -242,7 +253,27 @@ def test_search_box_lists_matches_most_active_first(app_db):
     assert at.query_params["user"] == "u4"
     assert len(at.select_slider[0].options) == len(timeline_of(app_db, "u4"))
     at.text_input[0].input("nobody").run()
-    assert [w.value for w in at.warning] == ["No user id contains that text."]
+    assert [w.value for w in at.warning] == ["No user id or pseudonym matches that text."]
+
+
+def test_a_user_is_found_by_pseudonym(app_db):
+    at = open_page()
+    p = pseudonyms_of(app_db)
+    assert len(set(p.values())) == len(p) and all(len(v) == 14 and v.startswith("p-") for v in p.values())
+    at.text_input[0].input(p["u4"][:8].upper()).run()  # a prefix, any case
+    assert at.selectbox[0].value == "u4" and at.query_params["user"] == "u4"
+    assert at.selectbox[0].options == [f"u4 · {p['u4']} (6 events)"]
+    at.text_input[0].input("p-zzzz").run()  # not hex: an id search, which finds nothing
+    assert [w.value for w in at.warning] == ["No user id or pseudonym matches that text."]
+
+
+def test_pseudonyms_are_stable_per_store_and_differ_between_stores(tmp_path):
+    with Store(tmp_path / "a.duckdb") as a, Store(tmp_path / "b.duckdb") as b:
+        key_a, key_b = privacy.store_key(a), privacy.store_key(b)
+    with Store(tmp_path / "a.duckdb") as a:
+        assert privacy.store_key(a) == key_a  # drawn once, kept
+    assert privacy.pseudonym(key_a, "u1") == privacy.pseudonym(key_a, "u1") != privacy.pseudonym(key_b, "u1")
+    assert privacy.pseudonym("00" * 16, "u1") == "p-" + hmac.new(bytes(16), b"u1", hashlib.sha256).hexdigest()[:12]
 
 
 def timeline_of(path: Path, user: str) -> pd.DataFrame:

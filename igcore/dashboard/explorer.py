@@ -20,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from igcore import privacy
 from igcore.dashboard.text import figure_text
 from igcore.interests.config import InterestConfig
 from igcore.interests.export import graph_html
@@ -83,19 +84,30 @@ def build(path: Path, progress: Progress = no_progress) -> str:
 
 
 def active_users(path: Path, limit: int = 50) -> pd.DataFrame:
-    """The most active users (user_id, events), most events first, ties by id."""
+    """The most active users (user_id, pseudonym, events), most events first, ties by id."""
     with Store(path, read_only=True) as store:
-        return store.df("SELECT user_id, count(*) AS events FROM events GROUP BY user_id "
-                        "ORDER BY events DESC, user_id LIMIT ?", [limit])
+        found = store.df("SELECT user_id, count(*) AS events FROM events GROUP BY user_id "
+                         "ORDER BY events DESC, user_id LIMIT ?", [limit])
+        return _with_pseudonyms(store, found)
 
 
 def find_users(path: Path, text: str, limit: int = 50) -> pd.DataFrame:
-    """Users whose id equals ``text`` or contains it (case-insensitive): the exact match first, then the most
-    active; at most ``limit``. The text is matched literally (no wildcards)."""
+    """Users (user_id, pseudonym, events) whose id equals ``text`` or contains it (case-insensitive), or, for
+    text shaped like a pseudonym (``p-`` and hex digits), whose pseudonym starts with it: exact id match first,
+    then the most active; at most ``limit``. The text is matched literally (no wildcards)."""
     with Store(path, read_only=True) as store:
-        return store.df("SELECT user_id, count(*) AS events FROM events "
-                        "WHERE contains(lower(user_id), lower(?)) GROUP BY user_id "
-                        "ORDER BY user_id = ? DESC, events DESC, user_id LIMIT ?", [text, text, limit])
+        by_pseudonym = privacy.users_by_pseudonym(store, text) if privacy.looks_like_pseudonym(text) else []
+        found = store.df("SELECT user_id, count(*) AS events FROM events "
+                         "WHERE contains(lower(user_id), lower(?)) OR list_contains(?, user_id) GROUP BY user_id "
+                         "ORDER BY user_id = ? DESC, events DESC, user_id LIMIT ?",
+                         [text, by_pseudonym, text, limit])
+        return _with_pseudonyms(store, found)
+
+
+def _with_pseudonyms(store: Store, users: pd.DataFrame) -> pd.DataFrame:
+    key = privacy.store_key(store)
+    return users.assign(pseudonym=[privacy.pseudonym(key, u) for u in users["user_id"]])[
+        ["user_id", "pseudonym", "events"]]
 
 
 def user_events(path: Path, user_id: str) -> int:
