@@ -109,7 +109,7 @@ st.title("Data")
 limit_mb = min(float(st.get_option("server.maxUploadSize")), CONFIG.max_file_bytes / 2**20)
 st.caption(f"Upload files up to {limit_mb:,.0f} MB here; import larger ones with `igcore ingest FILE`. The same "
            "file imported twice changes nothing.")
-for tab, kind in zip(st.tabs(["Events", "Items"]), KINDS, strict=True):
+for tab, kind in zip(st.tabs(["Events", "Items"], key="data_tab"), KINDS, strict=True):  # kept across reruns
     with tab:
         _section(kind)
 

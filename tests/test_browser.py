@@ -47,12 +47,8 @@ def test_upload_train_and_explore_in_chromium(sample_app_db, tmp_path):
             uploader = page.locator("[data-testid='stFileUploader']").filter(has_text=f"{kind} CSV")
             uploader.wait_for(state="visible")
             uploader.locator("input[type=file]").set_input_files(str(csv))
-            button = page.get_by_role("button", name=f"Import {kind.lower()}")
-            while not button.is_visible():  # the upload's rerun may show the first tab again
-                wait_idle(page)
-                page.get_by_role("tab", name=kind).click()
-                page.wait_for_timeout(500)
-            button.click()
+            wait_idle(page)  # the upload's rerun keeps the chosen tab
+            page.get_by_role("button", name=f"Import {kind.lower()}").click(timeout=30_000)
             page.locator("[data-testid='stAlertContentSuccess']").filter(has_text=f"({kind.lower()})").first.wait_for(
                 timeout=120_000)
             wait_idle(page)
