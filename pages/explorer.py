@@ -62,9 +62,10 @@ def pick_user(path: str, stamp: float) -> str | None:
                    "The store holds no events yet: import some.")
         return None
     ids = found["user_id"].tolist()
-    labels = {u: f"{u} · {p} ({n:,} events)" for u, p, n in found.itertuples(index=False)}
-    if param and param not in ids and not text:
+    if param and param not in ids and not text:  # a linked user outside the list: first, labelled alike
         ids.insert(0, param)
+        found = pd.concat([found, _find(path, param, stamp).head(1)])
+    labels = {u: f"{u} · {p} ({n:,} events)" for u, p, n in found.itertuples(index=False)}
     user = right.selectbox("User" + (" (matches, most active first)" if text else " (most active first)"), ids,
                            index=ids.index(param) if param in ids else 0, format_func=lambda u: labels.get(u, u))
     if user != param:

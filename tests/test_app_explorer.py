@@ -361,3 +361,12 @@ def test_page_runs_on_the_sample(sample_app_db):
     at = open_page()
     assert at.select_slider and len(at.get("plotly_chart")) == 2 and graph_page(at)
     assert len(frame(at, RECS)) == 10
+
+
+def test_a_linked_user_outside_the_most_active_list_is_labelled_alike(sample_app_db):
+    with Store(sample_app_db, read_only=True) as store:  # the least active user: not among the 50 listed
+        user, n = store.rows("SELECT user_id, count(*) AS n FROM events GROUP BY 1 ORDER BY n, 1 LIMIT 1")[0]
+    at = open_page(user)
+    box = at.selectbox[0]
+    assert box.value == user and box.options[0] == f"{user} · {pseudonyms_of(sample_app_db)[user]} ({n:,} events)"
+    assert len(box.options) == 51
