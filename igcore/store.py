@@ -97,8 +97,8 @@ class Store:
 
     def __init__(self, path: str | Path | None = None, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else default_db_path()
-        read_only = read_only and not (Store.one_writer_per_process and self.path.exists())
-        self.read_only = read_only
+        shared = read_only and Store.one_writer_per_process and self.path.exists()
+        self.read_only = read_only = read_only and not shared
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -106,7 +106,7 @@ class Store:
         except duckdb.IOException as exc:
             raise _as_lock_error(self.path, exc) from exc
         self.con.execute("SET TimeZone = 'UTC'")
-        if not read_only:
+        if not read_only and not shared:  # a read opened read-write only to share the instance writes nothing
             self._migrate()
 
     # --- lifecycle -------------------------------------------------------------------------------
