@@ -123,6 +123,7 @@ with add_tab:
             result = dashboard.add_events(path, user, data, "live form" if submitted else upload.name,
                                           common.live_model, before)
         st.session_state["live_add_result"] = (user, common.stamp(), result)  # shown until the store changes
+        st.rerun()  # the user's count, last time and the next default time above move on with the new event
     found = st.session_state.get("live_add_result")
     result = found[2] if found is not None and found[:2] == (user, common.stamp()) else None
     if result is not None:

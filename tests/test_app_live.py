@@ -183,6 +183,14 @@ def test_adding_an_event_writes_it_updates_only_that_user_and_shows_the_new_inte
     with Store(app_db, read_only=True) as store:  # what the page shows is what the library computes now
         assert recs["item_id"].tolist() == [r["item_id"] for r in interest_graph(store, "u1").recommendations]
 
+    # The page moved on with the event: count, last time, and the next default time (a second add is no duplicate)
+    assert any(c.value.startswith("6 events, the last at 2023-11-15 04:01:00 UTC") for c in at.caption)
+    assert next(t for t in at.text_input if t.label.startswith("Time")).value == "2023-11-15T04:02:00"
+    at.button(key="FormSubmitter:live_add-Add the event").click().run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Loaded"], metrics["Duplicates"]) == ("1", "0")
+    assert len(store_rows(app_db)["events"]) == len(before["events"]) + 2
+
 
 def test_a_bad_time_is_quarantined_and_nothing_else_moves(app_db):
     build(app_db, three_users())
