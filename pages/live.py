@@ -1,7 +1,6 @@
 """Live: add events for real and watch one user's interests and recommendations move; ask what-if questions."""
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -39,10 +38,6 @@ def _items(path: str, stamp: float) -> pd.DataFrame:
 @st.cache_data(show_spinner="Computing the interest graph", max_entries=16)
 def _view(path: str, stamp: float, user: str, model_key: int | None, _live) -> dashboard.View:
     return dashboard.current_view(Path(path), user, _live.scorer if _live is not None else None)
-
-
-def _digest(*parts: object) -> str:
-    return hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
 
 
 def _comparison(cmp: dashboard.Comparison, before: dashboard.View, after_label: str, key: str) -> None:
@@ -89,8 +84,25 @@ user = st.selectbox("User (most recently active first; type an id to pick anothe
                     key="live_user")
 if user is None:
     st.stop()
+if st.session_state.get("live_add_submit") or st.session_state.get("live_import"):
+    # This run answers an add: do it before anything below is read, so the whole page shows the store after it
+    # (count, last time, next default time) in this one run.
+    old = _view(str(path), stamp, user, model_key, live) if _state(str(path), stamp, user) is not None else None
+    if st.session_state.get("live_add_submit"):
+        ss = st.session_state
+        data, name = dashboard.event_csv([(user, ss["live_item"], ss["live_type"], ss["live_time"])]), "live form"
+    else:
+        data, name = st.session_state["live_upload"].getvalue(), st.session_state["live_upload"].name
+    with st.spinner("Importing, updating the snapshots and the model"):
+        result = dashboard.add_events(path, user, data, name, common.live_model, old)
+    stamp = common.stamp()
+    st.session_state["live_add_result"] = (user, stamp, result)  # shown until the store changes
 state = _state(str(path), stamp, user)
-before = _view(str(path), stamp, user, model_key, live) if state is not None else None
+added = st.session_state.get("live_add_result")
+added = added[2] if added is not None and added[:2] == (user, stamp) else None
+# The user's view now: the one the add just computed, else the cached one (``before`` the next action).
+before = added.after if added is not None and added.after is not None else \
+    _view(str(path), stamp, user, model_key, live) if state is not None else None
 if state is None:
     st.warning("This user has no events yet: add one below to start their interest graph.")
 else:
@@ -107,25 +119,20 @@ def _item_label(item_id: str) -> str:
 add_tab, what_if_tab = st.tabs(["Add events", "What if"])
 with add_tab:
     default_time = state.next_time if state is not None else dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    with st.form("live_add"):
+    default_text = f"{default_time:%Y-%m-%dT%H:%M:%S}"
+    if st.session_state.get("live_time_for") != (user, default_text):  # a new user or a new last event
+        st.session_state["live_time_for"], st.session_state["live_time"] = (user, default_text), default_text
+    with st.form("live_add"):  # the add itself runs at the top of the next run (above)
         cols = st.columns([3, 2, 2])
-        item = cols[0].selectbox("Item", items["item_id"], format_func=_item_label, key="live_item")
-        event_type = cols[1].selectbox("Event type", dashboard.EVENT_TYPES, key="live_type")
-        when = cols[2].text_input("Time (UTC; ISO-8601 or unix seconds)", f"{default_time:%Y-%m-%dT%H:%M:%S}",
-                                  key=f"live_time_{_digest(user, default_time)}")
-        submitted = st.form_submit_button("Add the event", type="primary")
+        cols[0].selectbox("Item", items["item_id"], format_func=_item_label, key="live_item")
+        cols[1].selectbox("Event type", dashboard.EVENT_TYPES, key="live_type")
+        cols[2].text_input("Time (UTC; ISO-8601 or unix seconds)", key="live_time")
+        st.form_submit_button("Add the event", type="primary", key="live_add_submit")
     upload = st.file_uploader("Or import a CSV of events (the same columns as an events import)", type=["csv"],
                               key="live_upload")
-    imported = upload is not None and st.button("Import the file", key="live_import")
-    if submitted or imported:
-        data = dashboard.event_csv([(user, item, event_type, when)]) if submitted else upload.getvalue()
-        with st.spinner("Importing, updating the snapshots and the model"):
-            result = dashboard.add_events(path, user, data, "live form" if submitted else upload.name,
-                                          common.live_model, before)
-        st.session_state["live_add_result"] = (user, common.stamp(), result)  # shown until the store changes
-        st.rerun()  # the user's count, last time and the next default time above move on with the new event
-    found = st.session_state.get("live_add_result")
-    result = found[2] if found is not None and found[:2] == (user, common.stamp()) else None
+    if upload is not None:
+        st.button("Import the file", key="live_import")
+    result = added
     if result is not None:
         report = result.report
         cols = st.columns(4)

@@ -145,7 +145,7 @@ def test_adding_an_event_writes_it_updates_only_that_user_and_shows_the_new_inte
     choose(at, "live_type", "purchase")
     time_box = next(t for t in at.text_input if t.label.startswith("Time"))
     assert time_box.value == "2023-11-15T04:01:00"  # one minute after u1's last event
-    at.button(key="FormSubmitter:live_add-Add the event").click().run()
+    at.button(key="live_add_submit").click().run()
     assert not at.exception and not at.error
 
     after = store_rows(app_db)
@@ -186,7 +186,7 @@ def test_adding_an_event_writes_it_updates_only_that_user_and_shows_the_new_inte
     # The page moved on with the event: count, last time, and the next default time (a second add is no duplicate)
     assert any(c.value.startswith("6 events, the last at 2023-11-15 04:01:00 UTC") for c in at.caption)
     assert next(t for t in at.text_input if t.label.startswith("Time")).value == "2023-11-15T04:02:00"
-    at.button(key="FormSubmitter:live_add-Add the event").click().run()
+    at.button(key="live_add_submit").click().run()
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Loaded"], metrics["Duplicates"]) == ("1", "0")
     assert len(store_rows(app_db)["events"]) == len(before["events"]) + 2
@@ -197,7 +197,7 @@ def test_a_bad_time_is_quarantined_and_nothing_else_moves(app_db):
     before = store_rows(app_db)
     at = open_page("live")
     next(t for t in at.text_input if t.label.startswith("Time")).set_value("not a time")
-    at.button(key="FormSubmitter:live_add-Add the event").click().run()
+    at.button(key="live_add_submit").click().run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Loaded"], metrics["Quarantined"]) == ("0", "1")
@@ -288,7 +288,7 @@ def test_model_what_if_scores_a_copy_and_adding_updates_the_live_model(app_db):
 
     choose(at, "live_item", "A1")
     choose(at, "live_type", "purchase")
-    at.button(key="FormSubmitter:live_add-Add the event").click().run()
+    at.button(key="live_add_submit").click().run()
     assert not at.exception and not at.error
     assert live.scorer.model.items[user] == [*history, live.meta["item_ids"].index("A1")]  # online update
     assert not np.allclose(live.scorer.model.score(np.array([user])), scores)
@@ -412,7 +412,7 @@ def test_adding_an_event_on_the_sample_is_quick(sample_app_db):
     choose(at, "live_user", user)
     at.run()
     choose(at, "live_type", "purchase")
-    at.button(key="FormSubmitter:live_add-Add the event").click().run()
+    at.button(key="live_add_submit").click().run()
     assert not at.exception and not at.error
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Loaded"] == "1"
