@@ -84,21 +84,21 @@ user = st.selectbox("User (most recently active first; type an id to pick anothe
                     key="live_user")
 if user is None:
     st.stop()
-if st.session_state.get("live_add_submit") or st.session_state.get("live_import"):
+ss = st.session_state
+if ss.get("live_add_submit") or ss.get("live_import"):
     # This run answers an add: do it before anything below is read, so the whole page shows the store after it
     # (count, last time, next default time) in this one run.
     old = _view(str(path), stamp, user, model_key, live) if _state(str(path), stamp, user) is not None else None
-    if st.session_state.get("live_add_submit"):
-        ss = st.session_state
+    if ss.get("live_add_submit"):
         data, name = dashboard.event_csv([(user, ss["live_item"], ss["live_type"], ss["live_time"])]), "live form"
     else:
-        data, name = st.session_state["live_upload"].getvalue(), st.session_state["live_upload"].name
+        data, name = ss["live_upload"].getvalue(), ss["live_upload"].name
     with st.spinner("Importing, updating the snapshots and the model"):
         result = dashboard.add_events(path, user, data, name, common.live_model, old)
     stamp = common.stamp()
-    st.session_state["live_add_result"] = (user, stamp, result)  # shown until the store changes
+    ss["live_add_result"] = (user, stamp, result)  # shown until the store changes
 state = _state(str(path), stamp, user)
-added = st.session_state.get("live_add_result")
+added = ss.get("live_add_result")
 added = added[2] if added is not None and added[:2] == (user, stamp) else None
 # The user's view now: the one the add just computed, else the cached one (``before`` the next action).
 before = added.after if added is not None and added.after is not None else \
@@ -120,8 +120,8 @@ add_tab, what_if_tab = st.tabs(["Add events", "What if"])
 with add_tab:
     default_time = state.next_time if state is not None else dt.datetime.now(dt.UTC).replace(tzinfo=None)
     default_text = f"{default_time:%Y-%m-%dT%H:%M:%S}"
-    if st.session_state.get("live_time_for") != (user, default_text):  # a new user or a new last event
-        st.session_state["live_time_for"], st.session_state["live_time"] = (user, default_text), default_text
+    if ss.get("live_time_for") != (user, default_text):  # a new user or a new last event
+        ss["live_time_for"], ss["live_time"] = (user, default_text), default_text
     with st.form("live_add"):  # the add itself runs at the top of the next run (above)
         cols = st.columns([3, 2, 2])
         cols[0].selectbox("Item", items["item_id"], format_func=_item_label, key="live_item")
