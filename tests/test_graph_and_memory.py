@@ -91,3 +91,23 @@ def test_observe_equals_pyg_update_state():
         assert torch.allclose(ours.tgn.memory, theirs.tgn.memory, atol=1e-6)
         assert torch.equal(ours.last_update(), theirs.last_update())
     assert ours.tgn.memory.abs().sum() > 0
+
+
+def test_graph_user_vector_is_a_function_of_the_graph_only():
+    """User nodes start from zeros: users with the same items get the same vector, whatever their ids, and the
+    third layer brings in a neighbour's other items (user 2 shares item 0 with user 3, who also has item 2)."""
+    from igcore.pipeline.config import PipelineConfig
+    from igcore.pipeline.net import IgcoreNet
+
+    torch.manual_seed(0)
+    net = IgcoreNet(PipelineConfig(dim=8, gnn_layers=3, use_temporal=False), n_users=4, n_items=3, n_types=1,
+                    text=None).eval()
+
+    def users(pairs: list[tuple[int, int]]) -> torch.Tensor:
+        u, i = torch.tensor(pairs).T
+        return net.item_table(bipartite_edge_index(u, i, n_users=4))[1]
+
+    a = users([(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (3, 0), (3, 1)])
+    b = users([(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (3, 0), (3, 2)])  # user 3 swaps item 1 for item 2
+    assert torch.equal(a[0], a[1]) and not torch.equal(a[0], a[2])
+    assert not torch.allclose(a[2], b[2])  # user 2's own edges did not change

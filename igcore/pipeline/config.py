@@ -28,7 +28,8 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     dropout: float = 0.5
     # embed
     gnn: str = "gin"  # gin | gcn | gat | sage | lightgcn
-    gnn_layers: int = 2
+    gnn_layers: int = 3  # user <- items <- their users <- their items: the fewest that bring other users'
+    #                      items to a user (user nodes start from zeros, so two layers see only its own items)
     # update
     memory_dim: int = 64
     time_dim: int = 16

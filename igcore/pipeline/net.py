@@ -1,5 +1,6 @@
-"""The fused network: item representation (id + pretrained text + graph), a behaviour-sequence transformer,
-TGN memory input, a gating decoder and a two-layer scoring head over the full catalogue.
+"""The fused network: item representation (id + pretrained text + attributes), a behaviour-sequence
+transformer, a GNN user vector over the user-item graph, TGN memory input, a gating decoder and a two-layer
+scoring head over the full catalogue.
 
 Shapes: items are 1-based inside the net (0 pads); ``item_table`` has n_items + 1 rows.
 """
@@ -33,9 +34,7 @@ class IgcoreNet(nn.Module):
             self.attr_bag = nn.EmbeddingBag(n_attrs + 1, d, mode="mean", padding_idx=0)
             nn.init.normal_(self.attr_bag.weight, std=0.02)
         self.gnn = None
-        if cfg.use_graph:
-            self.user_node = nn.Embedding(n_users, d)
-            nn.init.normal_(self.user_node.weight, std=0.02)
+        if cfg.use_graph:  # user nodes start from zeros: a user's graph vector is a function of its items only
             self.gnn = GraphEncoder(cfg.gnn, d, cfg.gnn_layers)
         self.type_emb = nn.Embedding(n_types + 1, d, padding_idx=0)
         self.gap_emb = nn.Embedding(cfg.gap_buckets + 1, d, padding_idx=0)
@@ -60,8 +59,7 @@ class IgcoreNet(nn.Module):
             items = items + self.attr_bag(self.attrs)
         if self.gnn is None or graph is None:
             return items, None
-        h = self.gnn(torch.cat([self.user_node.weight, items[1:]]), graph)
-        items = torch.cat([items[:1], items[1:] + h[self.n_users:]])
+        h = self.gnn(torch.cat([items.new_zeros(self.n_users, items.shape[1]), items[1:]]), graph)
         return items, h[: self.n_users]
 
     def sequence(self, items: torch.Tensor, seq: torch.Tensor, types: torch.Tensor,
