@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from igcore.datasets import load_dataset
+from igcore.errors import IgcoreError
 from igcore.evaluate.data import load_interactions
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.model import IgcoreRecommender
@@ -49,6 +51,15 @@ def test_train_saves_a_checkpoint_that_restores_identical_scores(shop, trained):
         restored, _ = load(store, path)
     users = np.arange(model.n_users)
     assert np.array_equal(model.score(users), restored.score(users))
+
+
+def test_a_checkpoint_of_an_older_network_asks_for_retraining(shop, trained, tmp_path):
+    old = shutil.copytree(trained[1], tmp_path / "old")
+    meta = json.loads((old / "model.json").read_text())
+    del meta["format"]  # as written before checkpoints carried a format
+    (old / "model.json").write_text(json.dumps(meta))
+    with Store(shop, read_only=True) as store, pytest.raises(IgcoreError, match="older igcore.*train it again"):
+        load(store, old)
 
 
 def test_online_update_moves_only_touched_users_and_trains_nothing(shop, trained):

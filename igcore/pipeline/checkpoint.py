@@ -2,7 +2,8 @@
 
 A checkpoint folder holds ``weights.safetensors`` and ``model.json`` (pipeline config, user/item/type ids, the
 import ids of the data it was trained on, the training log). The online state (histories, graph, memory) is
-not saved: it is replayed from the store's events, which is exact and keeps checkpoints small.
+not saved: it is replayed from the store's events, which is exact and keeps checkpoints small. ``model.json``
+carries a format number: a checkpoint of an older network is refused with a message to retrain, never half-loaded.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from igcore.errors import IgcoreError
 from igcore.pipeline.config import PipelineConfig
 
 WEIGHTS, META = "weights.safetensors", "model.json"
+FORMAT = 2  # bumped when the network's weights change meaning (2: graph user vectors, no per-user parameters)
 
 
 def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: PipelineConfig,
@@ -32,7 +34,8 @@ def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: 
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     try:
         save_file(weights, str(tmp / WEIGHTS))
-        (tmp / META).write_text(json.dumps({"config": dataclasses.asdict(config), **meta}, indent=1, default=str))
+        record = {"format": FORMAT, "config": dataclasses.asdict(config), **meta}
+        (tmp / META).write_text(json.dumps(record, indent=1, default=str))
         old = path.with_name(f".{path.name}.old")
         if path.exists():
             os.replace(path, old)
@@ -49,6 +52,9 @@ def load_checkpoint(path: str | Path) -> tuple[PipelineConfig, dict[str, Any], d
     if not (path / META).exists() or not (path / WEIGHTS).exists():
         raise IgcoreError(f"no model checkpoint at {path}: train one with `igcore train`")
     meta = json.loads((path / META).read_text())
+    if meta.pop("format", 1) != FORMAT:
+        raise IgcoreError(f"the model at {path} was saved by an older igcore whose network differs: train it "
+                          "again (`igcore train` or the Pipeline page)")
     fields = {f.name for f in dataclasses.fields(PipelineConfig)}
     config = PipelineConfig(**{k: v for k, v in meta.pop("config").items() if k in fields})
     return config, meta, load_file(str(path / WEIGHTS))
