@@ -95,7 +95,8 @@ def test_observe_equals_pyg_update_state():
 
 def test_graph_user_vector_is_a_function_of_the_graph_only():
     """User nodes start from zeros: users with the same items get the same vector, whatever their ids, and the
-    third layer brings in a neighbour's other items (user 2 shares item 0 with user 3, who also has item 2)."""
+    third layer brings in a neighbour's other items (user 2 shares item 0 with user 3; when user 3 swaps item 1
+    for item 2, user 2's vector moves though its own edges did not)."""
     from igcore.pipeline.config import PipelineConfig
     from igcore.pipeline.net import IgcoreNet
 
@@ -110,4 +111,4 @@ def test_graph_user_vector_is_a_function_of_the_graph_only():
     a = users([(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (3, 0), (3, 1)])
     b = users([(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (3, 0), (3, 2)])  # user 3 swaps item 1 for item 2
     assert torch.equal(a[0], a[1]) and not torch.equal(a[0], a[2])
-    assert not torch.allclose(a[2], b[2])  # user 2's own edges did not change
+    assert not torch.allclose(a[2], b[2])

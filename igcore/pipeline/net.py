@@ -34,7 +34,7 @@ class IgcoreNet(nn.Module):
             self.attr_bag = nn.EmbeddingBag(n_attrs + 1, d, mode="mean", padding_idx=0)
             nn.init.normal_(self.attr_bag.weight, std=0.02)
         self.gnn = None
-        if cfg.use_graph:  # user nodes start from zeros: a user's graph vector is a function of its items only
+        if cfg.use_graph:  # user nodes start from zeros: a user's graph vector is a function of the graph only
             self.gnn = GraphEncoder(cfg.gnn, d, cfg.gnn_layers)
         self.type_emb = nn.Embedding(n_types + 1, d, padding_idx=0)
         self.gap_emb = nn.Embedding(cfg.gap_buckets + 1, d, padding_idx=0)
