@@ -22,8 +22,7 @@ class IgcoreNet(nn.Module):
         super().__init__()
         d = cfg.dim
         self.cfg, self.n_users, self.n_items = cfg, n_users, n_items
-        self.item_id = nn.Embedding(n_items + 1, d, padding_idx=0)
-        nn.init.normal_(self.item_id.weight, std=0.02)
+        self.item_id = _embedding(n_items + 1, d, padding_idx=0)
         self.text_proj = None
         if text is not None:  # (n_items + 1, T), zero rows for items without text
             self.register_buffer("text", text.float())
@@ -36,9 +35,9 @@ class IgcoreNet(nn.Module):
         self.gnn = None
         if cfg.use_graph:  # user nodes start from zeros: a user's graph vector is a function of the graph only
             self.gnn = GraphEncoder(cfg.gnn, d, cfg.gnn_layers)
-        self.type_emb = nn.Embedding(n_types + 1, d, padding_idx=0)
-        self.gap_emb = nn.Embedding(cfg.gap_buckets + 1, d, padding_idx=0)
-        self.pos_emb = nn.Embedding(cfg.max_len, d)
+        self.type_emb = _embedding(n_types + 1, d, padding_idx=0)
+        self.gap_emb = _embedding(cfg.gap_buckets + 1, d, padding_idx=0)
+        self.pos_emb = _embedding(cfg.max_len, d)
         layer = nn.TransformerEncoderLayer(d, cfg.seq_heads, dim_feedforward=d, dropout=cfg.dropout,
                                            batch_first=True, norm_first=True, activation="gelu")
         self.encoder = nn.TransformerEncoder(layer, cfg.seq_layers, enable_nested_tensor=False)
@@ -93,3 +92,17 @@ class IgcoreNet(nn.Module):
 
     def scores(self, query: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return query @ items[1:].T
+
+
+
+def _embedding(n: int, d: int, padding_idx: int | None = None) -> nn.Embedding:
+    """An embedding table drawn small (std 0.02, as SASRec's), its padding row zero. Every table summed into a
+    sequence input is drawn this way: with torch's default (std 1) position, event type and time gap would
+    outweigh the item (0.02 x sqrt(dim)) about tenfold, and the model would first have to learn to hear the
+    item through them."""
+    emb = nn.Embedding(n, d, padding_idx=padding_idx)
+    nn.init.normal_(emb.weight, std=0.02)
+    if padding_idx is not None:
+        with torch.no_grad():
+            emb.weight[padding_idx].zero_()
+    return emb
