@@ -94,7 +94,6 @@ class IgcoreNet(nn.Module):
         return query @ items[1:].T
 
 
-
 def _embedding(n: int, d: int, padding_idx: int | None = None) -> nn.Embedding:
     """An embedding table drawn small (std 0.02, as SASRec's), its padding row zero. Every table summed into a
     sequence input is drawn this way: with torch's default (std 1) position, event type and time gap would
