@@ -74,7 +74,7 @@ def test_settings_offer_the_pipeline_choices(shop_db):
     device = at.selectbox(key="pipeline_device")
     assert device.options == ["auto", "cpu", "cuda"] and device.value == "auto"
     assert at.number_input(key="pipeline_epochs").value == training.DASHBOARD_EPOCHS
-    assert at.select_slider(key="pipeline_dim").value == 64
+    assert at.select_slider(key="pipeline_dim").value == 128
     assert [b.label for b in at.button] == ["Train"]
     assert "No model trained on this store yet" in at.info[0].value
     assert "No benchmark results in" in at.info[1].value  # the results folder is empty

@@ -24,7 +24,7 @@ from igcore.training import SeededModel, TrainSettings, fit_with_early_stopping,
 
 @dataclasses.dataclass(frozen=True)
 class SASRecConfig(TrainSettings):
-    dim: int = 64
+    dim: int = 128
     layers: int = 2
     heads: int = 1
     max_len: int = 50
