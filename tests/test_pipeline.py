@@ -133,6 +133,8 @@ def test_recommend_with_explanations(shop, trained):
     assert [r["rank"] for r in rows[:5]] == [1, 2, 3, 4, 5]
     assert all(r["title"] and len(r["because_of"]) == 3 for r in rows[:5])
     assert all(len({b["item_id"] for b in r["because_of"]}) == 3 for r in rows[:5])
+    sims = [b["similarity"] for r in rows[:5] for b in r["because_of"]]
+    assert all(-1.0 - 1e-6 <= s <= 1.0 + 1e-6 for s in sims)  # cosines, not raw dot products
     assert set(rows[-1]["sources"]) == {"sequence", "graph", "memory"}
     assert sum(rows[-1]["sources"].values()) == pytest.approx(1.0)
 

@@ -12,7 +12,8 @@ import pandas as pd
 CHUNK = 8192
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero): dot products of them are cosines."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(norms > 0, norms, 1.0)
 
@@ -46,7 +47,7 @@ def kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = 30, sample: int = 
         if empty.any():  # re-seed an empty cluster at the points worst served
             worst = np.argsort((fit * centroids[labels]).sum(axis=1))[:int(empty.sum())]
             sums[empty] = fit[worst]
-        centroids = _normalise(sums)
+        centroids = unit_rows(sums)
         new = assign(fit, centroids)
         if np.array_equal(new, labels):
             break

@@ -15,6 +15,7 @@ import numpy as np
 
 from igcore.errors import IgcoreError
 from igcore.evaluate.data import Interactions, load_interactions
+from igcore.interests.clusters import unit_rows
 from igcore.pipeline.checkpoint import load_checkpoint, save_checkpoint
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.model import IgcoreRecommender
@@ -95,7 +96,9 @@ def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = 
     scores = model.score(np.array([u]))[0]
     titles = dict(store.rows("SELECT item_id, title FROM items"))
     out = []
-    vectors = model.item_vectors() if explain else None
+    # Reasons by cosine of item vectors: by raw dot product the history item with the longest vector would be
+    # every recommendation's first reason.
+    vectors = unit_rows(model.item_vectors()) if explain else None
     history = list(dict.fromkeys(reversed(model.items[u])))[:20]  # distinct items, latest first
     for rank, item in enumerate(top.tolist(), 1):
         item_id = meta["item_ids"][item]
