@@ -20,7 +20,7 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     use_temporal: bool = True  # TGN memory over the event stream
     # encode
     text_model: str = DEFAULT_TEXT_MODEL
-    dim: int = 128  # as SASRec's; on Beauty 128 beat 64 for both models (one seed each)
+    dim: int = 128  # as SASRec's; Beauty, 3 seeds each: igcore 0.0491 -> 0.0495, SASRec 0.0430 -> 0.0448
     seq_layers: int = 2
     seq_heads: int = 1
     max_len: int = 50
