@@ -75,6 +75,17 @@ def test_events_of_one_batch_do_not_see_each_other():
     assert not torch.allclose(sequential.item_memory(torch.tensor([3])), alone.item_memory(torch.tensor([3])))
 
 
+def test_observe_returns_each_events_user_memory_before_its_batch():
+    """What a training position reads as its memory source: never a state that already holds its target."""
+    mem = _memory()
+    first = mem.observe(torch.tensor([0, 1]), torch.tensor([1, 2]), torch.tensor([10, 11]))
+    assert first.shape == (2, mem.tgn.memory.shape[1]) and first.abs().sum() == 0
+    after_first = mem.user_memory(torch.tensor([0, 1])).clone()
+    second = mem.observe(torch.tensor([1, 1, 0]), torch.tensor([0, 2, 0]), torch.tensor([20, 21, 22]))
+    assert torch.equal(second, after_first[[1, 1, 0]])
+    assert not torch.equal(mem.user_memory(torch.tensor([0, 1])), after_first)
+
+
 def test_observe_equals_pyg_update_state():
     """The vectorised observe gives TGNMemory's own inference-path result, batch after batch (shared nodes,
     repeated pairs, a node's several messages in one batch, time gaps)."""

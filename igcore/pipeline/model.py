@@ -1,10 +1,11 @@
 """The pipeline as a :class:`Recommender`: fit, online update, score, recommend.
 
-Training is next-item prediction with full-softmax cross-entropy over each user's recent items. The user-level
-sources (graph user vector, TGN memory) enter only at each user's LAST training position, and there they are
-built from the events before it (each user's last training event held out of the graph and the memory), so no
-position is trained with a source that already contains its target. Earlier positions train the sequence
-transformer and the item representation alone.
+Training is next-item prediction with full-softmax cross-entropy over each user's recent items, and no
+position is trained with a source that already contains its target. The TGN memory enters at EVERY position:
+the training log is replayed once in time order, and each position reads its user's memory as it was before
+the batch of the event it predicts. The graph user vector enters only at each user's LAST training position,
+built from the graph without each user's last training event (earlier positions would find their targets in
+it); earlier positions see a zero graph source.
 """
 
 from __future__ import annotations
@@ -60,31 +61,28 @@ class IgcoreRecommender(SeededModel):
         attrs, n_attrs = self._attr_matrix()
         self.net = IgcoreNet(cfg, self.n_users, self.n_items, max(len(train.type_names), 1), text, attrs,
                              n_attrs).to(self.device)
-        # State before each user's last training event: the features of the last training position. Then the
-        # last events join graph and memory, so validation sees the whole training log.
+        # The graph before each user's last training event: the graph source of the last position. Then the
+        # last events join the graph, so validation sees the whole training log.
         pos, counts = train.positions_in_user(), np.bincount(train.user, minlength=self.n_users)
         last = pos == counts[train.user] - 1
-        before_last, last_events = train.subset(~last), train.subset(last)
-        self.edges = [(before_last.user, before_last.item)]
+        self.edges = [(train.user[~last], train.item[~last])]
         graph_prev = self._graph()
+        self.edges = [(train.user, train.item)]
         self.memory = InterestMemory(self.n_users, self.n_items, cfg.memory_dim, cfg.time_dim) \
             if cfg.use_temporal else None
         progress("memory", 0, len(train), {})
-        memory_prev = None
+        snapshots = None  # each training event's user memory before it
         if self.memory is not None:
             self.memory.reset_state()
-            self._observe(before_last)
-            memory_prev = self.memory.user_memory(torch.arange(self.n_users)).clone().to(self.device)
-            self._observe(last_events)
-        self.edges.append((last_events.user, last_events.item))
+            snapshots = self._observe(train).to(self.device)
         progress("memory", len(train), len(train), {})
-        windows = self._training_windows()
+        windows = self._training_windows(train)
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
 
         def run_epoch(epoch: int) -> float:
             total, n = 0.0, 0
             for idx in length_batches(windows["lengths"], cfg.batch_size, rng):
-                loss = self._batch_loss(windows, idx, graph_prev, memory_prev)
+                loss = self._batch_loss(windows, idx, graph_prev, snapshots)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -133,20 +131,20 @@ class IgcoreRecommender(SeededModel):
                         if k.split(".")[-1] not in MEMORY_STATE})
         return {k: v.detach().cpu().contiguous() for k, v in out.items()}
 
-    def _batch_loss(self, w: dict, idx: np.ndarray, graph_prev, memory_prev) -> torch.Tensor:
+    def _batch_loss(self, w: dict, idx: np.ndarray, graph_prev, snapshots) -> torch.Tensor:
         width = int(w["lengths"][idx].max())
         t = lambda a: torch.as_tensor(a[idx, -width:], device=self.device)  # noqa: E731
         seq, types, gaps, tgt = t(w["items"]), t(w["types"]), t(w["gaps"]), t(w["targets"])
         items, graph_user = self.net.item_table(graph_prev)
         hidden = self.net.sequence(items, seq, types, gaps)
-        users = torch.as_tensor(w["users"][idx], device=self.device)
-        sources = (graph_user[users] if graph_user is not None else None,
-                   memory_prev[users] if memory_prev is not None else None)
-        last, _ = self.net.fuse(hidden[:, -1], *sources)
-        earlier = hidden[:, :-1][tgt[:, :-1] > 0]
-        queries = self.net.query(torch.cat([earlier, last]))
-        targets = torch.cat([tgt[:, :-1][tgt[:, :-1] > 0], tgt[:, -1]]) - 1
-        return nn.functional.cross_entropy(self.net.scores(queries, items), targets)
+        graph = None
+        if graph_user is not None:  # the last position only
+            graph = torch.zeros_like(hidden)
+            graph[:, -1] = graph_user[torch.as_tensor(w["users"][idx], device=self.device)]
+        memory = snapshots[t(w["target_events"])] if snapshots is not None else None
+        interest, _ = self.net.fuse(hidden, graph, memory)
+        real = tgt > 0
+        return nn.functional.cross_entropy(self.net.scores(self.net.query(interest[real]), items), tgt[real] - 1)
 
     # --- online -------------------------------------------------------------------------------------
     def update(self, events: Interactions) -> None:
@@ -225,12 +223,14 @@ class IgcoreRecommender(SeededModel):
             self.types[u].append(e)
             self.times[u].append(ts)
 
-    def _observe(self, events: Interactions) -> None:
+    def _observe(self, events: Interactions) -> torch.Tensor:
+        """Advance memory over ``events`` in ``memory_batch`` chunks; each event's user memory before it."""
         step = self.cfg.memory_batch
-        for start in range(0, len(events), step):
-            self.memory.observe(torch.as_tensor(events.user[start:start + step]),
-                                torch.as_tensor(events.item[start:start + step]),
-                                torch.as_tensor(events.ts[start:start + step]))
+        before = [self.memory.observe(torch.as_tensor(events.user[start:start + step]),
+                                      torch.as_tensor(events.item[start:start + step]),
+                                      torch.as_tensor(events.ts[start:start + step]))
+                  for start in range(0, len(events), step)]
+        return torch.cat(before) if before else torch.zeros(0, self.cfg.memory_dim)
 
     def _graph(self) -> torch.Tensor | None:
         if not self.cfg.use_graph:
@@ -262,9 +262,18 @@ class IgcoreRecommender(SeededModel):
                 out[i + 1, j] = vocab.setdefault(token, len(vocab) + 1)
         return (torch.as_tensor(out), len(vocab)) if vocab else (None, 0)
 
-    def _training_windows(self) -> dict:
+    def _training_windows(self, train: Interactions) -> dict:
+        """The windows of every user with a target, and each target's index in ``train`` (the histories are
+        ``train`` in order), by which a position finds its memory snapshot."""
         users = [u for u in range(self.n_users) if len(self.items[u]) >= 2]
-        return self._windows(users, with_targets=True)
+        w = self._windows(users, with_targets=True)
+        by_user = np.argsort(train.user, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(np.bincount(train.user, minlength=self.n_users))])
+        w["target_events"] = np.zeros_like(w["targets"])
+        for r, u in enumerate(users):
+            k = int(w["lengths"][r])
+            w["target_events"][r, -k:] = by_user[starts[u + 1] - k:starts[u + 1]]
+        return w
 
     def _windows(self, users: list[int], with_targets: bool) -> dict:
         """Left-padded (1-based) items, types, gap buckets of each user's last max_len events; with targets,

@@ -56,24 +56,27 @@ class InterestMemory(nn.Module):
 
     @torch.no_grad()
     def observe(self, users: torch.Tensor, items: torch.Tensor, ts: torch.Tensor,
-                features: torch.Tensor | None = None) -> None:
+                features: torch.Tensor | None = None) -> torch.Tensor:
         """Fold a time-ordered batch of (user, item, time[, features]) events into memory: each event sends
         one message to its user and one to its item, built from the memories before the batch; a node's
-        messages are aggregated, and the GRU moves that node's memory; its last update is its latest event."""
+        messages are aggregated, and the GRU moves that node's memory; its last update is its latest event.
+        Returns each event's user memory before the batch: what the model knew of that user before the event."""
         tgn, n = self.tgn, len(users)
         if n == 0:
-            return
+            return tgn.memory.new_zeros(0, tgn.memory.shape[1])
         raw = features.float() if features is not None else torch.zeros(n, self.msg_dim)
         src, dst, t = users.long(), items.long() + self.n_users, ts.long()
         node, t2 = torch.cat([src, dst]), torch.cat([t, t])
         t_enc = tgn.time_enc((t2 - tgn.last_update[node]).to(raw.dtype))
         memory = tgn.memory
-        msg = torch.cat([tgn.msg_s_module(memory[src], memory[dst], raw, t_enc[:n]),
-                         tgn.msg_d_module(memory[dst], memory[src], raw, t_enc[n:])])
+        before = memory[src]
+        msg = torch.cat([tgn.msg_s_module(before, memory[dst], raw, t_enc[:n]),
+                         tgn.msg_d_module(memory[dst], before, raw, t_enc[n:])])
         n_id, index = node.unique(return_inverse=True)
         aggr = tgn.aggr_module(msg, index, t2, len(n_id))
         tgn.memory[n_id] = tgn.gru(aggr, memory[n_id])
         tgn.last_update[n_id] = scatter(t2, index, 0, len(n_id), reduce="max")
+        return before
 
     def user_memory(self, users: torch.Tensor) -> torch.Tensor:
         return self.tgn.memory[users]
