@@ -14,8 +14,7 @@ from igcore.training import TrainSettings
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early stopping, device, seed) as SASRec's
-    eval_every: int = 1  # but validated every epoch: one validation costs a few percent of an epoch, and
-    #                      patience then stops 4 epochs after the best, not 8 (the sample: 12 epochs -> 8)
+    eval_every: int = 1  # but validated every epoch: patience then stops 4 epochs after the best, not 8
     # stages
     use_text: bool = True  # pretrained text encoder over item text (when the catalogue has text)
     use_graph: bool = True  # GNN over the user-item graph

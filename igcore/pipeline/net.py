@@ -47,7 +47,7 @@ class IgcoreNet(nn.Module):
         self.n_sources = 1 + int(cfg.use_graph) + int(cfg.use_temporal)
         self.gate = nn.Linear(self.n_sources * d, self.n_sources)
         with torch.no_grad():  # start from the sequence state (weight 0.91 of three sources): the other sources
-            self.gate.bias.zero_()  # then have to earn their weight (Beauty seed 0, NDCG@10 0.0500 -> 0.0504)
+            self.gate.bias.zero_()  # then have to earn their weight
             self.gate.bias[0] = 3.0
         self.head = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(2 * d, d))
 
