@@ -17,7 +17,17 @@ def test_resolver_lists_valid_names():
 
 def test_bipartite_edges_are_distinct_and_both_ways():
     edges = bipartite_edge_index(torch.tensor([0, 0, 1]), torch.tensor([1, 1, 0]), n_users=2)
-    assert sorted(map(tuple, edges.T.tolist())) == [(0, 3), (1, 2), (2, 1), (3, 0)]
+    assert edges.tolist() == [[0, 1, 3, 2], [3, 2, 0, 1]]  # by user, then item; then the reverse directions
+
+
+def test_bipartite_edges_are_torchs_distinct_pairs_in_its_order():
+    # The integer-key unique must give exactly torch.unique(dim=1)'s pairs and order: message passing sums
+    # in edge order, so another order would change trained models' scores in the last float bits.
+    g = torch.Generator().manual_seed(0)
+    users, items = torch.randint(0, 50, (2000,), generator=g), torch.randint(0, 300, (2000,), generator=g)
+    pairs = torch.unique(torch.stack([users, items + 50]), dim=1)
+    assert torch.equal(bipartite_edge_index(users, items, n_users=50), torch.cat([pairs, pairs.flip(0)], dim=1))
+    assert bipartite_edge_index(users[:0], items[:0], n_users=50).shape == (2, 0)
 
 
 @pytest.mark.parametrize("kind", list(GNNS))
