@@ -127,6 +127,23 @@ def test_every_input_table_starts_at_the_item_scale():
         assert torch.equal(table.weight[0], torch.zeros(32))
 
 
+@pytest.mark.parametrize("heads", [1, 2])
+def test_last_state_is_the_last_column_of_the_full_sequence(heads):
+    from igcore.pipeline.net import IgcoreNet
+
+    torch.manual_seed(0)
+    net = IgcoreNet(dataclasses.replace(SMALL, seq_heads=heads, dim=16), n_users=3, n_items=30, n_types=3,
+                    text=None).eval()
+    seq = torch.tensor([[0, 0, 0, 4, 7, 9], [1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 0, 0]])  # short, full, empty
+    types, gaps = (seq > 0).long(), torch.randint(1, 5, seq.shape) * (seq > 0)
+    items = net.item_table(None)[0]
+    with torch.no_grad():
+        full, last = net.sequence(items, seq, types, gaps), net.last_state(items, seq, types, gaps)
+    assert last.shape == (3, 16) and torch.isfinite(last).all()
+    assert torch.allclose(last, full[:, -1], atol=1e-5)
+    assert not torch.allclose(last[0], last[1])
+
+
 def test_recommend_with_explanations(shop, trained):
     with Store(shop, read_only=True) as store:
         rows = recommend(store, "U00001", k=5, path=trained[1], explain=True)

@@ -204,7 +204,7 @@ class IgcoreRecommender(SeededModel):
         w = self._windows(users.tolist(), with_targets=False)
         width = max(int(w["lengths"].max()), 1)
         t = lambda a: torch.as_tensor(a[:, -width:], device=self.device)  # noqa: E731
-        hidden = self.net.sequence(items, t(w["items"]), t(w["types"]), t(w["gaps"]))[:, -1]
+        hidden = self.net.last_state(items, t(w["items"]), t(w["types"]), t(w["gaps"]))
         u = torch.as_tensor(users, device=self.device)
         memory = self.memory.user_memory(u.cpu()).to(self.device) if self.memory is not None else None
         interest, weights = self.net.fuse(hidden, graph_user[u] if graph_user is not None else None, memory)

@@ -67,14 +67,37 @@ class IgcoreNet(nn.Module):
     def sequence(self, items: torch.Tensor, seq: torch.Tensor, types: torch.Tensor,
                  gaps: torch.Tensor) -> torch.Tensor:
         """Hidden states (B, L, d) of left-padded sequences; the last column is the latest event."""
-        b, length = seq.shape
+        x, mask = self._inputs(items, seq, types, gaps)
+        return self.norm(self.encoder(x, mask=mask))
+
+    def last_state(self, items: torch.Tensor, seq: torch.Tensor, types: torch.Tensor,
+                   gaps: torch.Tensor) -> torch.Tensor:
+        """``sequence(...)[:, -1]`` (to float rounding), (B, d), for scoring: the last position of a causal
+        encoder needs every position's keys but no other query, so the top layer runs attention and
+        feed-forward for the last query alone (a quarter less work at two layers). In training mode, where
+        every position has a target, it is the plain slice."""
+        top = self.encoder.layers[-1]
+        if self.training or not top.norm_first:
+            return self.sequence(items, seq, types, gaps)[:, -1]
+        x, mask = self._inputs(items, seq, types, gaps)
+        for layer in self.encoder.layers[:-1]:
+            x = layer(x, src_mask=mask)
+        h = top.norm1(x)
+        x = x[:, -1:] + top.self_attn(h[:, -1:], h, h, attn_mask=mask[:, -1:], need_weights=False)[0]
+        x = x + top.linear2(top.activation(top.linear1(top.norm2(x))))
+        return self.norm(x)[:, 0]
+
+    def _inputs(self, items: torch.Tensor, seq: torch.Tensor, types: torch.Tensor,
+                gaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The summed input embeddings (B, L, d) and the attention mask (B * heads, L, L): causal, and no
+        padded key (each position may always see itself, so a fully padded row stays finite)."""
+        length = seq.shape[1]
         pos = torch.arange(self.cfg.max_len - length, self.cfg.max_len, device=seq.device)
         x = items[seq] * math.sqrt(self.cfg.dim) + self.type_emb(types) + self.gap_emb(gaps) + self.pos_emb(pos)[None]
         x = self.dropout(x) * (seq > 0).unsqueeze(-1)
         causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=seq.device), 1)
         pad_key = (seq == 0)[:, None, :] & ~torch.eye(length, dtype=torch.bool, device=seq.device)[None]
-        mask = (causal[None] | pad_key).repeat_interleave(self.cfg.seq_heads, dim=0)
-        return self.norm(self.encoder(x, mask=mask))
+        return x, (causal[None] | pad_key).repeat_interleave(self.cfg.seq_heads, dim=0)
 
     # --- decode + recommend -----------------------------------------------------------------------------
     def fuse(self, seq_state: torch.Tensor, graph_user: torch.Tensor | None,
