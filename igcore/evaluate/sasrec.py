@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from igcore.config import TrainSettings
 from igcore.evaluate.data import Interactions
 from igcore.evaluate.metrics import top_k
-from igcore.training import SeededModel, TrainSettings, fit_with_early_stopping, length_batches, validation_ndcg
+from igcore.training import SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
 
 
 @dataclasses.dataclass(frozen=True)

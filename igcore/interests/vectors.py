@@ -15,8 +15,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from igcore.encode import DEFAULT_TEXT_MODEL
 from igcore.encode.items import content_hash, item_attributes, item_text
-from igcore.encode.text import DEFAULT_TEXT_MODEL
 from igcore.errors import IgcoreError
 from igcore.interests.config import InterestConfig
 from igcore.store import Store

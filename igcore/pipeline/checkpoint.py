@@ -2,8 +2,11 @@
 
 A checkpoint folder holds ``weights.safetensors`` and ``model.json`` (pipeline config, user/item/type ids, the
 import ids of the data it was trained on, the training log). The online state (histories, graph, memory) is
-not saved: it is replayed from the store's events, which is exact and keeps checkpoints small. ``model.json``
-carries a format number: a checkpoint of an older network is refused with a message to retrain, never half-loaded.
+not saved: it is replayed from the store's events, which is exact and keeps checkpoints small. What scoring
+needs of that state is saved as well (``serving.safetensors``, :mod:`igcore.pipeline.serving`), for stores
+whose events have not changed since. ``model.json`` carries a format number: a checkpoint of an older network
+is refused with a message to retrain, never half-loaded. torch is imported only to read or write weights, so
+that reading a checkpoint's ids and config costs no torch import.
 """
 
 from __future__ import annotations
@@ -14,21 +17,24 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from igcore.errors import IgcoreError
 from igcore.pipeline.config import PipelineConfig
+from igcore.pipeline.serving import SERVING, ServingState
+
+if TYPE_CHECKING:
+    import torch
 
 WEIGHTS, META = "weights.safetensors", "model.json"
 FORMAT = 2  # bumped when the network's weights change meaning (2: graph user vectors, no per-user parameters)
 
 
 def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: PipelineConfig,
-                    meta: dict[str, Any]) -> Path:
+                    meta: dict[str, Any], serving: ServingState | None = None) -> Path:
     """Write to a temporary folder beside ``path``, then swap it in: a crash leaves the old one or none."""
+    from safetensors.torch import save_file
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
@@ -36,6 +42,8 @@ def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: 
         save_file(weights, str(tmp / WEIGHTS))
         record = {"format": FORMAT, "config": dataclasses.asdict(config), **meta}
         (tmp / META).write_text(json.dumps(record, indent=1, default=str))
+        if serving is not None:
+            serving.save(tmp / SERVING)
         old = path.with_name(f".{path.name}.old")
         if path.exists():
             os.replace(path, old)
@@ -47,7 +55,8 @@ def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: 
     return path
 
 
-def load_checkpoint(path: str | Path) -> tuple[PipelineConfig, dict[str, Any], dict[str, torch.Tensor]]:
+def read_meta(path: str | Path) -> tuple[PipelineConfig, dict[str, Any]]:
+    """A checkpoint's config and ``model.json`` record (ids, import ids, training log), without its weights."""
     path = Path(path)
     if not (path / META).exists() or not (path / WEIGHTS).exists():
         raise IgcoreError(f"no model checkpoint at {path}: train one with `igcore train`")
@@ -57,4 +66,11 @@ def load_checkpoint(path: str | Path) -> tuple[PipelineConfig, dict[str, Any], d
                           "again (`igcore train` or the Pipeline page)")
     fields = {f.name for f in dataclasses.fields(PipelineConfig)}
     config = PipelineConfig(**{k: v for k, v in meta.pop("config").items() if k in fields})
-    return config, meta, load_file(str(path / WEIGHTS))
+    return config, meta
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """A checkpoint's tensors (call :func:`read_meta` first: it checks the folder and its format)."""
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(path) / WEIGHTS))

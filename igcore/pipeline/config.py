@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from igcore.encode.text import DEFAULT_TEXT_MODEL
-from igcore.training import TrainSettings
+from igcore.config import TrainSettings
+from igcore.encode import DEFAULT_TEXT_MODEL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +46,8 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
             return "igcore-seq-only"
         return "igcore" + "".join(f"-no-{s}" for s in off)
 
+
+EXCLUDE = ("none", "bought", "seen")  # what a recommendation leaves out: nothing, the user's purchases, or history
 
 ABLATIONS: dict[str, dict[str, bool]] = {
     "igcore": {},

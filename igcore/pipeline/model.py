@@ -24,6 +24,7 @@ from igcore.evaluate.metrics import top_k
 from igcore.graph.gnn import bipartite_edge_index
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.net import IgcoreNet
+from igcore.pipeline.serving import ServingState
 from igcore.progress import Progress, no_progress
 from igcore.temporal.memory import InterestMemory
 from igcore.training import SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
@@ -190,6 +191,17 @@ class IgcoreRecommender(SeededModel):
     @torch.no_grad()
     def item_vectors(self) -> np.ndarray:
         return self._state()[0][1:].cpu().numpy()
+
+    @torch.no_grad()
+    def serving_state(self, key: str, chunk: int = 2048) -> ServingState:
+        """Every user's query vector and source weights and the item table in the current online state, to
+        score without the network while the events stay as they are (:mod:`igcore.pipeline.serving`)."""
+        parts = [self._queries(np.arange(lo, min(lo + chunk, self.n_users))) for lo in range(0, self.n_users, chunk)]
+        queries = torch.cat([q for q, _, _ in parts]) if parts else torch.zeros(0, self.cfg.dim)
+        sources = torch.cat([w for _, _, w in parts]) if parts else torch.zeros(0, self.net.n_sources)
+        arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in
+                  (queries.cpu().numpy(), sources.cpu().numpy(), self.item_vectors())]
+        return ServingState(*arrays, key)
 
     # --- helpers ------------------------------------------------------------------------------------
     def _state(self):

@@ -1,27 +1,35 @@
 """Orchestration from one config: encode -> embed -> update -> decode -> recommend, reporting progress.
 
-Used by the CLI (``igcore train``, ``update``, ``recommend``) and, later, the dashboard. Production training
-selects its epoch on each user's last event, then rebuilds the online state from every event.
+Used by the CLI (``igcore train``, ``update``, ``recommend``) and the dashboard. Production training selects
+its epoch on each user's last event, then rebuilds the online state from every event. torch and
+torch_geometric are imported only where a network runs: ``recommend`` on a store whose events have not changed
+since the model last saw them scores from the saved serving state (:mod:`igcore.pipeline.serving`) instead.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from igcore.errors import IgcoreError
 from igcore.evaluate.data import Interactions, load_interactions
+from igcore.evaluate.metrics import top_k
 from igcore.interests.clusters import unit_rows
-from igcore.pipeline.checkpoint import load_checkpoint, save_checkpoint
-from igcore.pipeline.config import PipelineConfig
-from igcore.pipeline.model import IgcoreRecommender
-from igcore.pipeline.side import load_side_info
+from igcore.pipeline.checkpoint import load_weights, read_meta, save_checkpoint
+from igcore.pipeline.config import EXCLUDE, PipelineConfig
+from igcore.pipeline.serving import SERVING, load_serving, state_key
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
+
+if TYPE_CHECKING:
+    from igcore.pipeline.model import IgcoreRecommender
+
+BOUGHT = "purchase"  # the canonical event type of a purchase (igcore.config.DEFAULT_EVENT_VOCAB)
 
 
 def default_checkpoint(store: Store) -> Path:
@@ -39,6 +47,9 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None,
     """Fit on all events but each user's last, pick the epoch on those last events, then rebuild the online
     state from every event and save a checkpoint. A read-only ``store`` works once the item texts are
     encoded (:func:`igcore.pipeline.side.missing_text_vectors`); otherwise the store must be writable."""
+    from igcore.pipeline.model import IgcoreRecommender
+    from igcore.pipeline.side import load_side_info
+
     data = load_interactions(store)
     if len(data) == 0:
         raise IgcoreError("the store holds no events: import some first (igcore ingest / igcore sample)")
@@ -51,24 +62,48 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None,
     model.fit(data.subset(~last), data.subset(last), progress, final_state=False)
     model.rebuild_state(data)
     imports = [int(r[0]) for r in store.rows("SELECT DISTINCT import_id FROM events ORDER BY 1")]
-    meta = {"user_ids": data.user_ids.tolist(), "item_ids": data.item_ids.tolist(),
+    checkpoint_id = secrets.token_hex(8)
+    meta = {"checkpoint_id": checkpoint_id, "user_ids": data.user_ids.tolist(), "item_ids": data.item_ids.tolist(),
             "type_names": list(data.type_names), "import_ids": imports, "events": len(data),
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "log": model.log}
-    path = save_checkpoint(path or default_checkpoint(store), model.weights(), config, meta)
+    path = save_checkpoint(path or default_checkpoint(store), model.weights(), config, meta,
+                           model.serving_state(state_key(checkpoint_id, data)))
     return model, path
 
 
 def load(store: Store, path: Path | None = None, at: dt.datetime | None = None) -> tuple[IgcoreRecommender, dict]:
     """A trained model with its online state rebuilt from the store's events (up to ``at`` if given).
     Users and items unknown to the checkpoint are left out (retrain to include them)."""
-    config, meta, weights = load_checkpoint(path or default_checkpoint(store))
-    data = load_interactions(store)
-    data = reindexed(data, meta)
+    path = Path(path or default_checkpoint(store))
+    config, meta = read_meta(path)
+    return _restored(path, config, _events(store, meta, at)), meta
+
+
+def refresh(store: Store, path: Path | None = None) -> tuple[IgcoreRecommender, dict]:
+    """:func:`load` with every stored event, saving the serving state for them: after new events, the next
+    ``recommend`` scores without replaying them again."""
+    path = Path(path or default_checkpoint(store))
+    config, meta = read_meta(path)
+    data = _events(store, meta, None)
+    model = _restored(path, config, data)
+    if "checkpoint_id" in meta:
+        model.serving_state(state_key(meta["checkpoint_id"], data)).save(path / SERVING)
+    return model, meta
+
+
+def _events(store: Store, meta: dict[str, Any], at: dt.datetime | None) -> Interactions:
+    data = reindexed(load_interactions(store), meta)
     if at is not None:
         data = data.subset(data.ts <= int(at.replace(tzinfo=dt.UTC).timestamp()))
+    return data
+
+
+def _restored(path: Path, config: PipelineConfig, data: Interactions) -> IgcoreRecommender:
+    from igcore.pipeline.model import IgcoreRecommender
+
     model = IgcoreRecommender(dataclasses.replace(config, device="cpu" if config.device == "cuda" else config.device))
-    model.restore(data, weights)
-    return model, meta
+    model.restore(data, load_weights(path))
+    return model
 
 
 def reindexed(data: Interactions, meta: dict[str, Any]) -> Interactions:
@@ -86,21 +121,38 @@ def reindexed(data: Interactions, meta: dict[str, Any]) -> Interactions:
 
 
 def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = None,
-              path: Path | None = None, explain: bool = False) -> list[dict[str, Any]]:
-    model, meta = load(store, path, at)
+              path: Path | None = None, explain: bool = False, exclude: str = "bought") -> list[dict[str, Any]]:
+    """The user's top ``k`` (now, or as of ``at``), leaving out ``exclude`` (none, bought or seen items); with
+    ``explain``, each item's three most similar history items and the decoder's source weights last."""
+    if exclude not in EXCLUDE:
+        raise IgcoreError(f"exclude must be one of {', '.join(EXCLUDE)}, not {exclude!r}")
+    path = Path(path or default_checkpoint(store))
+    config, meta = read_meta(path)
     users = {u: i for i, u in enumerate(meta["user_ids"])}
     if user_id not in users:
         raise IgcoreError(f"user {user_id!r} is not known to the model (trained on {len(users):,} users)")
     u = users[user_id]
-    top = model.recommend(u, k)
-    scores = model.score(np.array([u]))[0]
+    data = _events(store, meta, at)
+    scorer = None
+    if at is None and "checkpoint_id" in meta:
+        scorer = load_serving(path / SERVING, state_key(meta["checkpoint_id"], data))
+    if scorer is None:  # new events, another time or an older checkpoint: replay the log through the model
+        scorer = _restored(path, config, data)
+    mine = data.user == u
+    seen, types = data.item[mine], data.event_type[mine]
+    scores = scorer.score(np.array([u]))[0]
+    ranked = scores.astype(np.float64)
+    if exclude != "none":
+        bought = [t for t, name in enumerate(data.type_names) if name == BOUGHT]
+        ranked[seen if exclude == "seen" else seen[np.isin(types, bought)]] = -np.inf
+    top = [i for i in top_k(ranked[None], k)[0].tolist() if np.isfinite(ranked[i])]
     titles = dict(store.rows("SELECT item_id, title FROM items"))
     out = []
     # Reasons by cosine of item vectors: by raw dot product the history item with the longest vector would be
     # every recommendation's first reason.
-    vectors = unit_rows(model.item_vectors()) if explain else None
-    history = list(dict.fromkeys(reversed(model.items[u])))[:20]  # distinct items, latest first
-    for rank, item in enumerate(top.tolist(), 1):
+    vectors = unit_rows(scorer.item_vectors()) if explain else None
+    history = list(dict.fromkeys(seen[::-1].tolist()))[:20]  # distinct items, latest first
+    for rank, item in enumerate(top, 1):
         item_id = meta["item_ids"][item]
         row: dict[str, Any] = {"rank": rank, "item_id": item_id, "title": titles.get(item_id), "score":
                                float(scores[item])}
@@ -111,8 +163,7 @@ def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = 
                 meta["item_ids"][history[j]]), "similarity": float(sims[j])} for j in best]
         out.append(row)
     if explain:
-        weights = model.source_weights(np.array([u]))[0].tolist()
-        names = ["sequence"] + (["graph"] if model.cfg.use_graph else []) + \
-            (["memory"] if model.cfg.use_temporal else [])
+        weights = scorer.source_weights(np.array([u]))[0].tolist()
+        names = ["sequence"] + (["graph"] if config.use_graph else []) + (["memory"] if config.use_temporal else [])
         out.append({"sources": dict(zip(names, weights))})
     return out

@@ -1,0 +1,80 @@
+"""The serving state: what ``recommend`` needs, materialised when the model last saw the store.
+
+Every user's query vector (the scoring head's output), the gate's source weights and the item table, as the
+online state stood after ``igcore train`` or ``igcore update``. On a store whose events have not changed since,
+a recommendation is one row times the item table: no torch, no torch_geometric, no replay of the event log
+(about 12 s of a 17 s ``igcore recommend`` on the bundled sample without a bytecode cache, 2 s of 6.5 s with one).
+
+The state is keyed by the checkpoint's id (drawn at random by every training run) and a fingerprint of the
+events as the model indexes them, so it is used only where replaying the log would give the same state: new
+events of known users or items, a forgotten user, another checkpoint, or a time (``--at``) make callers replay
+instead. Saved with ``safetensors.numpy``: plain arrays, never unpickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
+
+from igcore.evaluate.data import Interactions
+
+SERVING = "serving.safetensors"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingState:
+    """Query vectors (n_users, d), source weights (n_users, S) and item vectors (n_items, d), float32; it
+    scores like the model it came from (``score``, ``source_weights``, ``item_vectors``)."""
+
+    queries: np.ndarray
+    sources: np.ndarray
+    items: np.ndarray
+    key: str
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        return self.queries[np.asarray(users)] @ self.items.T
+
+    def source_weights(self, users: np.ndarray) -> np.ndarray:
+        return self.sources[np.asarray(users)]
+
+    def item_vectors(self) -> np.ndarray:
+        return self.items
+
+    def save(self, path: Path) -> None:
+        """Write to a temporary file beside ``path``, then swap it in: readers see the old state or the new."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+        os.close(fd)
+        try:
+            save_file({"queries": self.queries, "sources": self.sources, "items": self.items}, tmp,
+                      metadata={"key": self.key})
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def state_key(checkpoint_id: str, events: Interactions) -> str:
+    """What a serving state depends on: the checkpoint's weights (named by its id) and the events in the
+    model's own indexes, in order."""
+    digest = hashlib.sha256(checkpoint_id.encode())
+    for array in (events.user, events.item, events.ts, events.event_type):
+        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def load_serving(path: Path, key: str) -> ServingState | None:
+    """The state saved at ``path`` if it was made under ``key``; None if there is none or it is stale."""
+    if not path.exists():
+        return None
+    with safe_open(str(path), framework="np") as f:
+        if (f.metadata() or {}).get("key") != key:
+            return None
+    arrays = load_file(str(path))
+    return ServingState(arrays["queries"], arrays["sources"], arrays["items"], key)
