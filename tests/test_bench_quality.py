@@ -22,7 +22,7 @@ def test_bench_quality_writes_json_and_table(tmp_path):
     assert set(result["models"]) == {"MostPop", "MostPop (frozen)", "Markov", "Markov (frozen)"}
     row = result["models"]["Markov"]
     assert {"ndcg@10", "hr@10", "mrr", "train_s", "params", "history_excluded"} <= set(row)
-    assert row["cases"] == result["split"]["test"]
+    assert row["cases"] == result["split"]["test"] and row["machine"] == result["machine"]
     doc = (tmp_path / "out" / "docs" / "BENCHMARKS.md").read_text()
     assert "<!-- quality-events-stream -->" in doc and "| Markov (frozen) |" in doc
     again = subprocess.run([sys.executable, "-m", "igcore.cli", "bench", "quality", "--dataset",
@@ -37,3 +37,19 @@ def test_bench_quality_writes_json_and_table(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "igcore.cli", "bench", "quality", "--dataset", str(paths["events"]),
                           "--models", "Nope"], capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "valid names: MostPop" in bad.stderr
+
+
+def test_each_row_names_the_machine_it_ran_on():
+    from igcore.evaluate.bench import render_table
+
+    row = {"ndcg@10": 0.05, "hr@10": 0.08, "train_s": 1, "eval_s": 1, "seeds_run": 1, "date": "2026-12-01",
+           "nothing_excluded": {}}
+    models = {"a": {**row, "machine": "AMD EPYC, 2 cores"}, "b": {**row, "machine": "Intel Xeon, 2 cores"}, "c": row}
+    out = {"dataset": "d", "protocol": "loo", "headline": "history_excluded", "split": {},
+           "machine": "AMD EPYC, 2 cores", "models": models}
+    table = render_table(out)
+    assert "machines as each row says (the latest run: AMD EPYC, 2 cores)" in table
+    assert [line.rsplit("|", 2)[1].strip() for line in table.splitlines() if line.startswith("| a") or
+            line.startswith("| b") or line.startswith("| c")] == ["AMD EPYC", "Intel Xeon", "not recorded"]
+    out["models"] = {"a": out["models"]["a"]}
+    assert render_table(out).splitlines()[2].startswith("AMD EPYC, 2 cores · each row from")

@@ -91,7 +91,7 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
                     f"train {train_s:.0f}s eval {result['eval_s']:.0f}s")
         wall_s = round(time.perf_counter() - t_model, 1)
         out = _save(name, protocol, split, {model_name + suffix: {**_aggregate(runs[suffix], config), "date": today(),
-                                                                  "wall_s": wall_s}
+                                                                  "machine": machine(), "wall_s": wall_s}
                                             for suffix, config in configs.items()})
     log(f"whole run {(time.perf_counter() - t_start) / 60:.1f} min")
     return out
@@ -160,10 +160,13 @@ def _aggregate(runs: list[dict], config: EvalConfig) -> dict:
 
 def render_table(out: dict) -> str:
     other = "nothing_excluded" if out["headline"] == "history_excluded" else "history_excluded"
+    machines = {row.get("machine") for row in out["models"].values()}
+    where = f"{out['machine']}" if machines == {out["machine"]} else \
+        f"machines as each row says (the latest run: {out['machine']})"
     lines = [
         f"## {out['dataset']} · {out['protocol']}",
         "",
-        f"{out['machine']} · each row from `igcore bench quality --dataset {out['dataset']} --protocol "
+        f"{where} · each row from `igcore bench quality --dataset {out['dataset']} --protocol "
         f"{out['protocol']} --models NAME... --seeds N` (a rerun replaces its rows); seeded models give the mean "
         "± standard deviation over seeds.",
         "",
@@ -171,8 +174,8 @@ def render_table(out: dict) -> str:
         f"{other.replace('_', ' ')}. Split: {json.dumps(out['split'])}",
         "",
         "| model | NDCG@10 | HR@10 | NDCG@20 | HR@20 | MRR | coverage@10 | train s | eval s | "
-        f"NDCG@10 ({other.split('_')[0]} excl.) | HR@10 ({other.split('_')[0]} excl.) | seeds | date |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"NDCG@10 ({other.split('_')[0]} excl.) | HR@10 ({other.split('_')[0]} excl.) | seeds | date | machine |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for name, row in out["models"].items():
         def fmt(key: str, src: dict = row) -> str:
@@ -184,5 +187,5 @@ def render_table(out: dict) -> str:
         lines.append(f"| {name} | {fmt('ndcg@10')} | {fmt('hr@10')} | {fmt('ndcg@20')} | {fmt('hr@20')} | "
                      f"{fmt('mrr')} | {fmt('coverage@10')} | {row['train_s']:.0f} | {row['eval_s']:.0f} | "
                      f"{fmt('ndcg@10', row[other])} | {fmt('hr@10', row[other])} | {row['seeds_run']} | "
-                     f"{row['date']} |")
+                     f"{row['date']} | {row.get('machine', 'not recorded').split(',')[0]} |")
     return "\n".join(lines)
