@@ -53,3 +53,22 @@ def test_each_row_names_the_machine_it_ran_on():
             line.startswith("| b") or line.startswith("| c")] == ["AMD EPYC", "Intel Xeon", "not recorded"]
     out["models"] = {"a": out["models"]["a"]}
     assert render_table(out).splitlines()[2].startswith("AMD EPYC, 2 cores · each row from")
+
+
+def test_rows_of_trained_models_keep_each_seeds_validation_curve():
+    from types import SimpleNamespace
+
+    from igcore.evaluate.bench import _aggregate, _curve
+    from igcore.evaluate.protocols import EvalConfig
+
+    log = [{"epoch": 1, "loss": 5.0, "valid_ndcg@10": 0.0712345}, {"epoch": 2, "loss": 4.0},
+           {"epoch": 3, "loss": 3.5, "valid_ndcg@10": 0.081}]
+    assert _curve(SimpleNamespace(log=log)) == [[1, 0.07123], [3, 0.081]]
+    assert _curve(object()) == []  # a baseline: nothing trained, no curve
+    metrics = {"ndcg@10": 0.05, "hr@10": 0.08, "segments": {}}
+    run = {"variants": {"history_excluded": metrics, "nothing_excluded": metrics}, "train_s": 1.0, "eval_s": 1.0,
+           "params": 3, "valid": None}
+    config = EvalConfig("loo", exclude_seen=(True, False))
+    row = _aggregate([{**run, "curve": [[1, 0.07]]}, {**run, "curve": [[1, 0.06], [2, 0.065]]}], config)
+    assert row["curves"] == [[[1, 0.07]], [[1, 0.06], [2, 0.065]]]
+    assert "curves" not in _aggregate([{**run, "curve": []}], config)

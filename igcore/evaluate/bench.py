@@ -84,7 +84,7 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
             train_s = fit(model, split)  # once per seed; each row measures its own copy of the fitted model
             for suffix, config in configs.items():
                 result = measure(copy.deepcopy(model) if len(configs) > 1 else model, split, config)
-                result.update(train_s=train_s, params=_params(model))
+                result.update(train_s=train_s, params=_params(model), curve=_curve(model))
                 runs[suffix].append(result)
                 head = result["variants"][_headline_variant(config)]
                 log(f"  {model_name}{suffix} seed {seed}: ndcg@10 {head['ndcg@10']:.4f} hr@10 {head['hr@10']:.4f} "
@@ -133,6 +133,12 @@ def _params(model) -> int:
     return 0
 
 
+def _curve(model) -> list[list[float]]:
+    """[epoch, validation NDCG@10] of each validated epoch of a trained model (none for the baselines): what
+    an early-stopping setting would have seen, so another patience can be judged without re-running."""
+    return [[e["epoch"], round(e["valid_ndcg@10"], 5)] for e in getattr(model, "log", []) if "valid_ndcg@10" in e]
+
+
 def _aggregate(runs: list[dict], config: EvalConfig) -> dict:
     """Headline metrics (mean over seeds, with _std), the other variant under its name, times, params."""
     headline = _headline_variant(config)
@@ -153,6 +159,8 @@ def _aggregate(runs: list[dict], config: EvalConfig) -> dict:
     row["eval_s"] = statistics.fmean(r["eval_s"] for r in runs)
     row["params"] = runs[0]["params"]
     row["seeds_run"] = len(runs)
+    if any(r["curve"] for r in runs):
+        row["curves"] = [r["curve"] for r in runs]
     if runs[0]["valid"]:
         row["valid_ndcg@10"] = statistics.fmean(r["valid"]["ndcg@10"] for r in runs)
     return row
