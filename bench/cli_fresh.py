@@ -7,7 +7,7 @@ two epochs (what the dashboard's Pipeline page trains by default, and the quick 
 library's defaults (up to 200 epochs, early stopping on each user's last event).
 
 The whole sequence runs ``--repeats`` times, each from a new clone; the table gives each step's median and every
-run's totals (the set-up's pip install alone took 55 to 82 s in runs here).
+run's totals (the set-up's pip install alone took 55 to 98 s in runs here).
 
     .venv/bin/python bench/cli_fresh.py [--repeats 3]
 """
