@@ -2,13 +2,15 @@
 
 Every user's query vector (the scoring head's output), the gate's source weights and the item table, as the
 online state stood after ``igcore train`` or ``igcore update``. On a store whose events have not changed since,
-a recommendation is one row times the item table: no torch, no torch_geometric, no replay of the event log
-(about 12 s of a 17 s ``igcore recommend`` on the bundled sample without a bytecode cache, 2 s of 6.5 s with one).
+a recommendation is one row times the item table: no torch, no torch_geometric, no replay of the event log.
+On the bundled sample ``igcore recommend USER --explain`` took 16.6 s without a bytecode cache and 6.5 s with
+one; from the serving state 3 s and 1.1 s (``bench/cli_fresh.py``).
 
 The state is keyed by the checkpoint's id (drawn at random by every training run) and a fingerprint of the
 events as the model indexes them, so it is used only where replaying the log would give the same state: new
 events of known users or items, a forgotten user, another checkpoint, or a time (``--at``) make callers replay
-instead. Saved with ``safetensors.numpy``: plain arrays, never unpickled.
+instead. Saved with ``safetensors.numpy``: plain arrays, never unpickled. It holds a vector per user, derived
+from their events: deleting a user's events must delete this file too (or refresh it), not only the events.
 """
 
 from __future__ import annotations
