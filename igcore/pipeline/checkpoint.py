@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     import torch
 
 WEIGHTS, META = "weights.safetensors", "model.json"
-FORMAT = 2  # bumped when the network's weights change meaning (2: graph user vectors, no per-user parameters)
+FORMAT = 3  # bumped when the network's weights change meaning (2: graph user vectors, no per-user parameters;
+#            3: a layer norm after each GNN layer)
 
 
 def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: PipelineConfig,
