@@ -45,22 +45,6 @@ def test_every_encoder_embeds_every_node_and_isolated_nodes_see_no_neighbours(ki
     assert torch.allclose(out[4], out2[4])
 
 
-@pytest.mark.parametrize("kind", ["gin", "gcn", "gat", "sage"])
-def test_learned_layers_keep_vectors_at_unit_scale_however_many_neighbours(kind):
-    """A hub user with 200 items, whose items each have 200 more users: GIN's sums grow with the degrees, and
-    a vector thousands of times longer than the sequence state saturated the decoder's gate. Each learned layer
-    ends in a layer norm, so every node's output has mean 0 and variance 1 over its features."""
-    torch.manual_seed(0)
-    users = torch.cat([torch.zeros(200, dtype=torch.long), torch.arange(1, 201).repeat_interleave(200)])
-    items = torch.cat([torch.arange(200), torch.arange(200).repeat(200)])
-    edges = bipartite_edge_index(users, items, n_users=201)
-    x = torch.cat([torch.zeros(201, 16), torch.randn(200, 16)])
-    with torch.no_grad():
-        out = GraphEncoder(kind, dim=16, layers=3).eval()(x, edges)
-    assert torch.allclose(out.mean(dim=1), torch.zeros(401), atol=1e-5)
-    assert torch.allclose(out.var(dim=1, unbiased=False), torch.ones(401), atol=1e-3)
-
-
 def test_gin_layer_is_mlp_of_self_plus_neighbour_sum():
     torch.manual_seed(0)
     conv = resolve_gnn("gin")(4, 4)

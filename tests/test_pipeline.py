@@ -145,16 +145,6 @@ def test_last_state_is_the_last_column_of_the_full_sequence(heads):
     assert not torch.allclose(last[0], last[1])
 
 
-def test_the_gate_hears_every_source(trained):
-    """Every user's interest takes some of each source: a saturated gate (weight 1.000 on the sequence state,
-    as unnormalised GIN sums caused on the sample's degrees) would make the graph and memory rows of the
-    ablations measure nothing. The scale itself is tested in test_graph_and_memory on a hub graph."""
-    model, _ = trained
-    weights = model.source_weights(np.arange(model.n_users))
-    assert weights.shape == (40, 3) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
-    assert weights.min() > 0.005 and weights[:, 0].max() < 0.99
-
-
 def test_recommend_with_explanations(shop, trained):
     with Store(shop, read_only=True) as store:
         rows = recommend(store, "U00001", k=5, path=trained[1], explain=True)

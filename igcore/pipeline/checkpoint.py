@@ -27,8 +27,7 @@ if TYPE_CHECKING:
     import torch
 
 WEIGHTS, META = "weights.safetensors", "model.json"
-FORMAT = 3  # bumped when the network's weights change meaning (2: graph user vectors, no per-user parameters;
-#            3: a layer norm after each GNN layer)
+FORMAT = 2  # bumped when the network's weights change meaning (2: graph user vectors, no per-user parameters)
 
 
 def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: PipelineConfig,
