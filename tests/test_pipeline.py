@@ -247,3 +247,13 @@ def test_cli_train_then_recommend(shop, tmp_path):
     assert rec.stdout.count("because of") >= 3 and "interest sources: sequence" in rec.stdout
     missing = run("recommend", "nobody")
     assert missing.returncode == 1 and "is not known to the model" in missing.stderr
+    serving = tmp_path / "models" / "cli" / "serving.safetensors"
+    before = serving.read_bytes()
+    (tmp_path / "more.csv").write_text("user_id,item_id,timestamp,event_type\n"
+                                       "U00002,I00001,2030-01-01,view\nU00002,I00002,2030-01-02,purchase\n")
+    update = run("update", str(tmp_path / "more.csv"))
+    assert update.returncode == 0, update.stderr
+    assert "loaded 2" in update.stdout and "(+2 since training)" in update.stdout
+    assert serving.read_bytes() != before  # the next recommend scores the new events without a replay
+    after = run("recommend", "U00002", "-k", "3", "--json")
+    assert after.returncode == 0 and "I00002" not in {r["item_id"] for r in json.loads(after.stdout)}  # bought
