@@ -74,28 +74,29 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None,
 def load(store: Store, path: Path | None = None, at: dt.datetime | None = None) -> tuple[IgcoreRecommender, dict]:
     """A trained model with its online state rebuilt from the store's events (up to ``at`` if given).
     Users and items unknown to the checkpoint are left out (retrain to include them)."""
-    path = Path(path or default_checkpoint(store))
-    config, meta = read_meta(path)
-    return _restored(path, config, _events(store, meta, at)), meta
+    path, config, meta, data = _checkpoint_events(store, path, at)
+    return _restored(path, config, data), meta
 
 
 def refresh(store: Store, path: Path | None = None) -> tuple[IgcoreRecommender, dict]:
     """:func:`load` with every stored event, saving the serving state for them: after new events, the next
     ``recommend`` scores without replaying them again."""
-    path = Path(path or default_checkpoint(store))
-    config, meta = read_meta(path)
-    data = _events(store, meta, None)
+    path, config, meta, data = _checkpoint_events(store, path, None)
     model = _restored(path, config, data)
     if "checkpoint_id" in meta:
         model.serving_state(state_key(meta["checkpoint_id"], data)).save(path / SERVING)
     return model, meta
 
 
-def _events(store: Store, meta: dict[str, Any], at: dt.datetime | None) -> Interactions:
+def _checkpoint_events(store: Store, path: Path | None, at: dt.datetime | None
+                       ) -> tuple[Path, PipelineConfig, dict[str, Any], Interactions]:
+    """The checkpoint folder, its config and record, and the store's events (up to ``at``) in its indexes."""
+    path = Path(path or default_checkpoint(store))
+    config, meta = read_meta(path)
     data = reindexed(load_interactions(store), meta)
     if at is not None:
         data = data.subset(data.ts <= int(at.replace(tzinfo=dt.UTC).timestamp()))
-    return data
+    return path, config, meta, data
 
 
 def _restored(path: Path, config: PipelineConfig, data: Interactions) -> IgcoreRecommender:
@@ -126,13 +127,11 @@ def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = 
     ``explain``, each item's three most similar history items and the decoder's source weights last."""
     if exclude not in EXCLUDE:
         raise IgcoreError(f"exclude must be one of {', '.join(EXCLUDE)}, not {exclude!r}")
-    path = Path(path or default_checkpoint(store))
-    config, meta = read_meta(path)
+    path, config, meta, data = _checkpoint_events(store, path, at)
     users = {u: i for i, u in enumerate(meta["user_ids"])}
     if user_id not in users:
         raise IgcoreError(f"user {user_id!r} is not known to the model (trained on {len(users):,} users)")
     u = users[user_id]
-    data = _events(store, meta, at)
     scorer = None
     if at is None and "checkpoint_id" in meta:
         scorer = load_serving(path / SERVING, state_key(meta["checkpoint_id"], data))
