@@ -9,7 +9,8 @@ import torch
 from igcore.training import fit_with_early_stopping, length_batches
 
 
-def _fit(curve: list[float], patience: int, eval_every: int = 1, epochs: int = 20) -> tuple[list[dict], float]:
+def _fit(curve: list[float], patience: int, eval_every: int = 1, epochs: int = 20,
+         max_seconds: float = 1e9) -> tuple[list[dict], float]:
     """Train a one-weight module whose weight is the epoch number, validated on ``curve`` (one score per check);
     return the log and the weight left in the module (the epoch whose weights were kept)."""
     module = torch.nn.Linear(1, 1, bias=False)
@@ -21,7 +22,7 @@ def _fit(curve: list[float], patience: int, eval_every: int = 1, epochs: int = 2
         return 0.0
 
     log: list[dict] = []
-    fit_with_early_stopping(module, run_epoch, lambda: next(scores), epochs, eval_every, patience, 1e9, log)
+    fit_with_early_stopping(module, run_epoch, lambda: next(scores), epochs, eval_every, patience, max_seconds, log)
     return log, float(module.weight.item())
 
 
@@ -45,6 +46,12 @@ def test_the_last_epoch_is_always_validated():
     log, kept = _fit([0.1, 0.2, 0.3], patience=2, eval_every=2, epochs=5)
     assert [e["epoch"] for e in log if "valid_ndcg@10" in e] == [2, 4, 5]
     assert kept == 5.0
+
+
+def test_the_time_cap_validates_the_epoch_it_ends_and_stops():
+    log, kept = _fit([0.1], patience=2, eval_every=5, max_seconds=0.0)
+    assert [(e["epoch"], e["valid_ndcg@10"]) for e in log] == [(1, 0.1)]
+    assert kept == 1.0
 
 
 @pytest.mark.parametrize("batch_size", [2, 3])
