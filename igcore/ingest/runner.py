@@ -1,10 +1,13 @@
 """The import machinery shared by events and items: stage, quarantine, write, account, all in one transaction.
 
+0. While the file is hashed its records are counted from the bytes (:mod:`records`); records longer than
+   ``max_line_bytes`` are cut out before DuckDB reads the file and quarantined here.
 1. DuckDB's CSV reader parses the file with every column as text into a staging table; lines it cannot parse
-   (wrong field count, bad encoding, over-long) land in its rejects table with their line number and text.
+   (wrong field count, bad encoding) land in its rejects table with their line number and text.
 2. The import kind (events or items) turns text into typed fields and a ``reason`` for rows it refuses.
 3. Refused rows of both sorts go to ``quarantine``; the kind writes the rest, skipping exact duplicates.
-4. ``rows_read = loaded + quarantined + duplicate`` is checked before the transaction commits.
+4. ``rows_read`` is the byte count of records, and the reader must account for every one of them (staged or
+   rejected); then ``rows_read = loaded + quarantined + duplicate`` is checked before the transaction commits.
 
 A crash or kill anywhere before COMMIT leaves the store as it was (DuckDB's WAL drops the open transaction).
 """
@@ -24,7 +27,8 @@ from typing import BinaryIO, Protocol
 from igcore.config import IngestConfig
 from igcore.ingest.mapping import FieldSpec, resolve_mapping
 from igcore.ingest.report import ImportReport
-from igcore.ingest.source import CsvFile, open_csv
+from igcore.errors import IngestError
+from igcore.ingest.source import CsvFile, Readable, open_csv, readable
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
@@ -32,6 +36,7 @@ STAGED = "igc_staged"  # a view over STAGED_ROWS that always has ``rn``, the rec
 STAGED_ROWS = "igc_staged_rows"
 REJECTS = "igc_rejects"
 REJECT_SCANS = "igc_reject_scans"
+GAPS = "igc_gaps"  # lines of the file that are not staged rows (rejected, skipped, blank), in file numbering
 
 
 @dataclasses.dataclass
@@ -78,13 +83,21 @@ def run_import(
         fields = resolve_mapping(csv_file.header, kind.fields, mapping)
         cols = {field: f"c{csv_file.header.index(column)}" for field, column in fields.items()}
         started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        with store.transaction():
+        with store.transaction(), readable(csv_file) as source_text:
             import_id = store.next_import_id()
             report = ImportReport(import_id, kind.name, csv_file.name, csv_file.sha256, "ok",
                                   mapping=fields, notes=list(csv_file.notes))
-            staged = _stage(store, csv_file, kind.staging(store, cols, csv_file.header, config), config, progress)
-            rejected = _quarantine_rejects(store, import_id)
-            report.rows_read = staged + rejected
+            staging = kind.staging(store, cols, csv_file.header, config)
+            staged = _stage(store, csv_file, source_text, staging, config, progress)
+            _gaps(store, source_text, csv_file.count.blank_lines)
+            rejected = _quarantine_rejects(store, import_id) + _quarantine_skipped(store, import_id, source_text,
+                                                                                   config)
+            report.rows_read = csv_file.count.records
+            if staged + rejected != report.rows_read:
+                raise IngestError(
+                    f"{csv_file.name}: {report.rows_read:,} records counted in the file, but the CSV reader "
+                    f"accounted for {staged + rejected:,} ({staged:,} read, {rejected:,} refused); nothing was "
+                    "imported so that no record is lost silently")
             report.rows_quarantined = rejected + _quarantine_refused(store, import_id)
             progress("write", 0, 1, {})
             kind.write(store, import_id, cols, report)
@@ -97,11 +110,13 @@ def run_import(
                 raise RuntimeError(f"import accounting does not balance: {report.as_dict()}")
             report.seconds = time.perf_counter() - t0
             _record(store, report, started)
-            store.con.execute(f"DROP VIEW IF EXISTS {STAGED}; DROP TABLE IF EXISTS {STAGED_ROWS}")
+            store.con.execute(f"DROP VIEW IF EXISTS {STAGED}; DROP TABLE IF EXISTS {STAGED_ROWS}; "
+                              f"DROP TABLE IF EXISTS {GAPS}")
         return report
 
 
-def _stage(store: Store, csv_file: CsvFile, staging: Staging, config: IngestConfig, progress: Progress) -> int:
+def _stage(store: Store, csv_file: CsvFile, source: Readable, staging: Staging, config: IngestConfig,
+           progress: Progress) -> int:
     n = len(csv_file.header)
     text_cols = [f"c{i}" for i in range(n)]
     columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in text_cols) + "}"
@@ -125,7 +140,7 @@ def _stage(store: Store, csv_file: CsvFile, staging: Staging, config: IngestConf
     """
     con = store.con
     con.execute(f"DROP TABLE IF EXISTS {REJECTS}; DROP TABLE IF EXISTS {REJECT_SCANS}")
-    params = [str(csv_file.path), csv_file.delimiter, csv_file.encoding, csv_file.compression,
+    params = [str(source.path), csv_file.delimiter, source.encoding, source.compression,
               config.max_line_bytes, *staging.params]
     with _polled_progress(store, progress, "read"):
         con.execute(sql, params).fetchall()
@@ -172,6 +187,23 @@ def _raw_line_sql(text_cols: list[str], delimiter: str) -> str:
     return f"concat_ws('{delim}', {', '.join(parts)})"
 
 
+def _gaps(store: Store, source: Readable, blank_lines: tuple[int, ...]) -> None:
+    """Number the rejects in the file's lines and list every line that is no staged row.
+
+    DuckDB numbers the lines of what it read; the records cut out before (``source.skipped``) shift them:
+    read line f is file line f + #{skipped k : s_k - k < f} (s_k the k-th skipped line, in order)."""
+    con = store.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {GAPS} (line BIGINT, kind VARCHAR)")
+    con.execute(f"INSERT INTO {GAPS} SELECT unnest(?::BIGINT[]), 'skipped'", [[r.line_no for r in source.skipped]])
+    con.execute(f"INSERT INTO {GAPS} SELECT unnest(?::BIGINT[]), 'blank'", [list(blank_lines)])
+    con.execute(f"""
+        UPDATE {REJECTS} SET line = line + (
+            SELECT count(*) FROM (SELECT line - row_number() OVER (ORDER BY line) AS g FROM {GAPS}
+                                  WHERE kind = 'skipped') s
+            WHERE s.g < {REJECTS}.line)""")
+    con.execute(f"INSERT INTO {GAPS} SELECT DISTINCT line, 'rejected' FROM {REJECTS}")
+
+
 def _quarantine_rejects(store: Store, import_id: int) -> int:
     """Lines the CSV parser refused, one quarantine row per line."""
     return int(store.value(
@@ -184,12 +216,23 @@ def _quarantine_rejects(store: Store, import_id: int) -> int:
     ) or 0)
 
 
+def _quarantine_skipped(store: Store, import_id: int, source: Readable, config: IngestConfig) -> int:
+    """Over-long records, cut out before DuckDB read the file: their line and the start of their text."""
+    rows = [[import_id, r.line_no, r.excerpt,
+             f"unreadable line: line size over maximum (the record has {r.nbytes:,} bytes; the limit, "
+             f"max_line_bytes, is {config.max_line_bytes:,}); it was not read"]
+            for r in source.skipped]
+    if rows:
+        store.con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?)", rows)
+    return len(rows)
+
+
 def _quarantine_refused(store: Store, import_id: int) -> int:
     """Parsed rows whose content was refused. Their line is the record's position (rn) shifted past the
-    parser-rejected lines before it: reject k at line L_k precedes record rn iff L_k - k <= rn."""
+    lines before it that are no staged row: gap k at line L_k precedes record rn iff L_k - k <= rn."""
     return int(store.value(
         f"""INSERT INTO quarantine
-            WITH r AS (SELECT line - row_number() OVER (ORDER BY line) AS g FROM (SELECT DISTINCT line FROM {REJECTS}))
+            WITH r AS (SELECT line - row_number() OVER (ORDER BY line) AS g FROM (SELECT DISTINCT line FROM {GAPS}))
             SELECT ?, s.rn + 1 + (SELECT count(*) FROM r WHERE r.g <= s.rn), s.raw_line, s.reason
             FROM {STAGED} s WHERE s.reason IS NOT NULL""",
         [import_id],

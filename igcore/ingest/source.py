@@ -1,7 +1,9 @@
 """A CSV file made ready for DuckDB: on disk, hashed, size-checked, encoding and delimiter known, header read.
 
 Uploads (file objects) are spooled to a temporary file while being hashed, and refused as soon as they pass
-the size limit, so an oversized upload never fills the disk.
+the size limit, so an oversized upload never fills the disk. The same pass counts the file's records
+(:mod:`igcore.ingest.records`), independently of DuckDB's reader, so the import can prove it lost none.
+The name a user gives an upload is only ever shown: the temporary file's name is made by ``tempfile``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from igcore.config import IngestConfig
 from igcore.errors import FileTooLargeError, IngestError
+from igcore.ingest.records import CountingSink, RecordCount, copy_without, text_chunks
 from igcore.progress import Progress, no_progress
 
 CHUNK = 1 << 20
@@ -28,6 +31,7 @@ HEAD_BYTES = 256 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 GZIP_MAGIC = b"\x1f\x8b"
 ENCODINGS = ("utf-8", "utf-16", "latin-1")  # what DuckDB's CSV reader decodes without extensions
+EXCERPT_BYTES = 200  # how much of an over-long record the quarantine keeps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +45,7 @@ class CsvFile:
     delimiter: str
     header: list[str]  # cleaned column names, unique, never empty
     notes: list[str]  # things the user should know (encoding guesses, renamed columns)
+    count: RecordCount  # the records as counted from the bytes, not by DuckDB's reader
 
 
 @contextlib.contextmanager
@@ -59,11 +64,13 @@ def open_csv(
                 raise IngestError(f"no such file: {path}")
             size = path.stat().st_size
             _check_size(size, config, path.name)
-            digest = _hash_file(path, size, progress)
+            sink = CountingSink(config.max_line_bytes, _delimiter_for(config))
+            digest = _hash_file(path, size, progress, sink)
             shown = name or path.name
         else:
             shown = name or getattr(source, "name", None) or "upload.csv"
-            temp, size, digest = _spool(source, config, shown, progress)
+            sink = CountingSink(config.max_line_bytes, _delimiter_for(config))
+            temp, size, digest = _spool(source, config, shown, progress, sink)
             path = temp
         if size == 0:
             raise IngestError(f"{shown} is empty: no header and no rows")
@@ -73,10 +80,55 @@ def open_csv(
         header_line = _first_line(head, encoding)
         delimiter = _detect_delimiter(header_line, config.delimiter)
         header = _clean_header(header_line, delimiter, notes)
-        yield CsvFile(path, shown, size, digest, compression, encoding, delimiter, header, notes)
+        count = sink.result()
+        if sink.delimiter != delimiter:  # the head of the text and the decoded head disagree: count again
+            count = _recount(path, config, delimiter)
+        yield CsvFile(path, shown, size, digest, compression, encoding, delimiter, header, notes, count)
     finally:
         if temp is not None:
             temp.unlink(missing_ok=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class SkippedRecord:
+    """A record left out of what DuckDB reads, because it is longer than ``max_line_bytes``."""
+
+    line_no: int
+    nbytes: int
+    excerpt: str  # its first bytes, decoded, with an ellipsis
+
+
+@dataclasses.dataclass(frozen=True)
+class Readable:
+    """What DuckDB's reader should read: the file itself, or a copy without the over-long records."""
+
+    path: Path
+    encoding: str
+    compression: str
+    skipped: tuple[SkippedRecord, ...]
+
+
+@contextlib.contextmanager
+def readable(csv_file: CsvFile) -> Iterator[Readable]:
+    """The file for DuckDB's reader. Over-long records never reach it: DuckDB drops a record longer than its
+    read buffer without a trace (and can lose the records after one), so they are cut out here, into a
+    temporary uncompressed copy, and quarantined by the importer. A file without one is read as it is."""
+    longs = csv_file.count.long_records
+    if not longs:
+        yield Readable(csv_file.path, csv_file.encoding, csv_file.compression, ())
+        return
+    fd, tmp = tempfile.mkstemp(prefix="igcore-read-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "wb") as out, csv_file.path.open("rb") as fh:
+            heads = copy_without(text_chunks(iter(lambda: fh.read(CHUNK), b"")), longs, out, EXCERPT_BYTES)
+        encoding = "utf-8" if csv_file.count.transcoded else csv_file.encoding
+        decode = "utf-8" if encoding == "utf-16" else encoding
+        skipped = tuple(
+            SkippedRecord(r.line_no, r.nbytes, head.decode(decode, errors="replace").rstrip("\r\n") + "…")
+            for r, head in zip(sorted(longs, key=lambda r: r.start), heads, strict=True))
+        yield Readable(Path(tmp), encoding, "none", skipped)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _check_size(size: int, config: IngestConfig, name: str) -> None:
@@ -87,18 +139,35 @@ def _check_size(size: int, config: IngestConfig, name: str) -> None:
         )
 
 
-def _hash_file(path: Path, size: int, progress: Progress) -> str:
+def _delimiter_for(config: IngestConfig) -> Callable[[bytes], str]:
+    """The delimiter the counter should use, from the first bytes of text (ASCII-compatible)."""
+    return lambda head: _detect_delimiter(_first_line(head, "latin-1"), config.delimiter)
+
+
+def _recount(path: Path, config: IngestConfig, delimiter: str) -> RecordCount:
+    sink = CountingSink(config.max_line_bytes, lambda _head: delimiter)
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            sink.update(chunk)
+    return sink.result()
+
+
+def _hash_file(path: Path, size: int, progress: Progress, sink: CountingSink) -> str:
     digest = hashlib.sha256()
     done = 0
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
+            sink.update(chunk)
             done += len(chunk)
             progress("hash", done, size, {})
     return digest.hexdigest()
 
 
-def _spool(source: BinaryIO, config: IngestConfig, name: str, progress: Progress) -> tuple[Path, int, str]:
+def _spool(
+    source: BinaryIO, config: IngestConfig, name: str, progress: Progress, sink: CountingSink,
+) -> tuple[Path, int, str]:
+    """Copy an upload to a temporary file named by ``tempfile`` alone (``name`` is for messages only)."""
     fd, tmp = tempfile.mkstemp(prefix="igcore-upload-", suffix=".csv")
     digest, size = hashlib.sha256(), 0
     try:
@@ -109,6 +178,7 @@ def _spool(source: BinaryIO, config: IngestConfig, name: str, progress: Progress
                 size += len(chunk)
                 _check_size(size, config, name)
                 digest.update(chunk)
+                sink.update(chunk)
                 out.write(chunk)
                 progress("upload", size, 0, {})
     except BaseException:
