@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from igcore.config import IngestConfig
 from igcore.errors import FileTooLargeError, StoreLockedError
 from igcore.ingest import import_events, import_items
+from igcore.ingest import runner as runner_module
+from igcore.ingest import source as source_module
 from igcore.store import Store
 from tests.conftest import write_csv
 
@@ -84,3 +89,28 @@ def test_second_writer_gets_a_clear_lock_error(db_path):
     assert cli.returncode == 1 and "Traceback" not in cli.stderr
     assert cli.stderr.startswith(f"igcore: error: the store {db_path} is in use by process")
     assert len(cli.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a/b.csv", "/tmp/x.csv", "..\\..\\win.csv", "c:\\x.csv"])
+def test_upload_name_never_becomes_a_path(store, tmp_path, monkeypatch, name):
+    """The name a user gives an upload is shown in the report and never used to build a path."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spool"))
+    (tmp_path / "spool").mkdir()
+    seen: list[str] = []
+    real = source_module.open_csv
+
+    @contextlib.contextmanager
+    def spy(*args, **kwargs):
+        with real(*args, **kwargs) as csv_file:
+            seen.append(str(csv_file.path))
+            yield csv_file
+
+    monkeypatch.setattr(runner_module, "open_csv", spy)
+    report = import_events(store, io.BytesIO(b"user_id,item_id,timestamp\nu1,i1,100\n"), name=name)
+    assert (report.file_name, report.rows_loaded) == (name, 1)
+    assert len(seen) == 1 and Path(seen[0]).parent == tmp_path / "spool"
+    assert Path(seen[0]).name.startswith("igcore-upload-") and "passwd" not in seen[0] and "b.csv" not in seen[0]
+    assert list(work.iterdir()) == [] and list((tmp_path / "spool").iterdir()) == []
