@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from igcore.errors import IgcoreError
-from igcore.pipeline.config import EXCLUDE
+from igcore.recommend.lists import EXCLUDE
 
 EXIT_ERROR = 1
 
@@ -234,7 +234,7 @@ def _update(args: argparse.Namespace) -> int:
         print(report.summary())
         t0 = time.perf_counter()
         model, meta = refresh(store, Path(args.model) if args.model else None)
-        known = sum(len(h) for h in model.items)
+        known = sum(len(h) for h in model.state.items)
     print(f"model state now covers {known:,} events ({known - meta['events']:+,} since training), "
           f"rebuilt in {time.perf_counter() - t0:.1f} s without gradient steps")
     return 0

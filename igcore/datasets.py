@@ -16,6 +16,7 @@ from pathlib import Path
 
 from igcore.config import IngestConfig
 from igcore.errors import IgcoreError
+from igcore.events import has_events
 from igcore.ingest import ImportReport, import_events, import_items
 from igcore.paths import SAMPLE_DIR, SHARED_DATA
 from igcore.progress import Progress, no_progress
@@ -51,7 +52,7 @@ def load_dataset(store: Store, name: str, root: str | Path | None = None,
 
 def ensure_sample(store: Store, progress: Progress = no_progress) -> list[ImportReport]:
     """Load the bundled sample into a store that holds no events yet (the dashboard's first start)."""
-    if store.value("SELECT count(*) FROM events"):
+    if has_events(store):
         return []
     return load_dataset(store, "sample", progress=progress)
 

@@ -13,7 +13,7 @@ from igcore.dashboard import training
 from igcore.dashboard.text import md_literal
 from igcore.device import DEVICES
 from igcore.errors import IgcoreError
-from igcore.graph.gnn import GNNS
+from igcore.embed.gnn import GNNS
 from igcore.pipeline.config import PipelineConfig
 from pages import common
 

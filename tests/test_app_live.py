@@ -270,7 +270,7 @@ def test_model_what_if_scores_a_copy_and_adding_updates_the_live_model(app_db):
     assert not any("No trained model yet" in i.value for i in at.info)
     live = common._live_model(str(app_db), models.checkpoint_version(app_db))  # the page's cached model
     user = live.meta["user_ids"].index("u2")
-    scores, history = live.scorer.model.score(np.array([user])), list(live.scorer.model.items[user])
+    scores, history = live.scorer.model.score(np.array([user])), list(live.scorer.model.state.items[user])
 
     choose(at, "live_user", "u2")
     at.run()
@@ -280,7 +280,7 @@ def test_model_what_if_scores_a_copy_and_adding_updates_the_live_model(app_db):
     assert any(c.value.startswith("Recommendations from a copy of the trained model") for c in at.caption)
     assert frame_with(at, "what changed").set_index("label").loc["Running", "what changed"] == "new"
     assert np.array_equal(live.scorer.model.score(np.array([user])), scores)  # the live model is as it was
-    assert live.scorer.model.items[user] == history
+    assert live.scorer.model.state.items[user] == history
 
     choose(at, "whatif_item", "C2")  # no event names it: the model cannot take it in, and says so
     at.button(key="FormSubmitter:live_what_if-Show the effect").click().run()
@@ -290,7 +290,7 @@ def test_model_what_if_scores_a_copy_and_adding_updates_the_live_model(app_db):
     choose(at, "live_type", "purchase")
     at.button(key="live_add_submit").click().run()
     assert not at.exception and not at.error
-    assert live.scorer.model.items[user] == [*history, live.meta["item_ids"].index("A1")]  # online update
+    assert live.scorer.model.state.items[user] == [*history, live.meta["item_ids"].index("A1")]  # online update
     assert not np.allclose(live.scorer.model.score(np.array([user])), scores)
     assert any("took the new events in" in c.value for c in at.caption)
 
@@ -308,7 +308,7 @@ def test_sessions_catching_up_at_once_feed_each_new_event_once(app_db):
                                     device="cpu", use_text=False, use_graph=False, seed=0))
     live = models.load_live_model(app_db)
     user = live.meta["user_ids"].index("u2")
-    history = list(live.scorer.model.items[user])
+    history = list(live.scorer.model.state.items[user])
     with Store(app_db) as store:
         import_events(store, write_csv(app_db.parent / "new.csv", "user_id,item_id,event_type,timestamp\n"
                                        f"u2,A1,view,{T0 + DAY}\nu2,A2,view,{T0 + DAY + 60}\n"))
@@ -326,7 +326,7 @@ def test_sessions_catching_up_at_once_feed_each_new_event_once(app_db):
         t.join()
     a1, a2 = (live.meta["item_ids"].index(i) for i in ("A1", "A2"))
     assert sorted(taken) == [0] * 7 + [2]
-    assert live.scorer.model.items[user] == [*history, a1, a2]
+    assert live.scorer.model.state.items[user] == [*history, a1, a2]
 
 
 # --- Cohorts --------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from igcore.dashboard import training
 from igcore.dashboard.text import md_literal
-from igcore.graph.gnn import GNNS
+from igcore.embed.gnn import GNNS
 from igcore.ingest import import_events, import_items
 from igcore.pipeline.run import checkpoint_dir
 from igcore.store import Store

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from igcore.graph.gnn import GNNS, GraphEncoder, bipartite_edge_index, resolve_gnn
-from igcore.temporal.memory import InterestMemory
+from igcore.embed.gnn import GNNS, GraphEncoder, bipartite_edge_index, resolve_gnn
+from igcore.update.memory import InterestMemory
 
 
 def test_resolver_lists_valid_names():

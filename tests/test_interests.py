@@ -19,7 +19,7 @@ import pytest
 from igcore.config import load_config
 from igcore.errors import IgcoreError
 from igcore.evaluate.baselines import MostPop
-from igcore.evaluate.data import load_interactions
+from igcore.events import load_interactions
 from igcore.ingest import import_events, import_items
 from igcore.interests.changes import detect_changes, evaluate_detections, jsd_terms
 from igcore.interests.config import InterestConfig

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from igcore.evaluate.metrics import RankAccumulator, summarise, target_ranks, top_k
+from igcore.evaluate.metrics import RankAccumulator, summarise
+from igcore.ranking import target_ranks, top_k
 
 
 def test_ranks_break_ties_against_the_target():

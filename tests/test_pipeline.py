@@ -14,7 +14,7 @@ import torch
 
 from igcore.datasets import load_dataset
 from igcore.errors import IgcoreError
-from igcore.evaluate.data import load_interactions
+from igcore.events import load_interactions
 from igcore.ingest import import_events
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.model import IgcoreRecommender
@@ -75,7 +75,7 @@ def test_online_update_moves_only_touched_users_and_trains_nothing(shop, trained
     m.update(event)
     after = m.score(np.arange(m.n_users))
     assert not np.allclose(before[3], after[3])
-    assert m.items[3][-1] == 7
+    assert m.state.items[3][-1] == 7
     assert all(torch.equal(v, m.net.state_dict()[k]) for k, v in before_params.items())
     touched_memory = m.memory.user_memory(torch.tensor([3]))
     assert touched_memory.abs().sum() > 0
@@ -88,8 +88,8 @@ def test_graph_embeddings_refresh_every_graph_refresh_events(shop, trained):
     m.cfg = dataclasses.replace(m.cfg, graph_refresh=3)
     # User 4 buys an item it never had; a user with no new events who has that item hears of the new edge only
     # through the graph (two hops), so its scores move when the GNN re-runs and not before.
-    item = next(i for i in range(m.n_items) if i not in m.items[4])
-    neighbour = next(u for u in range(m.n_users) if u != 4 and item in m.items[u])
+    item = next(i for i in range(m.n_items) if i not in m.state.items[4])
+    neighbour = next(u for u in range(m.n_users) if u != 4 and item in m.state.items[u])
     before = m.score(np.array([neighbour]))
     later = int(data.ts.max()) + 60
     for n, moved in ((2, False), (1, True)):  # two events: GNN not re-run yet; the third re-runs it
@@ -122,9 +122,9 @@ def test_every_input_table_starts_at_the_item_scale():
 
     torch.manual_seed(0)
     net = IgcoreNet(PipelineConfig(dim=32, max_len=50), n_users=3, n_items=400, n_types=4, text=None)
-    for table in (net.item_id, net.type_emb, net.gap_emb, net.pos_emb):
+    for table in (net.items.item_id, net.seq.type_emb, net.seq.gap_emb, net.seq.pos_emb):
         assert 0.015 < float(table.weight[1:].detach().std()) < 0.025
-    for table in (net.item_id, net.type_emb, net.gap_emb):
+    for table in (net.items.item_id, net.seq.type_emb, net.seq.gap_emb):
         assert torch.equal(table.weight[0], torch.zeros(32))
 
 
@@ -139,7 +139,7 @@ def test_last_state_is_the_last_column_of_the_full_sequence(heads):
     types, gaps = (seq > 0).long(), torch.randint(1, 5, seq.shape) * (seq > 0)
     items = net.item_table(None)[0]
     with torch.no_grad():
-        full, last = net.sequence(items, seq, types, gaps), net.last_state(items, seq, types, gaps)
+        full, last = net.seq(items, seq, types, gaps), net.seq.last_state(items, seq, types, gaps)
     assert last.shape == (3, 16) and torch.isfinite(last).all()
     assert torch.allclose(last, full[:, -1], atol=1e-5)
     assert not torch.allclose(last[0], last[1])

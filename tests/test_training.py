@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from igcore.training import fit_with_early_stopping, length_batches
+from igcore.pipeline.training import fit_with_early_stopping, length_batches
 
 
 def _fit(curve: list[float], patience: int, eval_every: int = 1, epochs: int = 20,

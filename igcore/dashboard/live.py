@@ -22,7 +22,7 @@ import pandas as pd
 
 from igcore.dashboard.models import LiveModel, has_model
 from igcore.dashboard.text import figure_text
-from igcore.evaluate.data import from_arrays
+from igcore.events import from_arrays
 from igcore.ingest import ImportReport, import_events
 from igcore.interests.export import graph_html
 from igcore.interests.graph import InterestGraph, hypothetical_graph, interest_graph

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from igcore.evaluate.data import load_interactions
+from igcore.events import load_interactions
 from igcore.interests.scoring import ModelScorer
 from igcore.pipeline.run import checkpoint_dir, load, reindexed
 from igcore.store import Store

@@ -32,7 +32,7 @@ from igcore.interests.snapshots import build_snapshots, stored_config
 from igcore.pipeline.checkpoint import META, read_meta
 from igcore.pipeline.config import ABLATIONS, PipelineConfig
 from igcore.pipeline.run import checkpoint_dir, train
-from igcore.pipeline.side import load_side_info, missing_text_vectors
+from igcore.encode.side import load_side_info, missing_text_vectors
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from igcore.evaluate.data import Interactions
-from igcore.evaluate.metrics import top_k
+from igcore.events import Interactions
+from igcore.ranking import top_k
 
 TIE_BREAK = 1e-6
 

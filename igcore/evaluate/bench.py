@@ -13,7 +13,7 @@ from pathlib import Path
 from igcore.benchio import WORK, locked, machine, read_json, today, write_json, write_section
 from igcore.datasets import DATASETS, load_dataset
 from igcore.errors import IgcoreError
-from igcore.evaluate.data import Interactions, load_interactions
+from igcore.events import Interactions, load_interactions
 from igcore.evaluate.protocols import PROTOCOLS, EvalConfig, fit, measure
 from igcore.evaluate.registry import DEFAULT_MODELS, MODELS, SEEDED, ModelContext, resolve_model
 from igcore.evaluate.splits import Split, leave_one_out, temporal_split

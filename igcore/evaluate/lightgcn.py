@@ -13,9 +13,9 @@ import torch
 from torch_geometric.nn.models import LightGCN as PygLightGCN
 from torch_geometric.utils import to_torch_csr_tensor
 
-from igcore.evaluate.data import Interactions
-from igcore.evaluate.metrics import top_k
-from igcore.training import SeededModel
+from igcore.events import Interactions
+from igcore.ranking import top_k
+from igcore.pipeline.training import SeededModel
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,5 @@
-"""Full-catalogue ranking metrics, computed from the target's rank.
+"""Full-catalogue ranking metrics, computed from the target's rank (:mod:`igcore.ranking` ranks).
 
-Rank of the target = 1 + (items scoring higher) + (other items scoring the same): ties are broken against the
-target, so a model cannot gain from giving many items one score (a constant model ranks every target last).
 Excluded items (e.g. the user's history, per protocol) score -inf before ranking. With one target per case,
 HR@K equals Recall@K. NDCG@K = 1/log2(rank + 1) when rank <= K, else 0. MRR is over the whole ranking.
 """
@@ -12,31 +10,9 @@ import dataclasses
 
 import numpy as np
 
+from igcore.ranking import ndcg, target_ranks, top_k
+
 KS = (5, 10, 20)
-
-
-def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """1-based pessimistic rank of ``targets[i]`` in row ``scores[i]``."""
-    scores = np.asarray(scores)
-    rows = np.arange(len(targets))
-    target_scores = scores[rows, targets][:, None]
-    higher = (scores > target_scores).sum(axis=1)
-    ties = (scores == target_scores).sum(axis=1) - 1
-    return (1 + higher + ties).astype(np.int64)
-
-
-def ndcg(ranks: np.ndarray, k: int) -> float:
-    """Mean NDCG@k of 1-based ranks (0.0 for no cases)."""
-    ranks = np.asarray(ranks, dtype=np.float64)
-    return float(np.where(ranks <= k, 1.0 / np.log2(ranks + 1.0), 0.0).mean()) if len(ranks) else 0.0
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best items per row, best first (k capped at the catalogue size)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
 
 
 @dataclasses.dataclass

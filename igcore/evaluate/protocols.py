@@ -20,8 +20,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from igcore.evaluate.data import Interactions
-from igcore.evaluate.metrics import RankAccumulator, ndcg
+from igcore.events import Interactions
+from igcore.evaluate.metrics import RankAccumulator
+from igcore.ranking import ndcg
 from igcore.evaluate.recommender import Recommender
 from igcore.evaluate.splits import Split
 

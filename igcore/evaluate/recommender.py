@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from igcore.evaluate.data import Interactions
+from igcore.events import Interactions
 
 
 @runtime_checkable

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from igcore.config import TrainSettings
-from igcore.evaluate.data import Interactions
-from igcore.evaluate.metrics import top_k
-from igcore.training import SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
+from igcore.events import Interactions
+from igcore.ranking import top_k
+from igcore.pipeline.training import SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from igcore.evaluate.data import Interactions
+from igcore.events import Interactions
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,13 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from igcore.ranking import unit_rows
+
 CHUNK = 8192
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero): dot products of them are cosines."""
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0)
 
 
 def assign(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 A checkpoint folder holds ``weights.safetensors`` and ``model.json`` (pipeline config, user/item/type ids, the
 import ids of the data it was trained on, the training log). The online state (histories, graph, memory) is
 not saved: it is replayed from the store's events, which is exact and keeps checkpoints small. What scoring
-needs of that state is saved as well (``serving.safetensors``, :mod:`igcore.pipeline.serving`), for stores
+needs of that state is saved as well (``serving.safetensors``, :mod:`igcore.recommend.serving`), for stores
 whose events have not changed since. ``model.json`` carries a format number: a checkpoint of an older network
 is refused with a message to retrain, never half-loaded. torch is imported only to read or write weights, so
 that reading a checkpoint's ids and config costs no torch import.
@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from igcore.errors import IgcoreError
 from igcore.pipeline.config import PipelineConfig
-from igcore.pipeline.serving import SERVING, ServingState
+from igcore.recommend.serving import SERVING, ServingState
 
 if TYPE_CHECKING:
     import torch
 
 WEIGHTS, META = "weights.safetensors", "model.json"
-FORMAT = 2  # bumped when the network's weights change meaning (2: graph user vectors, no per-user parameters)
+FORMAT = 3  # bumped when the network's weights change meaning or names (3: one module per stage)
 
 
 def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: PipelineConfig,

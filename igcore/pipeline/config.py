@@ -14,16 +14,15 @@ from igcore.encode import DEFAULT_TEXT_MODEL
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early stopping, device, seed) as SASRec's
-    eval_every: int = 1  # but validated every epoch, and stopped two epochs after the best (SASRec: eight):
-    patience: int = 2  # in nine validation curves (Beauty, Industrial, sample; GIN, LightGCN, GCN) no best
-    #                    came after two epochs without one; bench results keep every seed's curve to check
+    eval_every: int = 1  # but validated every epoch, and stopped two epochs after the best: the recorded
+    patience: int = 2  # validation curves (bench results keep every seed's) showed no later best
     # stages
     use_text: bool = True  # pretrained text encoder over item text (when the catalogue has text)
     use_graph: bool = True  # GNN over the user-item graph
     use_temporal: bool = True  # TGN memory over the event stream
     # encode
     text_model: str = DEFAULT_TEXT_MODEL
-    dim: int = 128  # as SASRec's; Beauty, 3 seeds each: igcore 0.0491 -> 0.0495, SASRec 0.0430 -> 0.0448
+    dim: int = 128  # as SASRec's
     seq_layers: int = 2
     seq_heads: int = 1
     max_len: int = 50
@@ -47,9 +46,6 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
         if len(off) == 3:
             return "igcore-seq-only"
         return "igcore" + "".join(f"-no-{s}" for s in off)
-
-
-EXCLUDE = ("none", "bought", "seen")  # what a recommendation leaves out: nothing, the user's purchases, or history
 
 ABLATIONS: dict[str, dict[str, bool]] = {
     "igcore": {},

@@ -3,7 +3,7 @@
 Used by the CLI (``igcore train``, ``update``, ``recommend``) and the dashboard. Production training selects
 its epoch on each user's last event, then rebuilds the online state from every event. torch and
 torch_geometric are imported only where a network runs: ``recommend`` on a store whose events have not changed
-since the model last saw them scores from the saved serving state (:mod:`igcore.pipeline.serving`) instead.
+since the model last saw them scores from the saved serving state (:mod:`igcore.recommend.serving`) instead.
 """
 
 from __future__ import annotations
@@ -16,21 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from igcore.decode.sources import source_names
 from igcore.errors import IgcoreError
-from igcore.evaluate.data import Interactions, load_interactions
-from igcore.evaluate.metrics import top_k
-from igcore.interests.clusters import unit_rows
+from igcore.events import Interactions, event_import_ids, load_interactions
 from igcore.pipeline.checkpoint import load_weights, read_meta, save_checkpoint
-from igcore.pipeline.config import EXCLUDE, PipelineConfig
-from igcore.pipeline.serving import SERVING, load_serving, state_key
+from igcore.pipeline.config import PipelineConfig
 from igcore.progress import Progress, no_progress
+from igcore.recommend.lists import EXCLUDE, because_of, excluded_items, recent_distinct, top_items
+from igcore.recommend.serving import SERVING, load_serving, state_key
 from igcore.store import Store
 
 if TYPE_CHECKING:
     from igcore.pipeline.model import IgcoreRecommender
-
-BOUGHT = "purchase"  # the canonical event type of a purchase (igcore.config.DEFAULT_EVENT_VOCAB)
-
 
 def default_checkpoint(store: Store) -> Path:
     """Models live beside their store: data/models/<store name>/ for the default store."""
@@ -46,9 +43,9 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None,
           progress: Progress = no_progress) -> tuple[IgcoreRecommender, Path]:
     """Fit on all events but each user's last, pick the epoch on those last events, then rebuild the online
     state from every event and save a checkpoint. A read-only ``store`` works once the item texts are
-    encoded (:func:`igcore.pipeline.side.missing_text_vectors`); otherwise the store must be writable."""
+    encoded (:func:`igcore.encode.side.missing_text_vectors`); otherwise the store must be writable."""
     from igcore.pipeline.model import IgcoreRecommender
-    from igcore.pipeline.side import load_side_info
+    from igcore.encode.side import load_side_info
 
     data = load_interactions(store)
     if len(data) == 0:
@@ -61,7 +58,7 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None,
     model = IgcoreRecommender(config, side)
     model.fit(data.subset(~last), data.subset(last), progress, final_state=False)
     model.rebuild_state(data)
-    imports = [int(r[0]) for r in store.rows("SELECT DISTINCT import_id FROM events ORDER BY 1")]
+    imports = event_import_ids(store)
     checkpoint_id = secrets.token_hex(8)
     meta = {"checkpoint_id": checkpoint_id, "user_ids": data.user_ids.tolist(), "item_ids": data.item_ids.tolist(),
             "type_names": list(data.type_names), "import_ids": imports, "events": len(data),
@@ -140,29 +137,20 @@ def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = 
     mine = data.user == u
     seen, types = data.item[mine], data.event_type[mine]
     scores = scorer.score(np.array([u]))[0]
-    ranked = scores.astype(np.float64)
-    if exclude != "none":
-        bought = [t for t, name in enumerate(data.type_names) if name == BOUGHT]
-        ranked[seen if exclude == "seen" else seen[np.isin(types, bought)]] = -np.inf
-    top = [i for i in top_k(ranked[None], k)[0].tolist() if np.isfinite(ranked[i])]
+    top = top_items(scores, excluded_items(seen, types, data.type_names, exclude), k)
     titles = dict(store.rows("SELECT item_id, title FROM items"))
-    out = []
-    # Reasons by cosine of item vectors: by raw dot product the history item with the longest vector would be
-    # every recommendation's first reason.
-    vectors = unit_rows(scorer.item_vectors()) if explain else None
-    history = list(dict.fromkeys(seen[::-1].tolist()))[:20]  # distinct items, latest first
-    for rank, item in enumerate(top, 1):
+    reasons = because_of(scorer.item_vectors(), recent_distinct(seen), top) if explain else [[] for _ in top]
+    out: list[dict[str, Any]] = []
+    for rank, (item, why) in enumerate(zip(top, reasons, strict=True), 1):
         item_id = meta["item_ids"][item]
         row: dict[str, Any] = {"rank": rank, "item_id": item_id, "title": titles.get(item_id), "score":
                                float(scores[item])}
-        if explain and history:
-            sims = vectors[history] @ vectors[item]
-            best = np.argsort(-sims)[:3]
-            row["because_of"] = [{"item_id": meta["item_ids"][history[j]], "title": titles.get(
-                meta["item_ids"][history[j]]), "similarity": float(sims[j])} for j in best]
+        if why:
+            row["because_of"] = [{"item_id": meta["item_ids"][j], "title": titles.get(meta["item_ids"][j]),
+                                  "similarity": sim} for j, sim in why]
         out.append(row)
     if explain:
         weights = scorer.source_weights(np.array([u]))[0].tolist()
-        names = ["sequence"] + (["graph"] if config.use_graph else []) + (["memory"] if config.use_temporal else [])
+        names = source_names(config.use_graph, config.use_temporal)
         out.append({"sources": dict(zip(names, weights))})
     return out

@@ -25,7 +25,7 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-from igcore.evaluate.data import Interactions
+from igcore.events import Interactions
 
 SERVING = "serving.safetensors"
 

@@ -1,7 +1,9 @@
-"""Interactions as index arrays: what every model and protocol of the evaluation harness works on.
+"""The core's event types and reads: the stored log as index arrays, and the few store reads every layer needs.
 
-Users and items are numbered 0..n-1 once, for the whole log, so splits of the same log share one index and a
-score matrix's columns are the full catalogue of items that occur in the log.
+``Interactions`` is what every stage, the trainer and the evaluation harness work on. Users and items are
+numbered 0..n-1 once, for the whole log, so splits of the same log share one index and a score matrix's columns
+are the full catalogue of items that occur in the log. The named reads below (the latest event id, whether
+there are events, which imports the log holds) are written once here rather than as SQL in each caller.
 """
 
 from __future__ import annotations
@@ -90,3 +92,23 @@ def load_interactions(store: Store, after_event_id: int | None = None,
         f"SELECT user_id, item_id, event_type, epoch(ts)::BIGINT AS ts FROM events {where} ORDER BY ts, event_id",
         params).fetchnumpy()
     return from_arrays(cols["user_id"], cols["item_id"], cols["ts"], cols["event_type"])
+
+
+def last_event_id(store: Store) -> int:
+    """The id of the latest stored event (0 for an empty store): a bound for "events since"."""
+    return int(store.value("SELECT coalesce(max(event_id), 0) FROM events"))
+
+
+def has_events(store: Store) -> bool:
+    return bool(store.value("SELECT count(*) > 0 FROM events"))
+
+
+def event_import_ids(store: Store) -> list[int]:
+    """The imports the stored events came from, in order."""
+    return [int(r[0]) for r in store.rows("SELECT DISTINCT import_id FROM events ORDER BY 1")]
+
+
+def users_items_since(store: Store, after_event_id: int) -> list[tuple[str, str]]:
+    """The distinct (user, item) pairs of the events stored after ``after_event_id``."""
+    return [(u, i) for u, i in store.rows(
+        "SELECT DISTINCT user_id, item_id FROM events WHERE event_id > ? ORDER BY 1, 2", [int(after_event_id)])]

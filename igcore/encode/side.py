@@ -1,16 +1,27 @@
-"""Side information for the pipeline from a store: text vectors (cached by content hash) and attributes."""
+"""Side information from a store: what the catalogue knows about items (text vectors, cached by content hash, and
+attribute tokens), by item id."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
+
+import numpy as np
 
 from igcore.encode.items import encode_items, item_attributes, uncached_count
 from igcore.encode.text import DEFAULT_TEXT_MODEL, TextEncoder
 from igcore.errors import IgcoreError
-from igcore.pipeline.model import SideInfo
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
+
+
+@dataclasses.dataclass
+class SideInfo:
+    """What the catalogue knows about items, by item id: text vectors and attribute tokens."""
+
+    text: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    attrs: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def _has_text(store: Store, with_text: bool) -> bool:

@@ -11,7 +11,7 @@ import torch
 
 from igcore.config import TrainSettings
 from igcore.device import resolve_device
-from igcore.evaluate.metrics import ndcg, target_ranks
+from igcore.ranking import ndcg, target_ranks
 
 
 class SeededModel:

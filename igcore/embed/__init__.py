@@ -1,0 +1,1 @@
+"""Stage 2, embed: a GNN by name over the user-item graph, giving each user a vector from the graph alone."""

@@ -1,1 +1,0 @@
-"""Stage 2, embed: the user-item interest graph and the GNN that embeds it."""

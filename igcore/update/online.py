@@ -1,0 +1,85 @@
+"""The online state of a trained pipeline: what new events move without any gradient step.
+
+Each user's history (items, event types, times: the sequence encoder's input), the edges of the user-item graph
+and the TGN memory. ``replay`` rebuilds it for a whole log, in time order, in ``memory_batch`` chunks: a
+restored checkpoint and a freshly trained model reach the same state from the same events. ``update`` appends
+events in time proportional to them; ``fork`` gives a copy that can move on alone ("what if" questions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from igcore.events import Interactions
+from igcore.update.memory import InterestMemory
+
+
+class OnlineState:
+    def __init__(self, n_users: int, memory: InterestMemory | None, memory_batch: int) -> None:
+        self.n_users, self.memory, self.memory_batch = n_users, memory, memory_batch
+        self.items: list[list[int]] = [[] for _ in range(n_users)]
+        self.types: list[list[int]] = [[] for _ in range(n_users)]
+        self.times: list[list[int]] = [[] for _ in range(n_users)]
+        self.edges: list[tuple[np.ndarray, np.ndarray]] = []
+        self.pending = 0  # events taken in since the graph vectors were last computed
+
+    def set_histories(self, events: Interactions) -> None:
+        """Histories of exactly ``events`` (graph and memory untouched)."""
+        self.items = [[] for _ in range(self.n_users)]
+        self.types = [[] for _ in range(self.n_users)]
+        self.times = [[] for _ in range(self.n_users)]
+        self.append(events)
+
+    def replay(self, events: Interactions) -> None:
+        """The canonical state for a log: histories, graph edges and memory rebuilt from ``events``."""
+        self.set_histories(events)
+        self.edges = [(events.user, events.item)]
+        if self.memory is not None:
+            self.memory.reset_state()
+            self.observe(events)
+        self.pending = 0
+
+    def update(self, events: Interactions, graph_refresh: int) -> bool:
+        """Take in new events: histories, edges, memory. True when ``graph_refresh`` events have come in since
+        the graph vectors were computed (the caller then recomputes them)."""
+        self.append(events)
+        self.edges.append((events.user, events.item))
+        if self.memory is not None:
+            self.observe(events)
+        self.pending += len(events)
+        if self.pending >= graph_refresh:
+            self.pending = 0
+            return True
+        return False
+
+    def fork(self, users: np.ndarray) -> OnlineState:
+        """A copy that can take in events of ``users`` alone: those users' histories, the edge list and the
+        memory's state are copied; everything else is shared (only read)."""
+        twin = OnlineState.__new__(OnlineState)
+        vars(twin).update(vars(self))
+        for name in ("items", "types", "times"):
+            lists = list(getattr(self, name))
+            for u in np.unique(users).tolist():
+                lists[u] = list(lists[u])
+            setattr(twin, name, lists)
+        twin.edges = list(self.edges)
+        if self.memory is not None:
+            twin.memory = self.memory.fork()
+        return twin
+
+    def append(self, events: Interactions) -> None:
+        for u, i, e, ts in zip(events.user.tolist(), events.item.tolist(), events.event_type.tolist(),
+                               events.ts.tolist()):
+            self.items[u].append(i)
+            self.types[u].append(e)
+            self.times[u].append(ts)
+
+    def observe(self, events: Interactions) -> torch.Tensor:
+        """Advance memory over ``events`` in ``memory_batch`` chunks; each event's user memory before it."""
+        step = self.memory_batch
+        before = [self.memory.observe(torch.as_tensor(events.user[start:start + step]),
+                                      torch.as_tensor(events.item[start:start + step]),
+                                      torch.as_tensor(events.ts[start:start + step]))
+                  for start in range(0, len(events), step)]
+        return torch.cat(before) if before else torch.zeros(0, self.memory.tgn.memory.shape[1])
