@@ -82,8 +82,10 @@ else:
                        width="stretch")
 
     st.subheader("Latest change points")
-    changes = _changes(path, stamp)
-    if changes.empty:
+    changes = _changes(path, stamp) if common.sees_user_data() else None
+    if changes is None:
+        st.caption("Single users' change points are shown to analysts only.")
+    elif changes.empty:
         st.info("No change points found yet (a user needs a few dozen events before one can be detected).")
     else:
         st.dataframe(changes, width="stretch", hide_index=True)

@@ -6,7 +6,9 @@ made while the dashboard runs shows up on the next rerun.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +16,48 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from igcore.dashboard import models
+from igcore.dashboard import access, models, serve
 from igcore.dashboard import overview as dashboard
+from igcore.dashboard.text import md_literal
 from igcore.interests.scoring import ModelScorer
 from igcore.paths import default_db_path
 from igcore.progress import Progress
 from igcore.store import Store
+
+
+LOGIN_KEY = "igcore_login"
+_frame = threading.local()  # the role app.py admitted for the script run in progress on this thread
+
+
+@contextlib.contextmanager
+def framed(role: access.Role) -> Iterator[None]:
+    """app.py runs the chosen page inside this: the pages' reads below check that they run in it."""
+    _frame.role = role
+    try:
+        yield
+    finally:
+        _frame.role = None
+
+
+def require_frame() -> access.Role:
+    """The role app.py admitted for this run; a page running without app.py ends its run here and runs again
+    through app.py.
+
+    That happens in Streamlit's legacy pages/ mode, which a server started by a plain `streamlit run app.py`
+    is in until app.py has called st.navigation once (and AppTest on every run): a request for /data would run
+    pages/data.py alone, with no login and no role check (igcore.dashboard.serve says more). Every page reads
+    the store through this module, so no page gets data outside the frame."""
+    role = getattr(_frame, "role", None)
+    if role is None and get_script_run_ctx(suppress_warning=True) is not None:
+        serve.use_navigation_only()
+        st.rerun()
+    return role
+
+
+# The first page a fresh `streamlit run app.py` server runs imports this module before drawing anything: in the
+# legacy mode, end that run here (app.py imports this module too, before its frame exists, hence the flag test).
+if serve.use_navigation_only() and get_script_run_ctx(suppress_warning=True) is not None:
+    st.rerun()
 
 
 def _stamp(path: Path) -> float:
@@ -29,6 +67,7 @@ def _stamp(path: Path) -> float:
 
 def store_path() -> Path:
     """The store every page works on (``$IGCORE_DB`` or data/igcore.duckdb)."""
+    require_frame()
     return default_db_path()
 
 
@@ -42,6 +81,7 @@ def progress_bar(label: str) -> Progress:
 
     Works from worker threads too (the importer reports DuckDB's read progress from a polling thread): such a
     thread is given this script run's context, without which Streamlit refuses the update."""
+    require_frame()
     bar = st.progress(0.0, text=label)
     ctx = get_script_run_ctx()
 
@@ -107,15 +147,98 @@ def _quarantine(path: str, stamp: float) -> pd.DataFrame:
 
 
 def overview() -> dict[str, Any]:
-    path = default_db_path()
+    path = store_path()
     return _overview(str(path), _stamp(path))
 
 
 def imports() -> pd.DataFrame:
-    path = default_db_path()
+    path = store_path()
     return _imports(str(path), _stamp(path))
 
 
 def quarantine() -> pd.DataFrame:
-    path = default_db_path()
+    path = store_path()
     return _quarantine(str(path), _stamp(path))
+
+
+# --- access ----------------------------------------------------------------------------------------------
+@st.cache_resource
+def _throttle() -> access.LoginThrottle:
+    return access.LoginThrottle()  # one per server process: shared by every session
+
+
+def visitor_role() -> access.Role | None:
+    """The role of this session's visitor, None before a login (only the login form is shown then).
+
+    On 127.0.0.1 with no login configured everyone is the operator (analyst). A non-local address with no
+    login configured, or a malformed setting, raises ``AccessConfigError``: app.py shows it and nothing else."""
+    config = serve.auth_settings()
+    address = serve.served_address()
+    access.check_can_serve(address, config)
+    if not access.login_required(address, config):
+        return "analyst"
+    if config.method == "oidc":
+        if not st.user.is_logged_in:
+            return None
+        return access.role_for_email(st.user.get("email"), config.analysts, config.viewers)
+    login = st.session_state.get(LOGIN_KEY)
+    return login.role if isinstance(login, access.Login) else None
+
+
+def role() -> access.Role:
+    """The role in effect for this run (app.py admitted it before running the page)."""
+    return require_frame()
+
+
+def sees_user_data() -> bool:
+    """Whether this visitor may see single users' histories, ids and raw imported rows (analysts only)."""
+    return access.can_see_user_data(role())
+
+
+def login_page() -> None:
+    """The only page a visitor sees before logging in: OIDC buttons, or a password form."""
+    config = serve.auth_settings()
+    st.title("Interest Graph Studio")
+    if config.method == "oidc":
+        if st.user.is_logged_in:  # signed in, but the operator gave this account no role
+            who = st.user.get("email") or "this account"
+            st.error(f"{md_literal(who)} has no role here: ask whoever runs the dashboard to add it to "
+                     f"{access.ANALYSTS_ENV} or {access.VIEWERS_ENV}.")
+            st.button("Log out", on_click=st.logout)
+            return
+        st.write("Log in to see the dashboard.")
+        for provider in config.oidc_providers or (None,):
+            label = f"Log in with {provider}" if provider else "Log in"
+            st.button(label, key=f"login_{provider}", type="primary",
+                      on_click=st.login, args=(provider,) if provider else ())
+        return
+    with st.form("login"):
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Log in", type="primary")
+    if not submitted:
+        return
+    throttle = _throttle()
+    wait = throttle.wait_s()
+    if wait > 0:
+        st.error(f"Too many failed logins on this server: try again in {int(wait) + 1} s.")
+        return
+    found = access.role_for_password(password, config.password_hashes)
+    if found is None:
+        throttle.failed()
+        st.error("Wrong password.")
+        return
+    st.session_state[LOGIN_KEY] = access.Login(found, "password")
+    st.rerun()
+
+
+def account_sidebar(current: access.Role) -> None:
+    """Who is logged in, and a way out (nothing on a local, login-free server)."""
+    if not access.login_required(serve.served_address(), serve.auth_settings()):
+        return
+    st.sidebar.caption(f"Logged in as {current}")
+    if serve.auth_settings().method == "oidc":
+        st.sidebar.button("Log out", on_click=st.logout)
+    elif st.sidebar.button("Log out"):
+        st.session_state.pop(LOGIN_KEY, None)
+        st.rerun()
+

@@ -32,9 +32,11 @@ if stats["first_ts"] is not None:
 
 path = common.store_path()
 model = _model_status(str(path), common.stamp(), status.checkpoint_stamp(path))
+analyst = common.sees_user_data()  # a viewer gets the figures only: no page links it lacks, no raw rows
 if model is None:
-    st.info("No model trained yet: train one on the Pipeline page.")
-    st.page_link("pages/pipeline.py", label="Pipeline: train a model", icon=":material/model_training:")
+    st.info("No model trained yet: train one on the Pipeline page." if analyst else "No model trained yet.")
+    if analyst:
+        st.page_link("pages/pipeline.py", label="Pipeline: train a model", icon=":material/model_training:")
 else:
     st.info(model.summary())
 st.caption(_snapshot_status(str(path), common.stamp()).summary())
@@ -43,9 +45,10 @@ if stats["event_types"]:
     mix = pd.DataFrame({"event type": list(stats["event_types"]), "events": list(stats["event_types"].values())})
     st.plotly_chart(px.bar(mix, x="event type", y="events", title="Event-type mix"), width="stretch")
 
-st.subheader("Imports")
-st.dataframe(common.imports(), width="stretch", hide_index=True)
-quarantined = common.quarantine()
-if not quarantined.empty:
-    st.subheader("Quarantined rows")
-    st.dataframe(quarantined, width="stretch", hide_index=True)
+if analyst:  # imported files and quarantined raw lines (user ids among them) are for analysts
+    st.subheader("Imports")
+    st.dataframe(common.imports(), width="stretch", hide_index=True)
+    quarantined = common.quarantine()
+    if not quarantined.empty:
+        st.subheader("Quarantined rows")
+        st.dataframe(quarantined, width="stretch", hide_index=True)
