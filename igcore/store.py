@@ -3,22 +3,32 @@
 SQL here is parameterized; table and column names come from this module, never from user input. DuckDB
 allows a single writer: opening a file that another process holds raises :class:`StoreLockedError` with a
 sentence a person can act on.
+
+Encryption at rest (optional): with a key in ``IGCORE_DB_KEY``, or in the file named by ``IGCORE_DB_KEY_FILE``
+(which must be the owner's only, mode 600), the store is a DuckDB encrypted database (AES-GCM; the WAL too):
+its bytes on disk hold no readable value, and opening it without the key, or with another, fails with a
+:class:`StoreKeyError`. The key is never written into the store. DuckDB writes encrypted files only with the
+OpenSSL ciphers of its ``httpfs`` extension (its built-in fallback can only read them), so writing needs that
+extension installed; reading (``read_only=True``) works without it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+import stat
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from igcore.errors import StoreLockedError
+from igcore.errors import IgcoreError, StoreLockedError
 from igcore.paths import default_db_path
 
 SCHEMA_VERSION = 1
@@ -71,6 +81,68 @@ CREATE TABLE IF NOT EXISTS quarantine (
 
 _LOCK_PID = re.compile(r"PID (\d+)")
 
+KEY_ENV = "IGCORE_DB_KEY"
+KEY_FILE_ENV = "IGCORE_DB_KEY_FILE"
+MIN_KEY_CHARS = 16
+# Tests only, on machines without httpfs: lets DuckDB write with its fallback ciphers, whose nonces do not come
+# from a secure random generator (DuckDB calls this mode unsafe). Never set it for a real store.
+UNSAFE_TEST_CRYPTO_ENV = "IGCORE_TEST_UNSAFE_DUCKDB_CRYPTO"
+_CATALOG = "igcore_store"  # the encrypted file's name inside the in-memory database that attaches it
+
+
+class StoreKeyError(IgcoreError):
+    """The store's encryption key is missing, wrong, unsafe to read, or cannot be used."""
+
+
+def db_key(environ: Mapping[str, str] | None = None) -> str | None:
+    """The store key from ``IGCORE_DB_KEY`` or the file named by ``IGCORE_DB_KEY_FILE``; None when neither is
+    set. A key file must be a regular file owned by this user and closed to everyone else (mode 600 or 400),
+    so that a key can't be read by other accounts on the machine: anything else is refused."""
+    env = os.environ if environ is None else environ
+    direct, file_name = env.get(KEY_ENV) or "", env.get(KEY_FILE_ENV) or ""
+    if direct and file_name:
+        raise StoreKeyError(f"both {KEY_ENV} and {KEY_FILE_ENV} are set: set one of them")
+    if file_name:
+        path = Path(file_name).expanduser()
+        try:
+            info = path.stat()
+        except OSError as exc:
+            raise StoreKeyError(f"cannot read the key file {path} ({KEY_FILE_ENV}): {exc.strerror}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise StoreKeyError(f"the key file {path} ({KEY_FILE_ENV}) is not a regular file")
+        if info.st_mode & 0o077:
+            raise StoreKeyError(f"the key file {path} can be read or changed by other users (mode "
+                                f"{stat.S_IMODE(info.st_mode):03o}); make it yours only: chmod 600 {path}")
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise StoreKeyError(f"the key file {path} belongs to another user; it must be this user's own")
+        try:
+            key = path.read_text(encoding="utf-8").strip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreKeyError(f"cannot read the key file {path} ({KEY_FILE_ENV}): {exc}") from None
+        source = f"the key file {path}"
+    elif direct:
+        key, source = direct.strip("\r\n"), KEY_ENV
+    else:
+        return None
+    if "\x00" in key or len(key) < MIN_KEY_CHARS:
+        raise StoreKeyError(f"{source} must hold a key of at least {MIN_KEY_CHARS} characters (no NUL); make "
+                            "one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+    return key
+
+
+@dataclasses.dataclass
+class _Attached:
+    """One in-memory DuckDB database holding the encrypted store file, shared by the process's Stores on that
+    file (DuckDB refuses to attach one file twice in a process) and closed with the last of them."""
+
+    con: duckdb.DuckDBPyConnection
+    read_only: bool
+    users: int = 0
+
+
+_ATTACHED: dict[str, _Attached] = {}
+_ATTACHED_LOCK = threading.Lock()
+
 
 @dataclasses.dataclass(frozen=True)
 class StoreStats:
@@ -95,23 +167,59 @@ class Store:
     # the file read-write and all connections share one database instance; reads stay reads.
     one_writer_per_process = False
 
-    def __init__(self, path: str | Path | None = None, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, read_only: bool = False, *, key: str | None = None) -> None:
+        """Open (or create) the store at ``path`` (default: ``$IGCORE_DB`` or data/igcore.duckdb).
+
+        ``key`` encrypts it; None takes the key from the environment (:func:`db_key`), and without one the
+        store is a plain DuckDB file as before."""
         self.path = Path(path) if path is not None else default_db_path()
+        self._attached: str | None = None
+        key = key if key is not None else db_key()
         shared = read_only and Store.one_writer_per_process and self.path.exists()
         self.read_only = read_only = read_only and not shared
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise _as_lock_error(self.path, exc) from exc
+        if key is not None:
+            self.con = self._open_encrypted(key, read_only)
+        else:
+            try:
+                self.con = duckdb.connect(str(self.path), read_only=read_only)
+            except (duckdb.IOException, duckdb.CatalogException) as exc:
+                raise _as_open_error(self.path, exc) from exc
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only and not shared:  # a read opened read-write only to share the instance writes nothing
             self._migrate()
 
+    def _open_encrypted(self, key: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """A connection to the encrypted store: the file attached once per process with the key (DuckDB has
+        no connect-time key), and this Store's own cursor on it."""
+        name = str(self.path.resolve())
+        with _ATTACHED_LOCK:
+            attached = _ATTACHED.get(name)
+            if attached is None:
+                attached = _ATTACHED[name] = _Attached(_attach_encrypted(self.path, key, read_only), read_only)
+            elif attached.read_only and not read_only:
+                raise StoreLockedError(f"the store {self.path} is open read-only in this process; close it "
+                                       "before writing to it")
+            self.read_only = attached.read_only
+            con = attached.con.cursor()
+            attached.users += 1
+            self._attached = name
+        con.execute(f"USE {_CATALOG}")
+        return con
+
     # --- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
         self.con.close()
+        name, self._attached = self._attached, None
+        if name is not None:
+            with _ATTACHED_LOCK:
+                attached = _ATTACHED.get(name)
+                if attached is not None:
+                    attached.users -= 1
+                    if attached.users <= 0:
+                        del _ATTACHED[name]
+                        attached.con.close()  # releases the file lock, as closing a plain store does
 
     def __enter__(self) -> Store:
         return self
@@ -192,6 +300,60 @@ class Store:
             quarantined=int(self.value("SELECT count(*) FROM quarantine")),
             event_types=types,
         )
+
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal: DuckDB's ATTACH takes neither parameters nor placeholders for its path and key."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _attach_encrypted(path: Path, key: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with the encrypted store attached as ``igcore_store``; errors as sentences."""
+    con = duckdb.connect()
+    try:
+        try:
+            con.execute("LOAD httpfs")  # its OpenSSL ciphers replace DuckDB's read-only fallback
+        except duckdb.Error:
+            if os.environ.get(UNSAFE_TEST_CRYPTO_ENV) == "1":
+                con.execute("SET force_mbedtls_unsafe = true")
+            elif not read_only:
+                raise StoreKeyError(
+                    f"writing the encrypted store {path} needs DuckDB's httpfs extension (its OpenSSL ciphers; "
+                    "DuckDB's built-in ones can only read encrypted files). Install it once, on a machine that "
+                    "can reach DuckDB's extension repository: python -c \"import duckdb; "
+                    "duckdb.sql('INSTALL httpfs')\" (or copy its file into ~/.duckdb/extensions/)") from None
+        options = ("READ_ONLY, " if read_only else "") + f"ENCRYPTION_KEY {_sql_text(key)}"
+        try:
+            con.execute(f"ATTACH {_sql_text(str(path))} AS {_CATALOG} ({options})")
+        except duckdb.Error as exc:
+            raise _as_open_error(path, exc, keyed=True) from None  # from None: DuckDB's text stays out
+        con.execute("SET temp_file_encryption = true")  # spilled intermediate results are encrypted too
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _as_open_error(path: Path, exc: duckdb.Error, keyed: bool = False) -> Exception:
+    """The error a person sees for a store that will not open: a lock, a missing or wrong key."""
+    text = str(exc)
+    low = text.lower()
+    if "without a key" in low:
+        return StoreKeyError(f"the store {path} is encrypted: give its key in {KEY_ENV} or {KEY_FILE_ENV}")
+    if "wrong encryption key" in low:
+        return StoreKeyError(f"the key in {KEY_ENV} / {KEY_FILE_ENV} does not open the store {path} "
+                             "(wrong key)")
+    if "is not encrypted" in low:
+        return StoreKeyError(f"the store {path} is not encrypted, but {KEY_ENV} / {KEY_FILE_ENV} is set: unset "
+                             "it to open this store, or keep the encrypted store in another file")
+    if isinstance(exc, duckdb.IOException):
+        locked = _as_lock_error(path, exc)
+        if locked is not exc or not keyed:
+            return locked
+    if keyed:  # never pass DuckDB's own text on as-is here: keep the message to what a person can act on
+        return StoreKeyError(f"cannot open the encrypted store {path}: {type(exc).__name__}: "
+                             f"{text.splitlines()[0] if text else ''}")
+    return exc
 
 
 def _as_lock_error(path: Path, exc: duckdb.IOException) -> Exception:
