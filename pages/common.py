@@ -111,6 +111,13 @@ def live_model() -> models.LiveModel | None:
     return live
 
 
+def adopt(after) -> None:
+    """After an import (``igcore.after_import``): the cached live model takes over the model it refreshed."""
+    live = _live_model(str(store_path()), checkpoint_stamp())
+    if live is not None:
+        live.adopt(after)
+
+
 def checkpoint_stamp() -> float:
     """Changes whenever the store's model is retrained: pass it to caches of anything the model decides."""
     return models.checkpoint_version(store_path())
