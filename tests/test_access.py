@@ -132,7 +132,7 @@ def test_hash_password_module_command(monkeypatch, capsys):
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-phrase\n"))
-    assert access._hash_password_command(["hash-password"]) == 0
+    assert access.hash_password_command(["hash-password"]) == 0
     printed = capsys.readouterr().out.strip()
     assert access.verify_password("s3cret-phrase", printed)
 

@@ -280,7 +280,7 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
-def _hash_password_command(argv: list[str]) -> int:
+def hash_password_command(argv: list[str]) -> int:
     """``python -m igcore.dashboard.access hash-password``: read a password twice (not echoed), print its
     hash for ``IGCORE_ANALYST_PASSWORD_HASH`` / ``IGCORE_VIEWER_PASSWORD_HASH``."""
     import getpass
@@ -307,4 +307,4 @@ def _hash_password_command(argv: list[str]) -> int:
 if __name__ == "__main__":
     import sys
 
-    sys.exit(_hash_password_command(sys.argv[1:]))
+    sys.exit(hash_password_command(sys.argv[1:]))
