@@ -7,7 +7,7 @@ two epochs (what the dashboard's Pipeline page trains by default, and the quick 
 library's defaults (up to 200 epochs, early stopping on each user's last event).
 
 The whole sequence runs ``--repeats`` times, each from a new clone; the table gives each step's median and every
-run's totals (the set-up's pip install alone took 55 to 98 s in runs here).
+run's totals (the set-up's pip install varies most between runs: it depends on the package mirrors).
 
     .venv/bin/python bench/cli_fresh.py [--repeats 3]
 """
@@ -81,7 +81,7 @@ def section(data: dict) -> str:
                  (f"**fresh clone to recommendations, {what}**", m[f"{path}_total_s"], f"<= {TARGET_S:.0f} s",
                   every(f"{path}_total_s"))]
     cache = ("off: `PYTHONDONTWRITEBYTECODE` is set here, so every command compiles the libraries it imports; "
-             "`igcore train` imports torch, torch_geometric and transformers, about 13 s more than with a cache, "
+             "`igcore train` imports torch, torch_geometric and transformers, which costs more without a cache, "
              "and `igcore recommend` on an unchanged store none of them" if data.get("bytecode_cache") == "off"
              else "on (Python's default): the first command compiles what it imports, later ones reuse it")
     return "\n".join([f"## Command line from a fresh clone\n\n{data['date']} · {data['machine']} · "

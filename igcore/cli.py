@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     update = command("update", _update, "ingest new events and advance the model's online state (no training)")
     update.add_argument("events", help="events CSV")
     update.add_argument("--model", help="checkpoint folder")
+    update.add_argument("--json", action="store_true")
 
     rec = command("recommend", _recommend, "top-K items for one user from the trained model")
     rec.add_argument("user", help="user id as in the events")
@@ -124,7 +125,9 @@ def _parser() -> argparse.ArgumentParser:
 
     app = command("app", _app, "start the dashboard (loads the bundled sample into an empty store)")
     app.add_argument("--port", type=int, default=8501)
-    app.add_argument("--address", default="0.0.0.0", help="interface to listen on (127.0.0.1: this machine only)")
+    app.add_argument("--address", default="127.0.0.1",
+                     help="interface to listen on (default 127.0.0.1: this machine only; any other address needs "
+                          "a login, see README 'Running it for a team')")
     return p
 
 
@@ -142,23 +145,34 @@ def _print_reports(reports: list, as_json: bool) -> None:
             print(r.summary())
 
 
+def _import_and_refresh(args: argparse.Namespace, files: list[tuple[str, str]], mapping: dict[str, str] | None,
+                        config, model: str | None) -> int:
+    """Import each (kind, path) through the one after-import service and print what every step did."""
+    from igcore.after_import import import_and_refresh
+    from igcore.progress import TextProgressBar
+
+    done = []
+    with _open(args) as store:
+        for kind, path in files:
+            done.append(import_and_refresh(store, path, kind, mapping if kind == "events" else None, config,
+                                           model_dir=Path(model) if model else None, progress=TextProgressBar()))
+    if args.json:
+        print(json.dumps([{**a.report.as_dict(), "model": a.model, "snapshots": a.snapshots} for a in done],
+                         indent=2, default=str))
+    else:
+        print("\n".join(line for a in done for line in a.lines()))
+    return 0
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from igcore.config import IngestConfig, load_config, parse_assignments
-    from igcore.ingest import import_events, import_items
-    from igcore.progress import TextProgressBar
 
     if not args.events and not args.items:
         raise IgcoreError("name an events CSV, an --items CSV, or both")
     config = load_config(IngestConfig, args.config, parse_assignments(args.set))
-    mapping = {col: field for col, field in parse_assignments(args.map).items()}
-    reports = []
-    with _open(args) as store:
-        if args.items:
-            reports.append(import_items(store, args.items, config=config, progress=TextProgressBar()))
-        if args.events:
-            reports.append(import_events(store, args.events, mapping, config, progress=TextProgressBar()))
-    _print_reports(reports, args.json)
-    return 0
+    mapping = dict(parse_assignments(args.map))
+    files = [("items", args.items)] * bool(args.items) + [("events", args.events)] * bool(args.events)
+    return _import_and_refresh(args, files, mapping, config, None)
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -223,21 +237,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
-    import time
-
-    from igcore.ingest import import_events
-    from igcore.pipeline.run import refresh
-    from igcore.progress import TextProgressBar
-
-    with _open(args) as store:
-        report = import_events(store, args.events, progress=TextProgressBar())
-        print(report.summary())
-        t0 = time.perf_counter()
-        model, meta = refresh(store, Path(args.model) if args.model else None)
-        known = sum(len(h) for h in model.state.items)
-    print(f"model state now covers {known:,} events ({known - meta['events']:+,} since training), "
-          f"rebuilt in {time.perf_counter() - t0:.1f} s without gradient steps")
-    return 0
+    return _import_and_refresh(args, [("events", args.events)], None, None, args.model)
 
 
 def _recommend(args: argparse.Namespace) -> int:
@@ -322,6 +322,7 @@ def _interests(args: argparse.Namespace) -> int:
     from igcore.interests.export import graph_json, write_html
     from igcore.interests.graph import interest_graph
     from igcore.interests.snapshots import timeline
+    from igcore.interests.text import graph_text, timeline_text
 
     at = _at_time(args.at)
     with _open(args, read_only=True) as store:
@@ -333,7 +334,7 @@ def _interests(args: argparse.Namespace) -> int:
                 print(json.dumps({k: v.to_dict("records") for k, v in vars(found).items() if k != "user_id"},
                                  indent=2, default=str))
             else:
-                _print_timeline(found)
+                print(timeline_text(found))
             return 0
         graph = interest_graph(store, args.user, at, _model_scorer(args, store, at))
     if args.html:
@@ -341,37 +342,8 @@ def _interests(args: argparse.Namespace) -> int:
     if args.json:
         print(graph_json(graph))
         return 0
-    labels = {n["interest"]: n["label"] for n in graph.nodes}
-    print(f"user {graph.user_id} at {graph.at}: {graph.n_events} events; interests by {', '.join(graph.kinds)}")
-    for n in graph.nodes:
-        predicted = "" if n["predicted"] is None else f", predicted {n['predicted']:.0%}"
-        print(f"  {n['share']:5.0%}  {n['label']}  ({n['interest']}; weight {n['weight']:.3g}, "
-              f"{n['events']} events{predicted})")
-        for item in n["top_items"]:
-            print(f"         {item['item_id']}  {item['title'] or ''}")
-    for e in graph.edges[:10]:
-        arrow = "->" if e["kind"] == "transition" else "<->"
-        print(f"  {labels.get(e['src'], e['src'])} {arrow} {labels.get(e['dst'], e['dst'])}  "
-              f"{e['kind']} {e['weight']:.3g}")
-    print(f"recommendations ({graph.scorer}):")
-    for r in graph.recommendations:
-        why = ", ".join(f"{p['label']} {p['share']:.0%}" for p in r["explanation"]["interests"][:2]
-                        if p["share"] is not None and p["share"] >= 0.005)
-        print(f"  {r['rank']:>3}. {r['item_id']}  {r['title'] or ''}  ({r['score']:.3f})  because of {why or '-'}")
-    for c in graph.changes:
-        faded = f", {labels.get(c['faded'], c['faded'])} faded" if c["faded"] else ""
-        print(f"  change at event {c['event_index']} ({c['ts']}): {c['label']} emerged{faded} (JSD {c['jsd']:.2f})")
+    print(graph_text(graph))
     return 0
-
-
-def _print_timeline(found) -> None:
-    top = found.weights.sort_values("share", ascending=False).drop_duplicates("snapshot_no").set_index(
-        "snapshot_no")["label"]
-    for s in found.snapshots.itertuples():
-        jsd = "" if s.jsd != s.jsd else f"  JSD {s.jsd:.2f}"
-        moves = "".join(f"  +{i}" for i in s.emerging) + "".join(f"  -{i}" for i in s.fading)
-        print(f"{s.snapshot_no:>4}  {s.snapshot_at}  {s.n_events:>5} events  top {top.get(s.snapshot_no, '-')}"
-              f"{jsd}{moves}")
 
 
 def _drift(args: argparse.Namespace) -> int:
@@ -395,22 +367,23 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _app(args: argparse.Namespace) -> int:
+    from igcore.dashboard.serve import check_start
     from igcore.paths import REPO_ROOT
+    from igcore.store import db_key
 
+    check_start(args.address)  # a non-local address without a login is refused here, before the server starts
     env = dict(os.environ)
     if args.db:
         env["IGCORE_DB"] = str(Path(args.db).resolve())
+    db_key(env)  # an unreadable or open-to-others key file is refused now rather than on the first page
     cmd = [sys.executable, "-c", _STREAMLIT_V2, "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
            "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     os.execve(sys.executable, cmd, env)  # this process becomes the server: a signal to it stops the server
 
 
-# Streamlit treats an app beside a pages/ folder as a v1 multipage app until app.py has called st.navigation
-# once: a first request for /data would run pages/data.py alone, without app.py's frame and error boundary.
-# The flag is process-wide, so the server is started with it already off.
-_STREAMLIT_V2 = ("from streamlit.runtime.pages_manager import PagesManager; PagesManager.uses_pages_directory = False; "
-                 "import sys; from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()")
+# Streamlit's command line, started with its legacy pages/ discovery already off (igcore.dashboard.serve says why).
+_STREAMLIT_V2 = "import sys; from igcore.dashboard.serve import main; main(sys.argv[1:])"
 
 
 if __name__ == "__main__":

@@ -22,22 +22,17 @@ def _preview(file_id: str, name: str, kind: str, _upload: UploadedFile) -> uploa
 
 
 def _import(kind: str, name: str, data: bytes, mapping: dict[str, str]) -> dict:
-    """Import, then bring the interest snapshots up to date; returns what to show."""
+    """Import through the after-import service (model state, serving state, interest snapshots); returns what
+    to show."""
     progress = common.progress_bar(f"Importing {kind}")
     try:
         outcome = uploads.import_upload(common.store_path(), data, name, kind, mapping, CONFIG, progress)
     except IgcoreError as exc:
         progress.bar.empty()
         return {"error": str(exc)}
-    result: dict = {"outcome": outcome}
-    if not outcome.already_imported and outcome.report.rows_loaded:
-        try:
-            scorer = common.model_scorer()
-            result["snapshots"] = uploads.refresh_snapshots(common.store_path(), scorer, progress)
-        except IgcoreError as exc:
-            result["snapshots_error"] = str(exc)
+    common.adopt(outcome.after)
     progress.bar.empty()
-    return result
+    return {"outcome": outcome}
 
 
 def _show_result(result: dict) -> None:
@@ -66,10 +61,13 @@ def _show_result(result: dict) -> None:
     if not outcome.quarantined.empty:
         st.caption("Quarantined rows of this import (line 1 is the header)")
         st.dataframe(outcome.quarantined[["line_no", "reason", "raw_line"]], hide_index=True, width="stretch")
-    if "snapshots" in result:
-        st.success(result["snapshots"])  # numbers and interest kinds only
-    if "snapshots_error" in result:
-        st.warning(text(f"Interest snapshots not updated: {result['snapshots_error']}"))
+    after = outcome.after
+    if report.rows_loaded:
+        st.caption(text(f"Model: {after.model}."))
+        if after.snapshots_ok:
+            st.success(f"Interest snapshots {after.snapshots}")  # numbers and interest kinds only
+        else:
+            st.warning(text(f"Interest snapshots {after.snapshots}"))
 
 
 def _section(kind: str) -> None:

@@ -94,7 +94,7 @@ if ss.get("live_add_submit") or ss.get("live_import"):
     else:
         data, name = ss["live_upload"].getvalue(), ss["live_upload"].name
     with st.spinner("Importing, updating the snapshots and the model"):
-        result = dashboard.add_events(path, user, data, name, common.live_model, old)
+        result = dashboard.add_events(path, user, data, name, live, old)
     stamp = common.stamp()
     ss["live_add_result"] = (user, stamp, result)  # shown until the store changes
 state = _state(str(path), stamp, user)

@@ -16,6 +16,25 @@ from igcore.store import Store  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _apptest_runs_app_py_as_served():
+    """AppTest starts every run in Streamlit's legacy pages/ mode (it resets ``PagesManager.uses_pages_directory``
+    and our pages/ folder turns it on), where a page runs alone, outside app.py's frame. ``igcore app`` starts its
+    server with that mode off (igcore.dashboard.serve.use_navigation_only); here AppTest gets a PagesManager whose
+    reset cannot turn it back on, so tests run app.py as the server does."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import app_test
+
+    class ServedPagesManager(PagesManager):  # AppTest resets this subclass's flag; the base's stays off
+        pass
+
+    original = app_test.PagesManager
+    app_test.PagesManager = ServedPagesManager
+    PagesManager.uses_pages_directory = False
+    yield
+    app_test.PagesManager = original
+
+
 @pytest.fixture(autouse=True)
 def _store_mode_per_test():
     """app.py switches the process to one shared writer (for its sessions' threads); AppTest runs it in this

@@ -249,11 +249,11 @@ def test_preview_reads_gzip_semicolons_and_ragged_rows(tmp_path):
         uploads.preview_upload(b"\n\nu1,i1,100\n", "blank.csv", "events")
 
 
-def test_import_upload_and_refresh_snapshots_on_a_real_store(tmp_path):
+def test_import_upload_refreshes_snapshots_on_a_real_store(tmp_path):
     db = tmp_path / "s.duckdb"
-    assert uploads.refresh_snapshots(db) == "No interest snapshots: the store holds no events yet."
     items = write_csv(tmp_path / "items.csv", ITEMS).read_bytes()
-    assert uploads.import_upload(db, items, "items.csv", "items").report.rows_loaded == 4
+    first = uploads.import_upload(db, items, "items.csv", "items")
+    assert first.report.rows_loaded == 4 and first.after.snapshots == "none: the store holds no events yet"
     data = write_csv(tmp_path / "e.csv", "who,what,when\n" + "".join(
         f"u1,i{k % 4 + 1},{100 + k}\n" for k in range(5)) + "u2,i1,soon\n").read_bytes()
     outcome = uploads.import_upload(db, data, "e.csv", "events", {"who": "user_id", "what": "item_id", "when": "ts"})
@@ -261,15 +261,17 @@ def test_import_upload_and_refresh_snapshots_on_a_real_store(tmp_path):
     assert (report.import_id, report.rows_read, report.rows_loaded, report.rows_quarantined) == (2, 6, 5, 1)
     assert outcome.quarantined[["line_no", "reason"]].values.tolist() == [[7, "unparseable timestamp: 'soon'"]]
     assert outcome.reasons().values.tolist() == [["unparseable timestamp", 1]]
-    assert uploads.refresh_snapshots(db).startswith("Interest snapshots built: 1 snapshots of 1 users written (5 ev")
+    assert outcome.after.snapshots.startswith("built: 1 snapshots of 1 users written (5 ev")
+    assert outcome.after.model == "no trained model: recommendations come from the evidence scorer"
     again = uploads.import_upload(db, data, "e-copy.csv", "events", {"who": "user_id", "what": "item_id",
                                                                      "when": "ts"})
     assert again.already_imported and again.quarantined.empty
-    assert uploads.refresh_snapshots(db) == "Interest snapshots are up to date: no events since the last build or " \
-                                            "update."
+    assert again.after.snapshots == "up to date: no events since the last build or update"
     more = "who,what,when\n" + "".join(f"u3,i{k % 4 + 1},{300 + k}\n" for k in range(5))
-    uploads.import_upload(db, more.encode(), "more.csv", "events", {"who": "user_id", "what": "item_id", "when": "ts"})
-    assert uploads.refresh_snapshots(db).startswith("Interest snapshots updated: 1 snapshots of 1 users written (5")
+    later = uploads.import_upload(db, more.encode(), "more.csv", "events",
+                                  {"who": "user_id", "what": "item_id", "when": "ts"})
+    assert later.after.snapshots.startswith("updated: 1 snapshots of 1 users written (5")
+    assert later.after.touched_users == ["u3"]
     with Store(db, read_only=True) as store:
         assert store.rows("SELECT user_id, count(*) FROM interest_snapshots GROUP BY 1 ORDER BY 1") == [
             ("u1", 1), ("u3", 1)]

@@ -1,9 +1,9 @@
 """The Live page's work: add events for real and watch one user's interests and recommendations move, or ask
 "what if this user now did X" without writing anything. No Streamlit here.
 
-Adding goes the way every import goes (the CSV importer, its quarantine and import log), then the interest
-snapshots of the touched users only (``update_snapshots``), then the live model's online update (no gradient
-step, no reload), and finally the user's graph as of their latest event. A what-if computes the same graph
+Adding goes the way every import goes (:mod:`igcore.after_import`: the CSV importer with its quarantine and
+import log, the model's online state and serving state, the touched users' interest snapshots); the page's live
+model then takes over the refreshed model, and the user's graph is drawn as of their latest event. A what-if computes the same graph
 from the stored events plus the hypothetical one (``hypothetical_graph``); the model side scores a copy of the
 live model's online state that took the event in, so the cached model stays as it is.
 """
@@ -20,14 +20,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from igcore.dashboard.models import LiveModel, has_model
+from igcore.after_import import import_and_refresh
+from igcore.dashboard.models import LiveModel
 from igcore.dashboard.text import figure_text
 from igcore.events import from_arrays
-from igcore.ingest import ImportReport, import_events
+from igcore.ingest import ImportReport
 from igcore.interests.export import graph_html
 from igcore.interests.graph import InterestGraph, hypothetical_graph, interest_graph
 from igcore.interests.scoring import ModelScorer
-from igcore.interests.snapshots import stored_config, update_snapshots
+from igcore.interests.snapshots import stored_config
 from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.run import reindexed
 from igcore.store import Store
@@ -214,48 +215,23 @@ def event_csv(rows: list[tuple[str, str, str, str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def add_events(path: Path, user_id: str, data: bytes, name: str, refresh_model: Callable[[], LiveModel | None],
+def add_events(path: Path, user_id: str, data: bytes, name: str, live: LiveModel | None,
                before: View | None = None) -> AddResult:
-    """Import ``data`` (an events CSV) for real, update the touched users' snapshots, let the live model take
-    the events in (``refresh_model``: the page's cached model, which catches up with the store when called),
-    and compute ``user_id``'s graph afterwards. Timed from the import to the drawn-ready graph."""
+    """Import ``data`` (an events CSV) for real through the after-import service, let the page's live model
+    take over the refreshed model, and compute ``user_id``'s graph afterwards. Timed from the import to the
+    drawn-ready graph."""
     t0 = time.perf_counter()
-    store, live = Store(path), None
-    try:
-        last_id = int(store.value("SELECT coalesce(max(event_id), 0) FROM events"))
-        report = import_events(store, io.BytesIO(data), name=name)
-        new = store.df("SELECT DISTINCT user_id, item_id FROM events WHERE event_id > ?", [last_id])
-        if has_model(path):  # the live model catches up through a read-only connection: close the writer meanwhile
-            store.close()
-            live = refresh_model()
-            store = Store(path)
+    with Store(path) as store:
+        after = import_and_refresh(store, io.BytesIO(data), name=name)
+        if live is not None:
+            live.adopt(after)
         scorer = live.scorer if live is not None else None
-        if new.empty:
-            snapshots = "no new events: the snapshots are unchanged"
-        elif stored_config(store) is None:
-            snapshots = "no interest snapshots to update (none were built)"
-        else:
-            snapshots = update_snapshots(store, scorer).summary()
         known = int(store.value("SELECT count(*) FROM events WHERE user_id = ?", [user_id]))
         graph = interest_graph(store, user_id, model=scorer) if known else None
-    finally:
-        store.close()
-    after = view_of(graph) if graph is not None else None
-    comparison = compare(before, after) if before is not None and after is not None else None
-    return AddResult(report, snapshots, sorted(new["user_id"].unique().tolist()), _model_note(live, new), before,
-                     after, comparison, time.perf_counter() - t0)
-
-
-def _model_note(live: LiveModel | None, new: pd.DataFrame) -> str:
-    if live is None:
-        return "no trained model: the recommendations come from the evidence scorer"
-    if new.empty:
-        return "the model had nothing new to take in"
-    users, items = set(live.meta["user_ids"]), set(live.meta["item_ids"])
-    unknown = int((~(new["user_id"].isin(users) & new["item_id"].isin(items))).sum())
-    done = "the model took the new events in (online update, no retraining)"
-    return done if not unknown else (f"{done}; {unknown} of them name a user or item the model was not trained "
-                                     "on and were skipped (retrain to include them)")
+    view = view_of(graph) if graph is not None else None
+    comparison = compare(before, view) if before is not None and view is not None else None
+    return AddResult(after.report, after.snapshots, after.touched_users, after.model, before, view, comparison,
+                     time.perf_counter() - t0)
 
 
 # --- what if --------------------------------------------------------------------------------------------------

@@ -12,8 +12,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from igcore.events import load_interactions
+from igcore.after_import import AfterImport
+from igcore.events import last_event_id, load_interactions
 from igcore.interests.scoring import ModelScorer
+from igcore.pipeline.checkpoint import WEIGHTS, has_checkpoint
 from igcore.pipeline.run import checkpoint_dir, load, reindexed
 from igcore.store import Store
 
@@ -34,7 +36,7 @@ class LiveModel:
         """Feed the events stored since the last call to the model; returns how many it took in."""
         with self._lock:
             # The bound first: an import committing between the two reads waits for the next call.
-            through = int(store.value("SELECT coalesce(max(event_id), 0) FROM events"))
+            through = last_event_id(store)
             if through <= self.last_event_id:
                 return 0
             new = load_interactions(store, self.last_event_id, through)
@@ -44,16 +46,25 @@ class LiveModel:
                 self.scorer.model.update(known)
             return len(known)
 
+    def adopt(self, after: AfterImport) -> None:
+        """Take over the model an import refreshed (:mod:`igcore.after_import`), so the pages show the state
+        that was saved for serving rather than one caught up by other steps."""
+        if after.scorer is None:
+            return
+        with self._lock:
+            if after.last_event_id >= self.last_event_id:
+                self.scorer, self.last_event_id = after.scorer, after.last_event_id
+
 
 def checkpoint_version(db_path: Path) -> float:
     """The store's checkpoint's modification time, 0 before any training: part of the cache keys of whatever
     depends on the trained model."""
-    weights = checkpoint_dir(db_path) / "weights.safetensors"
-    return weights.stat().st_mtime if weights.exists() else 0.0
+    path = checkpoint_dir(db_path)
+    return (path / WEIGHTS).stat().st_mtime if has_checkpoint(path) else 0.0
 
 
 def has_model(db_path: Path) -> bool:
-    return checkpoint_version(db_path) > 0
+    return has_checkpoint(checkpoint_dir(db_path))
 
 
 def load_live_model(db_path: Path) -> LiveModel | None:
@@ -62,5 +73,5 @@ def load_live_model(db_path: Path) -> LiveModel | None:
         return None
     with Store(db_path, read_only=True) as store:
         model, meta = load(store, checkpoint_dir(db_path))
-        last = int(store.value("SELECT coalesce(max(event_id), 0) FROM events"))
+        last = last_event_id(store)
     return LiveModel(ModelScorer(model, meta["user_ids"], meta["item_ids"]), meta, last)

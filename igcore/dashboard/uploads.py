@@ -1,6 +1,6 @@
-"""The Data page's work: preview an uploaded CSV with its detected column mapping, import it with the mapping
-the user corrected, and bring the interest snapshots up to date. Plain functions over bytes and a store path:
-no Streamlit in here.
+"""The Data page's work: preview an uploaded CSV with its detected column mapping, and import it with the mapping
+the user corrected through the one after-import service (:mod:`igcore.after_import`: model state, serving
+state, interest snapshots). Plain functions over bytes and a store path: no Streamlit in here.
 
 Uploads arrive as bytes with the name the user gave them; the importers spool them to a temporary file
 (size-checked while copying) and remove it after, so nothing here writes to the store folder. The preview reads
@@ -19,20 +19,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from igcore.after_import import AfterImport, import_and_refresh
 from igcore.config import IngestConfig
 from igcore.errors import FileTooLargeError, IgcoreError
-from igcore.ingest import ImportReport, import_events, import_items
+from igcore.ingest import ImportReport
 from igcore.ingest.mapping import EVENT_FIELDS, IGNORE, ITEM_FIELDS, FieldSpec, resolve_mapping
 from igcore.ingest.source import CsvFile, open_csv
-from igcore.interests.config import InterestConfig
-from igcore.interests.schema import read_state
-from igcore.interests.scoring import ModelScorer
-from igcore.interests.snapshots import build_snapshots, update_snapshots
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
 KINDS: dict[str, tuple[FieldSpec, ...]] = {"events": EVENT_FIELDS, "items": ITEM_FIELDS}
 PREVIEW_ROWS = 20
+UPLOAD_TYPES = ("csv", "tsv", "txt", "gz")  # file name endings the uploader accepts (the importer reads the bytes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,10 +47,14 @@ class Preview:
 
 @dataclasses.dataclass(frozen=True)
 class ImportOutcome:
-    """An import's report and the rows it quarantined (with their reasons)."""
+    """An import's report, the rows it quarantined (with their reasons) and what followed the import."""
 
-    report: ImportReport
+    after: AfterImport
     quarantined: pd.DataFrame
+
+    @property
+    def report(self) -> ImportReport:
+        return self.after.report
 
     @property
     def already_imported(self) -> bool:
@@ -149,34 +151,17 @@ def _head_rows(csv_file: CsvFile, n_rows: int) -> tuple[list[list[str]], list[st
 def import_upload(db_path: Path, data: bytes, name: str, kind: str, mapping: dict[str, str] | None = None,
                   config: IngestConfig | None = None, progress: Progress = no_progress) -> ImportOutcome:
     """Import an uploaded CSV (bytes) into the store with ``mapping`` (column -> field or IGNORE; None: the
-    automatic one) in one transaction; returns the report and the rows this import quarantined. The same bytes
-    imported twice come back with status ``already_imported`` and change nothing."""
+    automatic one) in one transaction, then bring the model's state and the interest snapshots up to date;
+    returns the reports and the rows this import quarantined. The same bytes imported twice come back with
+    status ``already_imported`` and change nothing."""
     config = config or IngestConfig()
     check_size(len(data), name, config)
-    importer = import_events if fields(kind) is EVENT_FIELDS else import_items
+    fields(kind)
     with Store(db_path) as store:
-        report = importer(store, io.BytesIO(data), mapping or None, config, name, progress)
+        after = import_and_refresh(store, io.BytesIO(data), kind, mapping, config, name, progress=progress)
+        report = after.report
         if report.status == "already_imported" or not report.rows_quarantined:
             quarantined = store.quarantined(limit=0)
         else:
             quarantined = store.quarantined(report.import_id)
-    return ImportOutcome(report, quarantined)
-
-
-def refresh_snapshots(db_path: Path, model: ModelScorer | None = None, progress: Progress = no_progress) -> str:
-    """Bring the interest snapshots up to date with the stored events: update the users touched since the last
-    build or update, or build every user's snapshots when there are none yet. Returns one sentence saying which;
-    raises ``IgcoreError`` when they cannot be built (e.g. a catalogue without categories, brands or text)."""
-    with Store(db_path) as store:
-        if not store.value("SELECT count(*) FROM events"):
-            return "No interest snapshots: the store holds no events yet."
-        progress("interests", 0, 1, {})  # an update reports only when done; say what runs meanwhile
-        state = read_state(store)
-        if "config" not in state or "kinds" not in state:  # no snapshots (or no nodes) yet
-            return f"Interest snapshots built: {build_snapshots(store, InterestConfig(), model, progress).summary()}"
-        report = update_snapshots(store, model, progress)
-    if not report.new_events:
-        return "Interest snapshots are up to date: no events since the last build or update."
-    return f"Interest snapshots updated: {report.summary()}"
-
-
+    return ImportOutcome(after, quarantined)

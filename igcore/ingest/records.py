@@ -25,6 +25,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from igcore.errors import IngestError
+
 LF, CR, QUOTE = 10, 13, 34
 HEAD_BYTES = 256 * 1024  # at most this much text is held back to find the first line
 
@@ -193,7 +195,10 @@ class TextStream:
             raw, self._head = self._head, b""
             if raw[:2] == b"\x1f\x8b":
                 self._gunzip = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        data = self._gunzip_bytes(raw, final) if self._gunzip is not None else raw
+        try:
+            data = self._gunzip_bytes(raw, final) if self._gunzip is not None else raw
+        except zlib.error as exc:
+            raise IngestError(f"the file looks gzip-compressed but cannot be decompressed: {exc}") from None
         return self._text(data, final)
 
     def _gunzip_bytes(self, raw: bytes, final: bool) -> bytes:

@@ -28,7 +28,7 @@ COLORS = {"user": "#f4a261", "interest": "#2a9d8f", "item": "#a8dadc", "recommen
 
 @functools.cache
 def _template_env(template_dir: str):
-    """One jinja environment per template folder, so pyvis' template is parsed once per process (~0.2 s)."""
+    """One jinja environment per template folder, so pyvis' template is parsed once per process, not per graph."""
     from jinja2 import Environment, FileSystemLoader
 
     return Environment(loader=FileSystemLoader(template_dir))

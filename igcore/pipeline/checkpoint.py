@@ -55,10 +55,15 @@ def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: 
     return path
 
 
+def has_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` holds a checkpoint (of any format: :func:`read_meta` says whether it can be used)."""
+    return (Path(path) / META).exists() and (Path(path) / WEIGHTS).exists()
+
+
 def read_meta(path: str | Path) -> tuple[PipelineConfig, dict[str, Any]]:
     """A checkpoint's config and ``model.json`` record (ids, import ids, training log), without its weights."""
     path = Path(path)
-    if not (path / META).exists() or not (path / WEIGHTS).exists():
+    if not has_checkpoint(path):
         raise IgcoreError(f"no model checkpoint at {path}: train one with `igcore train`")
     meta = json.loads((path / META).read_text())
     if meta.pop("format", 1) != FORMAT:

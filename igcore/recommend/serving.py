@@ -2,9 +2,8 @@
 
 Every user's query vector (the scoring head's output), the gate's source weights and the item table, as the
 online state stood after ``igcore train`` or ``igcore update``. On a store whose events have not changed since,
-a recommendation is one row times the item table: no torch, no torch_geometric, no replay of the event log.
-On the bundled sample ``igcore recommend USER --explain`` took 16.6 s without a bytecode cache and 6.5 s with
-one; from the serving state 3 s and 1.1 s (``bench/cli_fresh.py``).
+a recommendation is one row times the item table: no torch, no torch_geometric, no replay of the event log
+(``bench/cli_fresh.py`` measures what that saves).
 
 The state is keyed by the checkpoint's id (drawn at random by every training run) and a fingerprint of the
 events as the model indexes them, so it is used only where replaying the log would give the same state: new
