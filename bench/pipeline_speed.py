@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from igcore.benchio import machine, median, today, write_json, write_section
+from igcore.encode.side import side_info
 from igcore.evaluate.bench import dataset_interactions, make_split
 from igcore.evaluate.sasrec import SASRec
 from igcore.pipeline.model import IgcoreRecommender
-from igcore.encode.side import side_info
 
 
 def percentiles(samples_s: list[float]) -> dict[str, float]:

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from igcore.dashboard import cohorts
+from igcore.dashboard.types import DataFrame, Timestamp
 from pages import common
 
 DAY_CHOICES = [7, 14, 30, 60, 90, 180, 365]
@@ -14,27 +14,27 @@ PERCENT = st.column_config.NumberColumn(format="percent")
 
 
 @st.cache_data(show_spinner=False)
-def _span(path: str, stamp: float) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+def _span(path: str, stamp: float) -> tuple[Timestamp, Timestamp] | None:
     return cohorts.snapshot_span(Path(path))
 
 
 @st.cache_data(show_spinner="Comparing the users' interests")
-def _trend(path: str, stamp: float, days: int) -> pd.DataFrame:
+def _trend(path: str, stamp: float, days: int) -> DataFrame:
     return cohorts.trend(Path(path), days)
 
 
 @st.cache_data(show_spinner=False)
-def _drift(path: str, stamp: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _drift(path: str, stamp: float) -> tuple[DataFrame, DataFrame]:
     return cohorts.jsd_histogram(Path(path)), cohorts.change_point_counts(Path(path))
 
 
 @st.cache_data(show_spinner=False)
-def _changes(path: str, stamp: float) -> pd.DataFrame:
+def _changes(path: str, stamp: float) -> DataFrame:
     return cohorts.latest_changes(Path(path))
 
 
 @st.cache_data(show_spinner="Weekly popularity")
-def _popularity(path: str, stamp: float) -> pd.DataFrame:
+def _popularity(path: str, stamp: float) -> DataFrame:
     return cohorts.popularity(Path(path))
 
 

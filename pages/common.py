@@ -12,18 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from igcore.dashboard import access, models, serve
 from igcore.dashboard import overview as dashboard
 from igcore.dashboard.text import md_literal
-from igcore.interests.scoring import ModelScorer
-from igcore.paths import default_db_path
-from igcore.progress import Progress
-from igcore.store import Store
-
+from igcore.dashboard.types import DataFrame, ModelScorer, Progress, default_db_path
 
 LOGIN_KEY = "igcore_login"
 _frame = threading.local()  # the role app.py admitted for the script run in progress on this thread
@@ -106,8 +101,7 @@ def live_model() -> models.LiveModel | None:
     path = store_path()
     live = _live_model(str(path), checkpoint_stamp())
     if live is not None:
-        with Store(path, read_only=True) as store:
-            live.catch_up(store)
+        models.catch_up(live, path)
     return live
 
 
@@ -144,12 +138,12 @@ def _overview(path: str, stamp: float) -> dict[str, Any]:
 
 
 @st.cache_data(show_spinner=False)
-def _imports(path: str, stamp: float) -> pd.DataFrame:
+def _imports(path: str, stamp: float) -> DataFrame:
     return dashboard.import_log(Path(path))
 
 
 @st.cache_data(show_spinner=False)
-def _quarantine(path: str, stamp: float) -> pd.DataFrame:
+def _quarantine(path: str, stamp: float) -> DataFrame:
     return dashboard.quarantine_rows(Path(path))
 
 
@@ -158,12 +152,12 @@ def overview() -> dict[str, Any]:
     return _overview(str(path), _stamp(path))
 
 
-def imports() -> pd.DataFrame:
+def imports() -> DataFrame:
     path = store_path()
     return _imports(str(path), _stamp(path))
 
 
-def quarantine() -> pd.DataFrame:
+def quarantine() -> DataFrame:
     path = store_path()
     return _quarantine(str(path), _stamp(path))
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from igcore.config import IngestConfig
 from igcore.dashboard import uploads
 from igcore.dashboard.text import md_literal
-from igcore.errors import IgcoreError
+from igcore.dashboard.types import IgcoreError, IngestConfig
 from pages import common
 
 CONFIG = IngestConfig()

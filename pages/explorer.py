@@ -5,12 +5,12 @@ Reads go through igcore.dashboard.explorer, cached per (user, snapshot, store st
 
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from igcore.dashboard import explorer as ex
 from igcore.dashboard.models import checkpoint_version
 from igcore.dashboard.text import md_literal
+from igcore.dashboard.types import DataFrame, Timestamp
 from pages import common
 
 
@@ -20,12 +20,12 @@ def _built(path: str, stamp: float) -> bool:
 
 
 @st.cache_data(show_spinner=False)
-def _active(path: str, stamp: float) -> pd.DataFrame:
+def _active(path: str, stamp: float) -> DataFrame:
     return ex.active_users(Path(path))
 
 
 @st.cache_data(show_spinner=False)
-def _find(path: str, text: str, stamp: float) -> pd.DataFrame:
+def _find(path: str, text: str, stamp: float) -> DataFrame:
     return ex.find_users(Path(path), text)
 
 
@@ -40,12 +40,12 @@ def _timeline(path: str, user: str, stamp: float) -> ex.ExplorerTimeline:
 
 
 @st.cache_data(show_spinner=False)
-def _events(path: str, user: str, snapshot: int, at: pd.Timestamp, stamp: float) -> pd.DataFrame:
+def _events(path: str, user: str, snapshot: int, at: Timestamp, stamp: float) -> DataFrame:
     return ex.events_until(Path(path), user, at)
 
 
 @st.cache_data(show_spinner="Computing the interest graph")
-def _graph(path: str, user: str, snapshot: int, at: pd.Timestamp, stamp: float, model_version: float,
+def _graph(path: str, user: str, snapshot: int, at: Timestamp, stamp: float, model_version: float,
            _model=None) -> ex.GraphView:
     return ex.graph_view(Path(path), user, at, _model)
 
@@ -62,10 +62,11 @@ def pick_user(path: str, stamp: float) -> str | None:
                    "The store holds no events yet: import some.")
         return None
     ids = found["user_id"].tolist()
+    rows = list(found.itertuples(index=False))
     if param and param not in ids and not text:  # a linked user outside the list: first, labelled alike
         ids.insert(0, param)
-        found = pd.concat([found, _find(path, param, stamp).head(1)])
-    labels = {u: f"{u} · {p} ({n:,} events)" for u, p, n in found.itertuples(index=False)}
+        rows += list(_find(path, param, stamp).head(1).itertuples(index=False))
+    labels = {u: f"{u} · {p} ({n:,} events)" for u, p, n in rows}
     user = right.selectbox("User" + (" (matches, most active first)" if text else " (most active first)"), ids,
                            index=ids.index(param) if param in ids else 0, format_func=lambda u: labels.get(u, u))
     if user != param:

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from igcore.dashboard import status
+from igcore.dashboard.types import DataFrame
 from pages import common
 
 
@@ -42,7 +42,7 @@ else:
 st.caption(_snapshot_status(str(path), common.stamp()).summary())
 
 if stats["event_types"]:
-    mix = pd.DataFrame({"event type": list(stats["event_types"]), "events": list(stats["event_types"].values())})
+    mix = DataFrame({"event type": list(stats["event_types"]), "events": list(stats["event_types"].values())})
     st.plotly_chart(px.bar(mix, x="event type", y="events", title="Event-type mix"), width="stretch")
 
 if analyst:  # imported files and quarantined raw lines (user ids among them) are for analysts

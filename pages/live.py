@@ -3,11 +3,11 @@
 import datetime as dt
 from pathlib import Path
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from igcore.dashboard import live as dashboard
+from igcore.dashboard.types import DataFrame
 from pages import common
 
 PERCENT = st.column_config.NumberColumn(format="percent")
@@ -31,7 +31,7 @@ def _state(path: str, stamp: float, user: str) -> dashboard.UserState | None:
 
 
 @st.cache_data(show_spinner=False)
-def _items(path: str, stamp: float) -> pd.DataFrame:
+def _items(path: str, stamp: float) -> DataFrame:
     return dashboard.item_choices(Path(path))
 
 
@@ -144,11 +144,11 @@ with add_tab:
             st.info("This file was imported before: nothing changed.")
         elif report.rows_quarantined:
             st.warning("Some rows were quarantined:")
-            st.dataframe(pd.DataFrame({"reason": list(report.reasons), "rows": list(report.reasons.values())}),
+            st.dataframe(DataFrame({"reason": list(report.reasons), "rows": list(report.reasons.values())}),
                          hide_index=True)
         st.caption(f"Snapshots: {result.snapshots}. Model: {result.model}.")
         if len(result.touched) > 1 or (result.touched and result.touched[0] != user):
-            st.dataframe(pd.DataFrame({"users with new events": result.touched}), hide_index=True)
+            st.dataframe(DataFrame({"users with new events": result.touched}), hide_index=True)
         if result.comparison is not None:
             _comparison(result.comparison, result.before, "after", "added")
         if result.after is not None:

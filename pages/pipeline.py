@@ -11,10 +11,7 @@ import streamlit as st
 
 from igcore.dashboard import training
 from igcore.dashboard.text import md_literal
-from igcore.device import DEVICES
-from igcore.errors import IgcoreError
-from igcore.embed.gnn import GNNS
-from igcore.pipeline.config import PipelineConfig
+from igcore.dashboard.types import DEVICES, GNN_NAMES, IgcoreError, PipelineConfig
 from pages import common
 
 LAST = "pipeline_last_training"  # session key: the last run's outcome, shown again on later reruns
@@ -44,7 +41,7 @@ else:
                                 f"{current['epochs']} epochs{best}."))
 
 defaults = PipelineConfig()
-gnns = list(GNNS)
+gnns = list(GNN_NAMES)
 with st.form("train"):
     st.markdown("**Stages**")
     cols = st.columns(3)

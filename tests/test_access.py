@@ -40,7 +40,8 @@ def test_hashes_are_salted_and_verify():
 
 @pytest.mark.parametrize("stored", ["", "pbkdf2$1$2$3$4$5", "scrypt$16384$8$1$U29kaXVt", "scrypt$x$8$1$AAAA$AAAA",
                                     "scrypt$1000$8$1$" + "A" * 24 + "$" + "A" * 44,  # n not a power of two
-                                    "scrypt$16384$8$1$!!!!$" + "A" * 44, "scrypt$2097152$8$1$" + "A" * 24 + "$" + "A" * 44])
+                                    "scrypt$16384$8$1$!!!!$" + "A" * 44,
+                                    "scrypt$2097152$8$1$" + "A" * 24 + "$" + "A" * 44])
 def test_malformed_hashes_are_configuration_errors(stored):
     with pytest.raises(AccessConfigError, match="hash"):
         access.verify_password("pw", stored)

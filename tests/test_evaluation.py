@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from igcore.evaluate.baselines import ItemKNN, Markov, MostPop, RecencyPop
-from igcore.events import Interactions, from_arrays
 from igcore.evaluate.protocols import EvalConfig, evaluate
 from igcore.evaluate.registry import resolve_model
 from igcore.evaluate.splits import leave_one_out, temporal_split
+from igcore.events import Interactions, from_arrays
 
 
 def _log(rows: list[tuple[str, str, int]]) -> Interactions:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from igcore.ingest import import_events
-from igcore.store import Store
 from igcore.ingest.records import CountingSink
+from igcore.store import Store
 from tests.corpus.fuzz import HUGE, FuzzFile, write_corpus, write_huge
 
 

@@ -86,7 +86,8 @@ def test_no_key_or_a_wrong_key_fails_with_one_sentence(tmp_path, monkeypatch, ca
         assert str(no_key.value) == f"the store {db} is encrypted: give its key in IGCORE_DB_KEY or IGCORE_DB_KEY_FILE"
         with pytest.raises(StoreKeyError) as wrong:
             Store(db, read_only=read_only, key="another-key-of-enough-length")
-        assert str(wrong.value) == f"the key in IGCORE_DB_KEY / IGCORE_DB_KEY_FILE does not open the store {db} (wrong key)"
+        assert str(wrong.value) == \
+            f"the key in IGCORE_DB_KEY / IGCORE_DB_KEY_FILE does not open the store {db} (wrong key)"
         assert isinstance(wrong.value, IgcoreError) and wrong.value.__cause__ is None
     assert main(["stats", "--db", str(db)]) == 1
     err = capsys.readouterr().err

@@ -3,9 +3,9 @@
 
 Adding goes the way every import goes (:mod:`igcore.after_import`: the CSV importer with its quarantine and
 import log, the model's online state and serving state, the touched users' interest snapshots); the page's live
-model then takes over the refreshed model, and the user's graph is drawn as of their latest event. A what-if computes the same graph
-from the stored events plus the hypothetical one (``hypothetical_graph``); the model side scores a copy of the
-live model's online state that took the event in, so the cached model stays as it is.
+model then takes over the refreshed model, and the user's graph is drawn as of their latest event. A what-if
+computes the same graph from the stored events plus the hypothetical one (``hypothetical_graph``); the model side
+scores a copy of the live model's online state that took the event in, so the cached model stays as it is.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import dataclasses
 import datetime as dt
 import io
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd

@@ -56,6 +56,12 @@ class LiveModel:
                 self.scorer, self.last_event_id = after.scorer, after.last_event_id
 
 
+def catch_up(live: LiveModel, db_path: Path) -> int:
+    """:meth:`LiveModel.catch_up` through a read-only connection to the store at ``db_path``."""
+    with Store(db_path, read_only=True) as store:
+        return live.catch_up(store)
+
+
 def checkpoint_version(db_path: Path) -> float:
     """The store's checkpoint's modification time, 0 before any training: part of the cache keys of whatever
     depends on the trained model."""

@@ -24,6 +24,7 @@ from igcore.benchio import RESULTS
 from igcore.config import load_config
 from igcore.dashboard.text import figure_text
 from igcore.device import resolve_device
+from igcore.encode.side import load_side_info, missing_text_vectors
 from igcore.errors import IgcoreError
 from igcore.evaluate.protocols import PROTOCOLS
 from igcore.interests.config import InterestConfig
@@ -32,7 +33,6 @@ from igcore.interests.snapshots import build_snapshots, stored_config
 from igcore.pipeline.checkpoint import META, read_meta
 from igcore.pipeline.config import ABLATIONS, PipelineConfig
 from igcore.pipeline.run import checkpoint_dir, train
-from igcore.encode.side import load_side_info, missing_text_vectors
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 
-
 class SourceFusion(nn.Module):
     def __init__(self, dim: int, memory_dim: int, use_graph: bool, use_temporal: bool) -> None:
         super().__init__()

@@ -13,10 +13,10 @@ from pathlib import Path
 from igcore.benchio import WORK, locked, machine, read_json, today, write_json, write_section
 from igcore.datasets import DATASETS, load_dataset
 from igcore.errors import IgcoreError
-from igcore.events import Interactions, load_interactions
 from igcore.evaluate.protocols import PROTOCOLS, EvalConfig, fit, measure
 from igcore.evaluate.registry import DEFAULT_MODELS, MODELS, SEEDED, ModelContext, resolve_model
 from igcore.evaluate.splits import Split, leave_one_out, temporal_split
+from igcore.events import Interactions, load_interactions
 from igcore.ingest import import_events
 from igcore.store import Store
 

@@ -14,8 +14,8 @@ from torch_geometric.nn.models import LightGCN as PygLightGCN
 from torch_geometric.utils import to_torch_csr_tensor
 
 from igcore.events import Interactions
-from igcore.ranking import top_k
 from igcore.pipeline.training import SeededModel
+from igcore.ranking import top_k
 
 
 @dataclasses.dataclass(frozen=True)

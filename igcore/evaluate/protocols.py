@@ -20,11 +20,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from igcore.events import Interactions
 from igcore.evaluate.metrics import RankAccumulator
-from igcore.ranking import ndcg
 from igcore.evaluate.recommender import Recommender
 from igcore.evaluate.splits import Split
+from igcore.events import Interactions
+from igcore.ranking import ndcg
 
 PROTOCOLS = ("loo", "temporal", "stream")
 SEGMENTS = ((0, 0, "history 0"), (1, 4, "history 1-4"), (5, 19, "history 5-19"), (20, 10**12, "history 20+"))

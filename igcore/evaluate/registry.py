@@ -36,8 +36,8 @@ def _lightgcn(ctx: ModelContext) -> Recommender:
 
 
 def _igcore(overrides: dict[str, bool], ctx: ModelContext) -> Recommender:
-    from igcore.pipeline.model import IgcoreRecommender
     from igcore.encode.side import side_info
+    from igcore.pipeline.model import IgcoreRecommender
 
     with_text = overrides.get("use_text", True)
     side = side_info(ctx.store_path, ctx.device, with_text=with_text) if ctx.store_path is not None else None

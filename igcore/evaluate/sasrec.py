@@ -19,8 +19,8 @@ from torch import nn
 
 from igcore.config import TrainSettings
 from igcore.events import Interactions
-from igcore.ranking import top_k
 from igcore.pipeline.training import SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
+from igcore.ranking import top_k
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from igcore.config import IngestConfig
+from igcore.errors import IngestError
 from igcore.ingest.mapping import FieldSpec, resolve_mapping
 from igcore.ingest.report import ImportReport
-from igcore.errors import IngestError
 from igcore.ingest.source import CsvFile, Readable, open_csv, readable
 from igcore.progress import Progress, no_progress
 from igcore.store import Store

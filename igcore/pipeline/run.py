@@ -44,8 +44,8 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None,
     """Fit on all events but each user's last, pick the epoch on those last events, then rebuild the online
     state from every event and save a checkpoint. A read-only ``store`` works once the item texts are
     encoded (:func:`igcore.encode.side.missing_text_vectors`); otherwise the store must be writable."""
-    from igcore.pipeline.model import IgcoreRecommender
     from igcore.encode.side import load_side_info
+    from igcore.pipeline.model import IgcoreRecommender
 
     data = load_interactions(store)
     if len(data) == 0:
