@@ -26,8 +26,8 @@ from statistics import median
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from igcore.benchio import WORK, machine, today, write_json, write_section  # noqa: E402
+from igcore.devtools import REPO, quick_start_commands  # noqa: E402
 from igcore.store import Store  # noqa: E402
-from tests.test_readme import REPO, quick_start_commands  # noqa: E402
 
 TARGET_S = 180.0
 APP_STEP = " && .venv/bin/igcore app"

@@ -41,11 +41,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from igcore.benchio import WORK, machine, read_json, today, write_json, write_section  # noqa: E402
+from igcore.devtools import REPO, chromium, quick_start_commands, served_app, wait_idle  # noqa: E402
 from igcore.interests.config import InterestConfig  # noqa: E402
 from igcore.interests.snapshots import build_snapshots  # noqa: E402
 from igcore.store import Store  # noqa: E402
-from tests.browser import REPO, chromium, served_app, wait_idle  # noqa: E402
-from tests.test_readme import quick_start_commands  # noqa: E402
 
 TARGETS = {"explorer_s": 3.0, "live_s": 1.0, "fresh_s": 180.0}
 GRAPH_OF = ("user => Array.from(document.querySelectorAll('iframe')).some(f => { try { const d = f.contentDocument; "

@@ -1,14 +1,16 @@
-"""The dashboard served for real and driven by Chromium: shared by tests/test_browser.py and bench/dashboard_bench.py.
+"""Driving the product from outside, as a user does: shared by the tests and the bench scripts.
 
-``served_app`` starts the app as users do (``igcore app``) on 127.0.0.1 on a free port against a given store and
-waits for its health endpoint; ``chromium`` launches Debian's Chromium through Playwright (never a downloaded browser)
-with the flags that keep it offline. ``wait_idle`` waits until Streamlit has finished running the page's script.
+``quick_start_commands`` reads the README's two commands; ``served_app`` starts the app as users do
+(``igcore app``) on 127.0.0.1 on a free port against a given store and waits for its health endpoint;
+``chromium`` launches Debian's Chromium through Playwright (never a downloaded browser) with the flags that keep
+it offline; ``wait_idle`` waits until Streamlit has finished running the page's script.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,10 +19,18 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from igcore.paths import REPO_ROOT as REPO
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def quick_start_commands() -> list[str]:
+    """The bash blocks of the README's quick start, in order."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S)]
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from tests.browser import CHROMIUM, REPO, chromium, served_app, wait_idle
+from igcore.devtools import CHROMIUM, REPO, chromium, served_app, wait_idle
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not "
                                                    "installed (.ci/run installs it)")]

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from tests.conftest import REPO
-
-
-def quick_start_commands() -> list[str]:
-    """The bash blocks of the README's quick start, in order (also used by bench/dashboard_bench.py)."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S)]
+from igcore.devtools import REPO, quick_start_commands
 
 
 def test_two_commands_setting_up_then_running_app_and_tests():

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from igcore.dashboard import access, serve
-from tests.browser import CHROMIUM, REPO, chromium, free_port, wait_idle
+from igcore.devtools import CHROMIUM, REPO, chromium, free_port, wait_idle
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
                                     "(.ci/run installs it)")

@@ -1,4 +1,4 @@
-"""The ``Recommender`` protocol shared by the model and every baseline (see DESIGN.md)."""
+"""The ``Recommender`` protocol shared by the model and every baseline (docs/ARCHITECTURE.md: "Where to add")."""
 
 from __future__ import annotations
 
