@@ -41,11 +41,21 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served_app(db_path: Path, log_path: Path, timeout_s: float = 120.0) -> Iterator[str]:
-    """The app serving ``db_path``; yields its base URL. The server's output goes to ``log_path``."""
+    """The app serving ``db_path`` (``igcore app`` on 127.0.0.1); yields its base URL. The server's output goes
+    to ``log_path``."""
     port = free_port()
     env = {**os.environ, "IGCORE_DB": str(db_path), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "igcore.cli", "app", "--db", str(db_path), "--port", str(port),
            "--address", "127.0.0.1"]
+    with server(cmd, env, port, log_path, timeout_s) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], env: dict[str, str], port: int, log_path: Path,
+           timeout_s: float = 120.0) -> Iterator[str]:
+    """Run ``cmd`` (a Streamlit server on ``port``) until its health endpoint answers; yield its base URL, stop
+    it after."""
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"

@@ -8,20 +8,16 @@ app.py's frame, whether started by `igcore app` or by a plain `streamlit run app
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from igcore.dashboard import access, serve
-from igcore.devtools import CHROMIUM, REPO, chromium, free_port, wait_idle
+from igcore.devtools import CHROMIUM, REPO, chromium, free_port, server, wait_idle
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
                                     "(.ci/run installs it)")
@@ -62,32 +58,6 @@ def _tiny_store(db: Path, tmp_path: Path) -> None:
     prepare_store(db)
 
 
-@contextlib.contextmanager
-def _server(cmd: list[str], env: dict[str, str], port: int, log: Path, timeout_s: float = 120.0) -> Iterator[str]:
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                try:
-                    with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start; see {log}")
-                time.sleep(0.3)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
 def _env(db: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in (access.ANALYST_HASH_ENV, access.VIEWER_HASH_ENV)}
     return {**env, "IGCORE_DB": str(db), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **extra}
@@ -109,7 +79,7 @@ def test_a_fresh_servers_first_request_for_data_runs_inside_the_frame(launcher, 
            [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none"])
-    with _server(cmd, _env(db), port, tmp_path / "server.log") as base, chromium() as page:
+    with server(cmd, _env(db), port, tmp_path / "server.log") as base, chromium() as page:
         page.goto(base + "/data")
         page.get_by_text("Store:").first.wait_for(timeout=60_000)  # app.py's sidebar caption: the frame ran
         wait_idle(page)
@@ -129,7 +99,7 @@ def test_on_a_non_local_address_a_visitor_sees_the_login_and_a_viewer_no_user(tm
                       access.VIEWER_HASH_ENV: access.hash_password(VIEWER_PW, n=2**10)})
     explorer = f"/explorer?{urllib.parse.urlencode({'user': SECRET_USER})}"
     cmd = [sys.executable, "-m", "igcore.cli", "app", "--port", str(port), "--address", "0.0.0.0"]
-    with _server(cmd, env, port, tmp_path / "server.log") as base, chromium() as page:
+    with server(cmd, env, port, tmp_path / "server.log") as base, chromium() as page:
         def close_page_not_found() -> None:
             """Streamlit answers a URL for a page outside the list with a 'Page not found' dialog over the
             first page of the list; close it."""
