@@ -60,6 +60,8 @@ def _show_result(result: dict) -> None:
     if not outcome.quarantined.empty:
         st.caption("Quarantined rows of this import (line 1 is the header)")
         st.dataframe(outcome.quarantined[["line_no", "reason", "raw_line"]], hide_index=True, width="stretch")
+        st.download_button("Download these rows (CSV)", outcome.quarantine_csv(), f"quarantine-{report.import_id}.csv",
+                           "text/csv", key=f"quarantine_csv_{report.import_id}")
     after = outcome.after
     if report.rows_loaded:
         st.caption(text(f"Model: {after.model}."))
@@ -70,7 +72,7 @@ def _show_result(result: dict) -> None:
 
 
 def _section(kind: str) -> None:
-    upload = st.file_uploader(KINDS[kind], key=f"upload_{kind}")
+    upload = st.file_uploader(KINDS[kind], key=f"upload_{kind}", type=list(uploads.UPLOAD_TYPES))
     if upload is None:
         return
     try:

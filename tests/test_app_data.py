@@ -280,3 +280,13 @@ def test_import_upload_refreshes_snapshots_on_a_real_store(tmp_path):
 def test_md_literal_escapes_markdown_and_html():  # igcore.dashboard.text, used by every page
     assert md_literal("<script>a_b</script> [x](y) $1") == \
         r"\<script\>a\_b\<\/script\> \[x\]\(y\) \$1"
+
+
+def test_the_quarantine_download_neutralises_formulas(tmp_path):
+    db = tmp_path / "s.duckdb"
+    data = b"user_id,item_id,ts\n=1+2,@i1,soon\nu1,i1,100\n"
+    outcome = uploads.import_upload(db, data, "bad.csv", "events")
+    assert outcome.report.rows_quarantined == 1
+    lines = outcome.quarantine_csv().decode().splitlines()
+    assert lines[0].startswith("import_id,line_no,raw_line,reason")
+    assert lines[1] == "1,2,\"'=1+2,@i1,soon\",unparseable timestamp: 'soon'"

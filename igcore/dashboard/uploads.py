@@ -21,6 +21,7 @@ import pandas as pd
 
 from igcore.after_import import AfterImport, import_and_refresh
 from igcore.config import IngestConfig
+from igcore.csvsafe import safe_csv_frame
 from igcore.errors import FileTooLargeError, IgcoreError
 from igcore.ingest import ImportReport
 from igcore.ingest.mapping import EVENT_FIELDS, IGNORE, ITEM_FIELDS, FieldSpec, resolve_mapping
@@ -59,6 +60,11 @@ class ImportOutcome:
     @property
     def already_imported(self) -> bool:
         return self.report.status == "already_imported"
+
+    def quarantine_csv(self) -> bytes:
+        """The quarantined rows as a CSV download, every cell a spreadsheet would run as a formula neutralised
+        (the rows are untrusted input by definition)."""
+        return safe_csv_frame(self.quarantined).to_csv(index=False).encode("utf-8")
 
     def reasons(self) -> pd.DataFrame:
         """Quarantined rows by reason kind, most first."""
