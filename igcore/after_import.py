@@ -26,7 +26,7 @@ from igcore.ingest import ImportReport, import_events, import_items
 from igcore.interests.config import InterestConfig
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.snapshots import build_snapshots, stored_config, update_snapshots
-from igcore.pipeline.checkpoint import has_checkpoint, read_meta
+from igcore.pipeline.checkpoint import has_checkpoint
 from igcore.pipeline.run import default_checkpoint, load, refresh
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
@@ -82,7 +82,10 @@ def _refresh_model(store: Store, model_dir: Path, new: list[tuple[str, str]],
     if not new:
         return None, "no new events: the model's state is unchanged"
     progress("model", 0, 1, {})
-    model, meta = refresh(store, model_dir)
+    try:
+        model, meta = refresh(store, model_dir)
+    except IgcoreError as exc:  # e.g. a checkpoint of an older network: the import stands, the model says why
+        return None, f"not refreshed: {exc}"
     progress("model", 1, 1, {})
     users, items = set(meta["user_ids"]), set(meta["item_ids"])
     unknown = sum(1 for u, i in new if u not in users or i not in items)
@@ -100,8 +103,7 @@ def _refresh_snapshots(store: Store, scorer: ModelScorer | None, model_dir: Path
     try:
         if stored_config(store) is None:
             if scorer is None and has_checkpoint(model_dir):
-                read_meta(model_dir)  # an unusable checkpoint is an error here, not a silent evidence scorer
-                model, meta = load(store, model_dir)
+                model, meta = load(store, model_dir)  # an unusable checkpoint: reported below, never ignored
                 scorer = ModelScorer(model, meta["user_ids"], meta["item_ids"])
             return f"built: {build_snapshots(store, InterestConfig(), scorer, progress).summary()}", True
         progress("interests", 0, 1, {})  # an update reports only when done; say what runs meanwhile

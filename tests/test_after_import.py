@@ -100,3 +100,15 @@ def test_without_a_model_the_import_still_updates_the_snapshots(tmp_path):
     assert outcome.after.model == "no trained model: recommendations come from the evidence scorer"
     assert outcome.after.snapshots.startswith("updated: ") and outcome.after.snapshots_ok
     assert outcome.after.scorer is None
+
+
+def test_a_checkpoint_of_an_older_network_is_reported_and_the_import_stands(trained_store, tmp_path):
+    import json
+
+    path = copy_of(trained_store, tmp_path / "old")
+    meta = checkpoint_dir(path) / "model.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "format": 2}))
+    outcome = uploads.import_upload(path, NEW.encode(), "new.csv", "events")
+    assert outcome.report.rows_loaded == 5
+    assert outcome.after.model.startswith("not refreshed: the model at ") and "train it again" in outcome.after.model
+    assert outcome.after.snapshots.startswith("updated: ")
