@@ -20,7 +20,8 @@ STAGES = {"igcore.encode", "igcore.embed", "igcore.update", "igcore.decode", "ig
 ABOVE_STAGES = ("igcore.evaluate", "igcore.dashboard", "igcore.interests", "igcore.after_import", "streamlit")
 PAGE_ALLOWED = ("streamlit", "plotly", "pyvis", "pages.common", "igcore.dashboard")
 FIGURE = re.compile(r"(?<![:\w.])\d+\.\d+\s?(?:s|ms|%)(?![\w-])"  # 16.6 s, 5.71 ms, 12.5% (not a format spec)
-                    r"|NDCG\S*\s+(?:\w+\s+)?\d*\.\d+|\d*\.\d+\s+NDCG")  # NDCG@10 0.0507, NDCG@10 was .05
+                    r"|NDCG\S*\s+(?:\w+\s+)?\d*\.\d+|\d*\.\d+\s+NDCG"  # NDCG@10 0.0507, NDCG@10 was .05
+                    r"|(?:~|about |took )\d[\d,.]*\s?(?:CPU-)?(?:s|ms|%|min)\b")  # ~77 CPU-s, about 12 s
 
 
 def module_name(path: Path) -> str:
@@ -158,7 +159,8 @@ def test_no_measured_figure_in_code_comments_docstrings_or_the_readme():
 
 
 def test_the_figure_pattern_catches_timings_shares_and_ndcg():
-    hits = ["took 16.6 s", "p99 5.71 ms", "12.5% faster", "NDCG@10 0.0507", "igcore 0.0491 NDCG", "NDCG@10 was .05"]
+    hits = ["took 16.6 s", "p99 5.71 ms", "12.5% faster", "NDCG@10 0.0507", "igcore 0.0491 NDCG", "NDCG@10 was .05",
+            "~77 CPU-s fixed", "about 12 s here", "took 3 min"]
     misses = ["lr = 0.001", "version 0.16", "0.5 * x", "f'{x:.2f} s'", "f'{share:5.0%}'", '{"ndcg@10": 0.05}']
     assert [bool(FIGURE.search(t)) for t in hits] == [True] * len(hits)
     assert [bool(FIGURE.search(t)) for t in misses] == [False] * len(misses)

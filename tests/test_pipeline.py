@@ -22,7 +22,7 @@ from igcore.pipeline.run import load, recommend, refresh, train
 from igcore.store import Store
 from igcore.synth import SynthConfig, generate, write
 
-pytestmark = pytest.mark.slow  # trains small models; about 35 s in all
+pytestmark = pytest.mark.slow  # trains small models
 
 SMALL = PipelineConfig(dim=16, max_len=10, epochs=3, eval_every=1, batch_size=64, memory_dim=16, time_dim=4,
                        device="cpu", dropout=0.1)

@@ -36,13 +36,10 @@ from igcore.pipeline.run import checkpoint_dir, train
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
-# The dashboard's default epoch count, measured on the bundled sample (150k events, 2,000 users) on 2 CPU cores
-# as CPU time (the cores were shared, so wall time read high): ~77 CPU-s fixed (memory replay before training,
-# state replays and saving after it) + ~24 CPU-s per epoch, so 2 epochs are ~125 CPU-s, about 1-1.5 min of wall
-# time on 2 idle cores; a first training also encodes the item text once (~32 CPU-s) and the snapshot rebuild
-# adds ~7 CPU-s. Epoch 1's mean loss is 93, epoch 2's 10.7: the second epoch is where the model becomes usable.
-# More epochs reach a better model (see the loss curve); the library's default (200, early stopping) is for
-# benchmarks.
+# The dashboard's default epoch count: what a first look on the bundled sample can afford on a laptop's CPU.
+# Fixed costs (the memory replay before training, state replays and saving after it, encoding item text once)
+# come on top of the epochs; more epochs reach a better model (the page shows the loss curve), and the library's
+# default (early stopping) is for benchmarks. docs/BENCHMARKS.md ("Dashboard") measures what it takes.
 DASHBOARD_EPOCHS = 2
 DIMS = (16, 32, 64, 128, 256)
 RESULTS_ENV = "IGCORE_BENCH_RESULTS"  # a folder of <dataset>-<protocol>.json to show instead of bench/results
