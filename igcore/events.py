@@ -108,6 +108,16 @@ def event_import_ids(store: Store) -> list[int]:
     return [int(r[0]) for r in store.rows("SELECT DISTINCT import_id FROM events ORDER BY 1")]
 
 
+def users_since(store: Store, after_event_id: int) -> list[str]:
+    """The distinct users of the events stored after ``after_event_id``, by id."""
+    return [r[0] for r in store.rows("SELECT DISTINCT user_id FROM events WHERE event_id > ? ORDER BY 1",
+                                     [int(after_event_id)])]
+
+
+def user_event_count(store: Store, user_id: str) -> int:
+    return int(store.value("SELECT count(*) FROM events WHERE user_id = ?", [user_id]))
+
+
 def users_items_since(store: Store, after_event_id: int) -> list[tuple[str, str]]:
     """The distinct (user, item) pairs of the events stored after ``after_event_id``."""
     return [(u, i) for u, i in store.rows(

@@ -22,6 +22,7 @@ from plotly.subplots import make_subplots
 
 from igcore import privacy
 from igcore.dashboard.text import figure_text
+from igcore.events import user_event_count
 from igcore.interests.config import InterestConfig
 from igcore.interests.export import graph_html
 from igcore.interests.graph import InterestGraph, interest_graph
@@ -113,7 +114,7 @@ def _with_pseudonyms(store: Store, users: pd.DataFrame) -> pd.DataFrame:
 def user_events(path: Path, user_id: str) -> int:
     """How many events the store holds for the user (0: unknown user)."""
     with Store(path, read_only=True) as store:
-        return int(store.value("SELECT count(*) FROM events WHERE user_id = ?", [user_id]))
+        return user_event_count(store, user_id)
 
 
 def knows_user(scorer: ModelScorer | None, user_id: str) -> bool:

@@ -22,7 +22,7 @@ import pandas as pd
 from igcore.after_import import import_and_refresh
 from igcore.dashboard.models import LiveModel
 from igcore.dashboard.text import figure_text
-from igcore.events import from_arrays
+from igcore.events import from_arrays, user_event_count
 from igcore.ingest import ImportReport
 from igcore.interests.export import graph_html
 from igcore.interests.graph import InterestGraph, hypothetical_graph, interest_graph
@@ -225,7 +225,7 @@ def add_events(path: Path, user_id: str, data: bytes, name: str, live: LiveModel
         if live is not None:
             live.adopt(after)
         scorer = live.scorer if live is not None else None
-        known = int(store.value("SELECT count(*) FROM events WHERE user_id = ?", [user_id]))
+        known = user_event_count(store, user_id)
         graph = interest_graph(store, user_id, model=scorer) if known else None
     view = view_of(graph) if graph is not None else None
     comparison = compare(before, view) if before is not None and view is not None else None

@@ -14,6 +14,7 @@ import pandas as pd
 
 from igcore.datasets import ensure_sample
 from igcore.errors import IgcoreError
+from igcore.events import has_events
 from igcore.interests.config import InterestConfig
 from igcore.interests.snapshots import build_snapshots, stored_config
 from igcore.progress import Progress, no_progress
@@ -25,7 +26,7 @@ def prepare_store(path: Path, progress: Progress = no_progress) -> list[str]:
     when there are none yet; returns what was done, one line each."""
     with Store(path) as store:
         done = [r.summary() for r in ensure_sample(store, progress)]
-        if store.value("SELECT count(*) FROM events") and stored_config(store) is None:
+        if has_events(store) and stored_config(store) is None:
             try:
                 done.append(build_snapshots(store, InterestConfig(), progress=progress).summary())
             except IgcoreError as exc:  # e.g. no catalogue yet: the explorer says so when opened

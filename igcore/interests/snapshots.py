@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from igcore.errors import IgcoreError
+from igcore.events import users_since
 from igcore.interests.changes import detect_changes
 from igcore.interests.compute import SnapshotRows, compute_rows
 from igcore.interests.config import InterestConfig, parse_cadence
@@ -108,7 +109,7 @@ def update_snapshots(store: Store, model: ModelScorer | None = None,
         raise IgcoreError("this store has no interest snapshots yet: build them first (igcore snapshots)")
     config, (nodes, vectors) = InterestConfig.from_json(state["config"]), stored
     last_id = int(state["last_event_id"])
-    touched = [r[0] for r in store.rows("SELECT DISTINCT user_id FROM events WHERE event_id > ?", [last_id])]
+    touched = users_since(store, last_id)
     if not touched:
         return SnapshotReport(0, 0, 0, 0, time.perf_counter() - t0, nodes.kinds)
     log = load_user_log(store, config, touched)
