@@ -29,6 +29,12 @@ def _sasrec(ctx: ModelContext) -> Recommender:
     return SASRec(seed=ctx.seed, device=ctx.device, valid_exclude_seen=ctx.exclude_seen)
 
 
+def _bsarec(ctx: ModelContext) -> Recommender:
+    from igcore.evaluate.bsarec import BSARec
+
+    return BSARec(seed=ctx.seed, device=ctx.device, valid_exclude_seen=ctx.exclude_seen)
+
+
 def _lightgcn(ctx: ModelContext) -> Recommender:
     from igcore.evaluate.lightgcn import LightGCN
 
@@ -52,6 +58,7 @@ BASELINES: dict[str, Callable[[ModelContext], Recommender]] = {
     "Markov": lambda ctx: Markov(),
     "LightGCN": _lightgcn,
     "SASRec": _sasrec,
+    "BSARec": _bsarec,
 }
 
 
@@ -63,7 +70,8 @@ def _pipeline_rows() -> dict[str, Callable[[ModelContext], Recommender]]:
 
 MODELS: dict[str, Callable[[ModelContext], Recommender]] = {**BASELINES, **_pipeline_rows()}
 DEFAULT_MODELS = list(BASELINES)
-SEEDED = {"LightGCN", "SASRec", *_pipeline_rows()}  # the others are deterministic: one run whatever --seeds says
+SEEDED = {"LightGCN", "SASRec", "BSARec",
+          *_pipeline_rows()}  # the others are deterministic: one run whatever --seeds says
 
 
 def resolve_model(name: str) -> Callable[[ModelContext], Recommender]:
