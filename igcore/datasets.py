@@ -63,9 +63,12 @@ def _sample(store: Store, path: Path, progress: Progress) -> list[ImportReport]:
             import_events(store, path / "events.csv.gz", progress=progress)]
 
 
+@dataset("toys", "amazon_toys")
 @dataset("beauty", "amazon_beauty")
-def _beauty(store: Store, path: Path, progress: Progress) -> list[ImportReport]:
-    # Reviews as implicit feedback: one event type. Row order within a user is the sequence; event_id keeps it.
+def _amazon_reviews(store: Store, path: Path, progress: Progress) -> list[ImportReport]:
+    """The S3-Rec 5-core Amazon sets (Beauty; Toys and Games, whose times are ordinal days): one layout, so one
+    loader. Reviews as implicit feedback: one event type. Row order within a user is the sequence; event_id
+    keeps it (Beauty's same-day events tie on time)."""
     config = IngestConfig(default_event_type="review")
     return [import_items(store, path / "items.csv", progress=progress),
             import_events(store, path / "interactions.csv", config=config, progress=progress)]

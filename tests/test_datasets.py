@@ -37,6 +37,17 @@ def test_beauty_loads_all_rows_in_sequence_order(shared_data, store):
         ("7873",), ("6846",)]
 
 
+@pytest.mark.slow
+def test_toys_loads_through_the_beauty_loader_with_every_row(shared_data, store):
+    assert resolve_dataset("toys")[1] is resolve_dataset("beauty")[1]  # one loader for both layouts
+    items, events = load_dataset(store, "toys", shared_data)
+    assert (events.rows_read, events.rows_loaded) == (167_597, 167_597)
+    assert store.rows("SELECT count(DISTINCT user_id), count(DISTINCT item_id) FROM events") == [(19_412, 11_924)]
+    # Ordinal times: a user's k-th event is stamped k days after the first, so time order is row order.
+    rows = store.rows("SELECT item_id, ts FROM events WHERE user_id = '1' ORDER BY event_id LIMIT 2")
+    assert [r[0] for r in rows] == ["1", "2"] and (rows[1][1] - rows[0][1]).days == 1
+
+
 def test_industrial_rebuilds_whole_sequences(shared_data, store):
     items, events = load_dataset(store, "industrial", shared_data)
     assert items.rows_loaded == 3_686 and events.rows_duplicate == 0
@@ -45,5 +56,5 @@ def test_industrial_rebuilds_whole_sequences(shared_data, store):
 
 
 def test_unknown_dataset_lists_names():
-    with pytest.raises(IgcoreError, match="valid names: beauty, industrial, rees46, sample, taobao"):
+    with pytest.raises(IgcoreError, match="valid names: beauty, industrial, rees46, sample, taobao, toys"):
         resolve_dataset("movielens")

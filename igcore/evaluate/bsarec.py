@@ -202,7 +202,7 @@ class BSARec(SASRec):
         validate = (lambda: validation_ndcg(self.score, self.histories, valid.user, valid.item,
                                                cfg.valid_exclude_seen)) if valid is not None and len(valid) else None
         fit_with_early_stopping(self.net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience,
-                                cfg.max_train_s, self.log)
+                                cfg.max_train_s, self.log, positions=len(targets))
 
     def _prefix_samples(self) -> tuple[np.ndarray, np.ndarray]:
         """One sample per target: (left-padded 1-based ids of the items before it, its 0-based item index).

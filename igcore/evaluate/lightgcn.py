@@ -5,7 +5,6 @@ steps, so new interactions (and new users, through their items) shape the scores
 from __future__ import annotations
 
 import dataclasses
-import time
 import warnings
 
 import numpy as np
@@ -14,7 +13,7 @@ from torch_geometric.nn.models import LightGCN as PygLightGCN
 from torch_geometric.utils import to_torch_csr_tensor
 
 from igcore.events import Interactions
-from igcore.pipeline.training import SeededModel
+from igcore.pipeline.training import SeededModel, fit_with_early_stopping
 from igcore.ranking import top_k
 
 
@@ -45,9 +44,8 @@ class LightGCN(SeededModel):
         edge_index = self._edge_index()
         seen = set(map(tuple, pairs.tolist()))
         opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        t0 = time.perf_counter()
-        for epoch in range(1, cfg.epochs + 1):
-            self.model.train()
+
+        def run_epoch(epoch: int) -> float:
             order = rng.permutation(len(pairs))
             neg = rng.integers(0, self.n_items, len(pairs))
             for r in np.flatnonzero([(u, n) in seen for (u, _), n in zip(pairs[order], neg)]):
@@ -67,9 +65,11 @@ class LightGCN(SeededModel):
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(idx)
-            self.log.append({"epoch": epoch, "loss": total / len(pairs), "s": time.perf_counter() - t0})
-            if time.perf_counter() - t0 > cfg.max_train_s:
-                break
+            return total / len(pairs)
+
+        # No validation: every epoch runs until the epoch count or the time cap; one position per BPR pair.
+        fit_with_early_stopping(self.model, run_epoch, None, cfg.epochs, 1, cfg.epochs, cfg.max_train_s, self.log,
+                                positions=len(pairs))
         self._propagate()
 
     def _edge_index(self) -> torch.Tensor:

@@ -98,7 +98,7 @@ class SASRec(SeededModel):
         validate = (lambda: validation_ndcg(self.score, self.histories, valid.user, valid.item,
                                                cfg.valid_exclude_seen)) if valid is not None and len(valid) else None
         fit_with_early_stopping(self.net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience,
-                                cfg.max_train_s, self.log)
+                                cfg.max_train_s, self.log, positions=int((targets > 0).sum()))
 
     def update(self, events: Interactions) -> None:
         for u, i in zip(events.user.tolist(), events.item.tolist()):

@@ -62,7 +62,8 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     model.forget_tables()
     validate = (lambda: model.validation_ndcg(valid)) if valid is not None and len(valid) else None
     fit_with_early_stopping(net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience, cfg.max_train_s,
-                            model.log, on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e))
+                            model.log, on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e),
+                            positions=int((windows.targets > 0).sum()))
 
 
 def batch_loss(net: IgcoreNet, batch: WindowBatch, graph_prev: torch.Tensor | None,

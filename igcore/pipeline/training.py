@@ -41,13 +41,18 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
 def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], float],
                             validate: Callable[[], float] | None, epochs: int, eval_every: int, patience: int,
                             max_seconds: float, log: list[dict],
-                            on_epoch: Callable[[dict], None] | None = None) -> None:
+                            on_epoch: Callable[[dict], None] | None = None, positions: int = 0) -> None:
     """Run epochs; every ``eval_every`` (and when time runs out) score validation, keep the best weights, stop
-    after ``patience`` checks without improvement or after ``max_seconds``; restore the best weights."""
+    after ``patience`` checks without improvement or after ``max_seconds``; restore the best weights.
+
+    Each log entry records the ``positions`` (training targets) one epoch trains, so a benchmark can state the
+    cost per position seen, and the entry where the time cap, not patience or the epoch count, ended training
+    carries ``capped``."""
     best, best_state, bad, t0 = -np.inf, None, 0, time.perf_counter()
     for epoch in range(1, epochs + 1):
         module.train()
-        entry: dict = {"epoch": epoch, "loss": run_epoch(epoch), "s": round(time.perf_counter() - t0, 2)}
+        entry: dict = {"epoch": epoch, "loss": run_epoch(epoch), "s": round(time.perf_counter() - t0, 2),
+                       "positions": positions}
         out_of_time = time.perf_counter() - t0 > max_seconds
         if validate is not None and (epoch % eval_every == 0 or out_of_time or epoch == epochs):
             module.eval()
@@ -57,6 +62,8 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
                 best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
             else:
                 bad += 1
+        if out_of_time and bad < patience and epoch < epochs:
+            entry["capped"] = True
         log.append(entry)
         if on_epoch:
             on_epoch(entry)

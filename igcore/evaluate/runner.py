@@ -1,0 +1,132 @@
+"""One model's benchmark run: built from the registry, fitted once, measured for each row its protocol gives,
+with what the training cost; in this process, or alone in a child process.
+
+A trained model runs in a child (:func:`run_in_child`, a fresh ``spawn``-ed interpreter) so that its peak
+memory is its own, not the bench process's high-water mark after other models, and so that nothing one model
+leaves behind (allocator caches, torch threads) reaches the next. The child loads the split from the dataset's
+store and returns plain JSON, never a pickled model.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import multiprocessing
+import os
+import re
+import resource
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from igcore.errors import IgcoreError
+from igcore.evaluate.protocols import PROTOCOLS, EvalConfig, fit, measure
+from igcore.evaluate.registry import ModelContext, build_model
+from igcore.evaluate.rows import curve, params, training_cost
+from igcore.evaluate.splits import Split, leave_one_out, temporal_split
+from igcore.events import Interactions, load_interactions
+from igcore.store import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelJob:
+    """What a (child) run needs: the model's registry name, its context (``ctx.store_path``: the dataset's
+    store, from which the split is rebuilt) and the protocol."""
+
+    model: str
+    ctx: ModelContext
+    protocol: str
+
+
+def make_split(data: Interactions, protocol: str) -> Split:
+    if protocol not in PROTOCOLS:
+        raise IgcoreError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    return leave_one_out(data) if protocol == "loo" else temporal_split(data)
+
+
+def eval_configs(protocol: str) -> dict[str, EvalConfig]:
+    """Rows to run per model. LOO ranks with the user's history excluded (the published protocol) and without;
+    temporal and stream rank everything (shoppers do re-view and re-buy), with the excluded variant beside;
+    stream also runs frozen (no online updates) so dynamic against frozen is one table."""
+    if protocol == "loo":
+        return {"": EvalConfig("loo", exclude_seen=(True, False))}
+    if protocol == "temporal":
+        return {"": EvalConfig("temporal", exclude_seen=(False, True))}
+    return {"": EvalConfig("stream", exclude_seen=(False, True)),
+            " (frozen)": EvalConfig("stream", exclude_seen=(False, True), frozen=True)}
+
+
+def load_split(store_path: Path, protocol: str) -> Split:
+    with Store(store_path, read_only=True) as store:
+        return make_split(load_interactions(store), protocol)
+
+
+def run_model(job: ModelJob, split: Split | None = None) -> dict[str, dict]:
+    """Fit ``job``'s model once and measure it for each row of the protocol: {row suffix: measure's result
+    with ``train_s``, ``params``, ``curve`` and, for a model that trained epochs, ``cost``}."""
+    split = split if split is not None else load_split(job.ctx.store_path, job.protocol)
+    model = build_model(job.model, job.ctx)
+    train_s = fit(model, split)
+    log = getattr(model, "log", [])
+    cost = {**training_cost(log, train_s), "peak_rss_mb": None, "concurrency": concurrency()} if log else None
+    configs = eval_configs(job.protocol)
+    out = {}
+    for suffix, config in configs.items():  # each row measures its own copy of the fitted model
+        result = measure(copy.deepcopy(model) if len(configs) > 1 else model, split, config)
+        result.update(train_s=train_s, params=params(model), curve=curve(model))
+        if cost is not None:
+            result["cost"] = cost
+        out[suffix] = result
+    return out
+
+
+def run_in_child(job: ModelJob) -> dict[str, dict]:
+    """:func:`run_model` in a fresh child process (the split rebuilt there from the store); its errors are
+    raised here. Adds the child's peak resident memory to the cost."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return json.loads(pool.submit(_child_main, job).result())
+
+
+def _child_main(job: ModelJob) -> str:
+    out = run_model(job)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # this process alone: it ran only this model
+    peak_mb = peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, kilobytes on Linux
+    for result in out.values():
+        if "cost" in result:
+            result["cost"] = {**result["cost"], "peak_rss_mb": round(peak_mb, 1)}
+    return json.dumps(out)
+
+
+def concurrency() -> dict[str, float]:
+    """What shared the machine while the model trained: torch's threads here, running bench processes (this
+    one's parent included), the one-minute load average. Timings taken beside other runs read accordingly."""
+    import torch
+
+    return {"torch_threads": torch.get_num_threads(), "bench_processes": len(bench_processes()),
+            "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
+def bench_processes(proc: Path = Path("/proc")) -> list[int]:
+    """Process ids whose command line is a benchmark (:func:`is_bench_command`); none where /proc is absent."""
+    pids = []
+    for entry in proc.iterdir() if proc.is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if is_bench_command(argv):
+            pids.append(int(entry.name))
+    return pids
+
+
+def is_bench_command(argv: list[str]) -> bool:
+    """``igcore bench ...``, ``python -m igcore.cli bench ...`` or ``python bench/SCRIPT.py``."""
+    args = [a for a in argv if a]
+    if "bench" in args:
+        before = args[:args.index("bench")]
+        if any(Path(a).name == "igcore" or a == "igcore.cli" for a in before):
+            return True
+    return any(re.search(r"(^|/)bench/[^/]+\.py$", a) for a in args)
