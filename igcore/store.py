@@ -29,7 +29,7 @@ import duckdb
 import pandas as pd
 
 from igcore.errors import IgcoreError, StoreLockedError
-from igcore.paths import default_db_path
+from igcore.paths import default_db_path, replace_scrubbed
 
 SCHEMA_VERSION = 1
 
@@ -300,6 +300,38 @@ class Store:
             quarantined=int(self.value("SELECT count(*) FROM quarantine")),
             event_types=types,
         )
+
+
+def compact(path: str | Path, key: str | None = None) -> None:
+    """Rewrite the store with its live rows only and swap the copy in (scrubbing the old file): DuckDB keeps
+    deleted rows' bytes in free blocks, and neither CHECKPOINT nor VACUUM clears them. ``key`` as for
+    :class:`Store`. Refused while another connection of this process has the file open (replacing it under them
+    would lose their writes); the file lock keeps other processes out."""
+    path, key = Path(path), key if key is not None else db_key()
+    fresh, wal = path.with_name(f".{path.name}.compact"), path.with_name(path.name + ".wal")
+    busy = StoreLockedError(f"the store {path} is open elsewhere in this process; close it, then compact it")
+    fresh.unlink(missing_ok=True)  # a copy an interrupted run left
+    if key is None:
+        try:  # a config no Store uses: DuckDB refuses it while another connection holds the file here
+            con = duckdb.connect(str(path), config={"threads": 1})
+        except duckdb.ConnectionException:
+            raise busy from None
+        except duckdb.IOException as exc:
+            raise _as_open_error(path, exc) from exc
+        source, options = con.sql("SELECT current_database()").fetchall()[0][0], ""
+    elif str(path.resolve()) in _ATTACHED:
+        raise busy
+    else:
+        con, source, options = _attach_encrypted(path, key, False), _CATALOG, f" (ENCRYPTION_KEY {_sql_text(key)})"
+    try:
+        con.execute(f"ATTACH {_sql_text(str(fresh))} AS igcore_compact{options}")
+        quoted = '"' + source.replace('"', '""') + '"'
+        con.execute(f"COPY FROM DATABASE {quoted} TO igcore_compact")
+        con.execute("DETACH igcore_compact")
+    finally:
+        con.close()
+    replace_scrubbed(path, fresh)
+    wal.unlink(missing_ok=True)  # the old file's, if any: its changes are in the copy
 
 
 def _sql_text(value: str) -> str:

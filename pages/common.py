@@ -117,6 +117,12 @@ def checkpoint_stamp() -> float:
     return models.checkpoint_version(store_path())
 
 
+def drop_cached_state() -> None:
+    """After a user is forgotten: every cached read and the loaded model may hold that user's data."""
+    st.cache_data.clear()
+    _live_model.clear()
+
+
 def model_scorer() -> ModelScorer | None:
     """The live model as the interest graphs use it (None before any training)."""
     live = live_model()

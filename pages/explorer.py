@@ -34,6 +34,11 @@ def _user_events(path: str, user: str, stamp: float) -> int:
     return ex.user_events(Path(path), user)
 
 
+@st.cache_data(show_spinner=False)
+def _forget_plan(path: str, user: str, stamp: float) -> str:
+    return ex.forget_plan(Path(path), user)
+
+
 @st.cache_data(show_spinner="Reading the user's timeline")
 def _timeline(path: str, user: str, stamp: float) -> ex.ExplorerTimeline:
     return ex.load_timeline(Path(path), user)
@@ -77,6 +82,23 @@ def pick_user(path: str, stamp: float) -> str | None:
     return user
 
 
+def forget_section(path: str, user: str, stamp: float) -> None:
+    """Analysts only, behind a confirmation: remove every trace of the user (igcore.forget)."""
+    if common.role() != "analyst":
+        return
+    with st.expander("Forget this user"):
+        st.write(f"What goes: {md_literal(_forget_plan(path, user, stamp))}. The model's serving state is rebuilt "
+                 "without the user and the store file compacted, so the bytes are gone. The trained weights "
+                 "reflect the user until the next training (Pipeline page).")
+        sure = st.checkbox("I understand: this cannot be undone", key=f"forget_sure_{user}")
+        if st.button("Forget this user", disabled=not sure, key=f"forget_{user}"):
+            bar = common.progress_bar("Forgetting the user")
+            st.session_state["forgotten"] = ex.forget_user(Path(path), user, common.role(), bar)
+            common.drop_cached_state()
+            st.query_params.pop("user", None)
+            st.rerun()
+
+
 def explain(view: ex.GraphView) -> None:
     if view.recommendations.empty:
         st.info("No recommendations at this time (no item has a vector, or every item was seen).")
@@ -110,9 +132,12 @@ def main() -> None:
             st.success(summary)
             st.rerun()
         return
+    for line in st.session_state.pop("forgotten", []):
+        st.success(md_literal(line))
     user = pick_user(path, stamp)
     if user is None:
         return
+    forget_section(path, user, stamp)
     tl = _timeline(path, user, stamp)
     if tl.snapshots.empty:
         st.info("This user's events came after the last snapshot build: update the snapshots (`igcore snapshots`).")

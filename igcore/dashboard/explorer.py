@@ -20,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from igcore import forget as forgetting
 from igcore import privacy
 from igcore.dashboard.text import figure_text
 from igcore.events import user_event_count
@@ -115,6 +116,18 @@ def user_events(path: Path, user_id: str) -> int:
     """How many events the store holds for the user (0: unknown user)."""
     with Store(path, read_only=True) as store:
         return user_event_count(store, user_id)
+
+
+def forget_plan(path: Path, user_id: str) -> str:
+    """What forgetting the user would remove, in one line for the confirmation (no id in it)."""
+    with Store(path, read_only=True) as store:
+        return forgetting.plan_forget(store, user_id).summary()
+
+
+def forget_user(path: Path, user_id: str, role: str, progress: Progress = no_progress) -> list[str]:
+    """Forget the user (:func:`igcore.forget.forget`: store rows in one transaction, compaction, checkpoint
+    records and serving state; the weights until the next training); what was done, a line a step."""
+    return forgetting.forget(path, user_id, role, progress=progress).lines()
 
 
 def knows_user(scorer: ModelScorer | None, user_id: str) -> bool:
