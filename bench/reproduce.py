@@ -11,6 +11,7 @@ with the stored curve beside the new one and whether they agree.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -23,11 +24,13 @@ from igcore.evaluate.registry import ModelContext, resolve_model  # noqa: E402
 NAME = "reproduce"
 
 
-def run(dataset: str, protocol: str, model_name: str, seed: int, device: str) -> dict:
+def run(dataset: str, protocol: str, model_name: str, seed: int, device: str, budget: float | None) -> dict:
     name, db, data = dataset_interactions(dataset)
     split = make_split(data, protocol)
     config = next(iter(eval_configs(protocol).values()))
     model = resolve_model(model_name)(ModelContext(seed, device, config.exclude_seen[0], db))
+    if budget is not None:  # a busy machine can reach the time cap earlier than the row's run did
+        model.cfg = dataclasses.replace(model.cfg, max_train_s=budget or float("inf"))
     train_s = fit(model, split)
     result = measure(model, split, config)
     head = result["variants"]["history_excluded" if config.exclude_seen[0] else "nothing_excluded"]
@@ -36,7 +39,7 @@ def run(dataset: str, protocol: str, model_name: str, seed: int, device: str) ->
     before = stored[seed] if seed < len(stored) else None
     return {"ndcg@10": round(head["ndcg@10"], 4), "hr@10": round(head["hr@10"], 4), "curve": curve,
             "stored_curve": before, "same_curve": before == curve, "train_s": round(train_s, 1),
-            "date": today(), "machine": machine()}
+            "budget_s": budget, "date": today(), "machine": machine()}
 
 
 def table(rows: dict[str, dict]) -> str:
@@ -57,8 +60,9 @@ def main() -> None:
     ap.add_argument("--model", default="igcore")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--budget", type=float, help="training time cap in seconds instead of the model's (0: none)")
     args = ap.parse_args()
-    row = run(args.dataset, args.protocol, args.model, args.seed, args.device)
+    row = run(args.dataset, args.protocol, args.model, args.seed, args.device, args.budget)
     print(row)
     rows = {**(read_json(NAME) or {}), f"{args.dataset}-{args.protocol} {args.model} seed {args.seed}": row}
     write_json(NAME, rows)

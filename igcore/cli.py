@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from igcore.benchcli import add_bench_commands
 from igcore.errors import IgcoreError
 from igcore.recommend.lists import EXCLUDE
 
@@ -58,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--events", type=int, default=150_000)
 
     dataset = command("dataset", _dataset, "load a benchmark dataset from ../shared/data")
-    dataset.add_argument("name", help="sample, beauty, taobao, rees46 or industrial")
+    dataset.add_argument("name", help="sample, beauty, toys, taobao, rees46 or industrial")
     dataset.add_argument("--root", help="folder holding the datasets (default ../shared/data)")
 
     stats = command("stats", _stats, "what the store holds")
@@ -89,14 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--model", help="checkpoint folder")
     rec.add_argument("--json", action="store_true")
 
-    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(required=True, metavar="BENCH")
-    quality = bench.add_parser("quality", help="models against baselines on one split, full-catalogue ranking")
-    quality.add_argument("--dataset", required=True, help="sample, beauty, taobao, industrial, rees46 or a PATH")
-    quality.add_argument("--protocol", default="temporal", help="loo, temporal or stream")
-    quality.add_argument("--models", nargs="+", help="default: the six baselines; pipeline rows by name")
-    quality.add_argument("--seeds", type=int, default=1, help="runs of each seeded model")
-    quality.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    quality.set_defaults(run=_bench_quality)
+    forget = command("forget", _forget, "remove one user's events, snapshots and model records; compact the store")
+    forget.add_argument("user", help="user id as in the events")
+    forget.add_argument("--retrain", action="store_true",
+                        help="train again afterwards (until then the weights still reflect the user)")
+    forget.add_argument("--model", help="checkpoint folder (default: beside the store)")
+
+    add_bench_commands(sub)
 
     snapshots = command("snapshots", _snapshots,
                         "build interest snapshots for every user, or update them for events imported since")
@@ -259,15 +259,15 @@ def _recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_quality(args: argparse.Namespace) -> int:
-    from igcore.evaluate.bench import run_quality
+def _forget(args: argparse.Namespace) -> int:
+    from igcore.forget import forget
+    from igcore.paths import default_db_path
+    from igcore.progress import TextProgressBar
 
-    try:
-        run_quality(args.dataset, args.protocol, args.models, args.seeds, args.device,
-                    log=lambda line: print(line, flush=True))
-    except ValueError as exc:  # a wrong model name: the resolver's message lists the valid ones
-        raise IgcoreError(str(exc)) from exc
-    return 0
+    report = forget(Path(args.db) if args.db else default_db_path(), args.user, "cli",
+                    Path(args.model) if args.model else None, args.retrain, TextProgressBar())
+    print("\n".join(report.lines()), file=sys.stdout if report.plan.known else sys.stderr)
+    return 0 if report.plan.known else EXIT_ERROR
 
 
 def _model_scorer(args: argparse.Namespace, store, at=None):

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from igcore.evaluate.baselines import ItemKNN, Markov, MostPop, RecencyPop
 from igcore.evaluate.protocols import EvalConfig, evaluate
@@ -148,3 +149,28 @@ def test_lightgcn_recommends_what_similar_users_liked():
     scores = model.score(np.array([new]))[0]
     names = list(data.item_ids)
     assert scores[names.index("c")] > max(scores[names.index(i)] for i in ("x", "y", "z"))
+
+
+def test_sasrecf_uses_the_pipelines_item_encoder_and_learns():
+    """SASRecF's item vectors are the item encoder's (id + text + attributes), shared with the output layer; on
+    a log where the next item follows from an attribute, it learns it."""
+    from igcore.encode.side import SideInfo
+    from igcore.evaluate.sasrecf import SASRecF
+
+    rng = np.random.default_rng(0)
+    users, items, ts = [], [], []
+    for u in range(60):  # each user walks a cycle of 20 items, starting anywhere
+        start = int(rng.integers(20))
+        for k in range(8):
+            users.append(f"u{u}"), items.append(f"i{(start + k) % 20:02d}"), ts.append(1000 * u + k)
+    data = from_arrays(users, items, ts)
+    last = data.positions_in_user() == np.bincount(data.user)[data.user] - 1
+    side = SideInfo(text={f"i{i:02d}": np.eye(20, dtype=np.float32)[i] for i in range(20)},
+                    attrs={f"i{i:02d}": [f"c:{i % 4}"] for i in range(20)})
+    model = SASRecF(side=side, dim=16, max_len=8, epochs=30, eval_every=5, patience=10, lr=5e-3, dropout=0.1,
+                    device="cpu", seed=0)
+    model.fit(data.subset(~last), data.subset(last))
+    net = model.net
+    assert net.item_emb is net.items.item_id and net.items.text_proj is not None and net.items.attr_bag is not None
+    assert torch.equal(net.item_table(), net.items())
+    assert max(e["valid_ndcg@10"] for e in model.log if "valid_ndcg@10" in e) > 0.9

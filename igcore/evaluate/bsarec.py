@@ -52,8 +52,6 @@ import torch
 from torch import nn
 
 from igcore.evaluate.sasrec import SASRec, SASRecConfig
-from igcore.events import Interactions
-from igcore.pipeline.training import fit_with_early_stopping, length_batches, validation_ndcg
 
 LAYER_NORM_EPS = 1e-12  # the authors' TF-style LayerNorm
 
@@ -176,33 +174,16 @@ class BSARec(SASRec):
     name = "BSARec"
     config_class = BSARecConfig
 
-    def fit(self, train: Interactions, valid: Interactions | None = None) -> None:
-        cfg = self.cfg
-        rng = self._seed()
-        self.n_items = train.n_items
-        self.histories = [s.tolist() for s in train.sequences()]
-        self.net = BSARecNet(self.n_items, cfg).to(self.device)
-        opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    def _network(self) -> nn.Module:
+        return BSARecNet(self.n_items, self.cfg)
+
+    def _training_windows(self) -> tuple[np.ndarray, np.ndarray]:
+        """SASRec's training arrays with one prefix per target: the target (1-based) at the last position
+        only, so SASRec's loss, taken where a target is set, is taken there alone."""
         inputs, targets = self._prefix_samples()
-        lengths = (inputs > 0).sum(axis=1)
-
-        def run_epoch(epoch: int) -> float:
-            total = 0.0
-            for idx in length_batches(lengths, cfg.batch_size, rng):
-                seq = torch.as_tensor(inputs[idx, -int(lengths[idx].max()):], device=self.device)
-                hidden = self.net(seq)[:, -1]
-                loss = nn.functional.cross_entropy(self.net.item_logits(hidden),
-                                                   torch.as_tensor(targets[idx], device=self.device))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-            return total / max(len(inputs), 1)
-
-        validate = (lambda: validation_ndcg(self.score, self.histories, valid.user, valid.item,
-                                               cfg.valid_exclude_seen)) if valid is not None and len(valid) else None
-        fit_with_early_stopping(self.net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience,
-                                cfg.max_train_s, self.log, positions=len(targets))
+        at_last = np.zeros_like(inputs)
+        at_last[:, -1] = targets + 1
+        return inputs, at_last
 
     def _prefix_samples(self) -> tuple[np.ndarray, np.ndarray]:
         """One sample per target: (left-padded 1-based ids of the items before it, its 0-based item index).

@@ -45,6 +45,16 @@ def _sasrec(ctx: ModelContext) -> Recommender:
     return SASRec(ctx.config(SASRecConfig, seed=ctx.seed, device=ctx.device, valid_exclude_seen=ctx.exclude_seen))
 
 
+def _sasrecf(ctx: ModelContext) -> Recommender:
+    from igcore.encode.side import side_info
+    from igcore.evaluate.sasrec import SASRecConfig
+    from igcore.evaluate.sasrecf import SASRecF
+
+    side = side_info(ctx.store_path, ctx.device) if ctx.store_path is not None else None
+    return SASRecF(ctx.config(SASRecConfig, seed=ctx.seed, device=ctx.device, valid_exclude_seen=ctx.exclude_seen),
+                   side=side)
+
+
 def _bsarec(ctx: ModelContext) -> Recommender:
     from igcore.evaluate.bsarec import BSARec, BSARecConfig
 
@@ -75,6 +85,7 @@ BASELINES: dict[str, Callable[[ModelContext], Recommender]] = {
     "Markov": lambda ctx: Markov(),
     "LightGCN": _lightgcn,
     "SASRec": _sasrec,
+    "SASRecF": _sasrecf,
     "BSARec": _bsarec,
 }
 
@@ -87,7 +98,7 @@ def _pipeline_rows() -> dict[str, Callable[[ModelContext], Recommender]]:
 
 MODELS: dict[str, Callable[[ModelContext], Recommender]] = {**BASELINES, **_pipeline_rows()}
 DEFAULT_MODELS = list(BASELINES)
-SEEDED = {"LightGCN", "SASRec", "BSARec",
+SEEDED = {"LightGCN", "SASRec", "SASRecF", "BSARec",
           *_pipeline_rows()}  # the others are deterministic: one run whatever --seeds says
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import multiprocessing
 import os
 import re
 import resource
+import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from igcore.errors import IgcoreError
@@ -27,6 +26,8 @@ from igcore.evaluate.rows import curve, params, training_cost
 from igcore.evaluate.splits import Split, leave_one_out, temporal_split
 from igcore.events import Interactions, load_interactions
 from igcore.store import Store
+
+CHILD_IGCORE_ERROR = 3  # the child's exit status for an igcore error (its message is stderr's last line)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,10 +83,27 @@ def run_model(job: ModelJob, split: Split | None = None) -> dict[str, dict]:
 
 
 def run_in_child(job: ModelJob) -> dict[str, dict]:
-    """:func:`run_model` in a fresh child process (the split rebuilt there from the store); its errors are
-    raised here. Adds the child's peak resident memory to the cost."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return json.loads(pool.submit(_child_main, job).result())
+    """:func:`run_model` in a fresh interpreter (``python -m igcore.evaluate.runner``, the job as JSON on its
+    stdin, the split rebuilt there from the store); an igcore error there is raised here with its message. A
+    plain subprocess rather than multiprocessing's spawn, which re-runs the parent's ``__main__`` in the child
+    (under Streamlit's AppTest that is app.py). Adds the child's peak resident memory to the cost."""
+    ctx = {**dataclasses.asdict(job.ctx), "store_path": str(job.ctx.store_path) if job.ctx.store_path else None,
+           "overrides": dict(job.ctx.overrides)}
+    payload = json.dumps({"model": job.model, "protocol": job.protocol, "ctx": ctx})
+    done = subprocess.run([sys.executable, "-m", "igcore.evaluate.runner"], input=payload, capture_output=True,
+                          text=True)
+    if done.returncode == CHILD_IGCORE_ERROR:
+        raise IgcoreError(done.stderr.strip().splitlines()[-1])
+    if done.returncode != 0:
+        raise RuntimeError(f"{job.model} failed in its child process:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _job_from_json(text: str) -> ModelJob:
+    data = json.loads(text)
+    ctx = data["ctx"]
+    store = Path(ctx["store_path"]) if ctx["store_path"] else None
+    return ModelJob(data["model"], ModelContext(**{**ctx, "store_path": store}), data["protocol"])
 
 
 def _child_main(job: ModelJob) -> str:
@@ -130,3 +148,11 @@ def is_bench_command(argv: list[str]) -> bool:
         if any(Path(a).name == "igcore" or a == "igcore.cli" for a in before):
             return True
     return any(re.search(r"(^|/)bench/[^/]+\.py$", a) for a in args)
+
+
+if __name__ == "__main__":
+    try:
+        print(_child_main(_job_from_json(sys.stdin.read())))
+    except IgcoreError as exc:
+        print(str(exc).replace("\n", " "), file=sys.stderr)
+        sys.exit(CHILD_IGCORE_ERROR)

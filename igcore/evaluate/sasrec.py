@@ -53,7 +53,7 @@ class SASRecNet(nn.Module):
         """Hidden states (B, L, dim) for left-padded item sequences (B, L) of 1-based item ids."""
         b, length = seq.shape
         pos = torch.arange(self.cfg.max_len - length, self.cfg.max_len, device=seq.device)
-        x = self.item_emb(seq) * math.sqrt(self.cfg.dim) + self.pos_emb(pos)[None]
+        x = self.embed(seq) * math.sqrt(self.cfg.dim) + self.pos_emb(pos)[None]
         x = self.dropout(x)
         # Causal, and padded keys hidden; a padded query may see itself, so no row is fully masked (NaN).
         causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=seq.device), 1)
@@ -61,8 +61,17 @@ class SASRecNet(nn.Module):
         mask = (causal[None] | pad_key).repeat_interleave(self.cfg.heads, dim=0)
         return self.norm(self.encoder(x, mask=mask))
 
+    def embed(self, seq: torch.Tensor) -> torch.Tensor:
+        """Item vectors of 1-based ids (0 pads); a variant with side information overrides this and
+        ``item_table``."""
+        return self.item_emb(seq)
+
+    def item_table(self) -> torch.Tensor:
+        """(n_items + 1, dim): every item's vector, row 0 the padding item; the output layer's weights."""
+        return self.item_emb.weight
+
     def item_logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden @ self.item_emb.weight[1:].T
+        return hidden @ self.item_table()[1:].T
 
 
 class SASRec(SeededModel):
@@ -75,7 +84,7 @@ class SASRec(SeededModel):
         rng = self._seed()
         self.n_items = train.n_items
         self.histories = [s.tolist() for s in train.sequences()]
-        self.net = SASRecNet(self.n_items, cfg).to(self.device)
+        self.net = self._network().to(self.device)
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         inputs, targets = self._training_windows()
         lengths = (inputs > 0).sum(axis=1)
@@ -120,6 +129,10 @@ class SASRec(SeededModel):
         return top_k(self.score(np.array([user]), at), k)[0]
 
     # --- helpers ---------------------------------------------------------------------------------------
+    def _network(self) -> nn.Module:
+        """A fresh network for ``fit`` (a variant swaps it: BSARec's layers, SASRecF's item encoder)."""
+        return SASRecNet(self.n_items, self.cfg)
+
     def _pad(self, seqs: list[list[int]]) -> np.ndarray:
         """Left-padded 1-based ids of the last ``max_len`` items."""
         length = self.cfg.max_len
