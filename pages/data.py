@@ -72,11 +72,11 @@ def _show_result(result: dict) -> None:
 
 
 def _section(kind: str) -> None:
-    upload = st.file_uploader(KINDS[kind], key=f"upload_{kind}", type=list(uploads.UPLOAD_TYPES))
+    upload = st.file_uploader(KINDS[kind], key=f"upload_{kind}")
     if upload is None:
         return
     try:
-        uploads.check_size(upload.size, upload.name, CONFIG)
+        uploads.check_upload(upload.size, upload.name, CONFIG)
         preview = _preview(upload.file_id, upload.name, kind, upload)
     except IgcoreError as exc:
         st.error(text(str(exc)))

@@ -201,15 +201,25 @@ def test_unreadable_uploads_show_the_importers_message(tiny_db, name, data, expe
     assert len(at.button) == 0 and len(at.selectbox) == 0
 
 
-@pytest.mark.parametrize("name", ["junk.bin", "picture.png", "data.json"])
-def test_binary_junk_and_non_csv_files_are_refused_without_a_trace(tiny_db, name):
-    data = {"junk.bin": random.Random(0).randbytes(3000),
-            "picture.png": b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(500),
-            "data.json": b'{"a": [1, 2, 3], "b": {"c": "d"}}\n'}[name]
+@pytest.mark.parametrize("name", ["junk.csv", "picture.csv", "data.txt"])
+def test_binary_junk_and_non_csv_content_is_refused_without_a_trace(tiny_db, name):
+    data = {"junk.csv": random.Random(0).randbytes(3000),
+            "picture.csv": b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(500),
+            "data.txt": b'{"a": [1, 2, 3], "b": {"c": "d"}}\n'}[name]
     at = upload(data_page(), "events", name, data)
     assert [e.value for e in at.error] == [md_literal(m) for m in (
         problem("user_id", "who acted"), problem("item_id", "what was acted on"), TS_PROBLEM)]
     assert at.button(key="import_events").disabled
+
+
+@pytest.mark.parametrize("name", ["junk.bin", "picture.png", "data.json", "csv"])
+def test_files_not_named_as_csv_are_refused_with_a_message(tiny_db, name):
+    at = upload(data_page(), "events", name, b"user_id,item_id,ts\nu1,i1,100\n")
+    assert [e.value for e in at.error] == [md_literal(
+        f"{name} is not a CSV file: upload a .csv, .tsv, .txt or .gz (compressed) file")]
+    assert len(at.button) == 0
+    with pytest.raises(IngestError, match="is not a CSV file"):
+        uploads.import_upload(tiny_db, b"user_id,item_id,ts\nu1,i1,100\n", name, "events")
 
 
 # --- the functions behind the page, on real files ---

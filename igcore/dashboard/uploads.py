@@ -22,7 +22,7 @@ import pandas as pd
 from igcore.after_import import AfterImport, import_and_refresh
 from igcore.config import IngestConfig
 from igcore.csvsafe import safe_csv_frame
-from igcore.errors import FileTooLargeError, IgcoreError
+from igcore.errors import FileTooLargeError, IgcoreError, IngestError
 from igcore.ingest import ImportReport
 from igcore.ingest.mapping import EVENT_FIELDS, IGNORE, ITEM_FIELDS, FieldSpec, resolve_mapping
 from igcore.ingest.source import CsvFile, open_csv
@@ -31,7 +31,7 @@ from igcore.store import Store
 
 KINDS: dict[str, tuple[FieldSpec, ...]] = {"events": EVENT_FIELDS, "items": ITEM_FIELDS}
 PREVIEW_ROWS = 20
-UPLOAD_TYPES = ("csv", "tsv", "txt", "gz")  # file name endings the uploader accepts (the importer reads the bytes)
+UPLOAD_TYPES = (".csv", ".tsv", ".txt", ".gz")  # the file name endings an upload may have
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +92,15 @@ def check_size(size: int, name: str, config: IngestConfig | None = None) -> None
         )
 
 
+def check_upload(size: int, name: str, config: IngestConfig | None = None) -> None:
+    """Refuse an upload that is not a CSV by its name, or over the size limit, before anything reads it. The
+    check is ours rather than the uploader's ``type=`` (whose refusal of a crafted request is a stack trace)."""
+    if not name.lower().endswith(UPLOAD_TYPES):
+        raise IngestError(f"{name} is not a CSV file: upload a {', '.join(UPLOAD_TYPES[:-1])} or "
+                          f"{UPLOAD_TYPES[-1]} (compressed) file")
+    check_size(size, name, config)
+
+
 def detect_mapping(header: list[str], kind: str) -> dict[str, str]:
     """``{column: field or IGNORE}`` for every column, as the importer would choose automatically. Unlike
     ``resolve_mapping`` it never refuses: a required field without a column is simply absent."""
@@ -124,7 +133,7 @@ def preview_upload(data: bytes, name: str, kind: str, config: IngestConfig | Non
     """Read the header and first ``n_rows`` rows of an upload and detect its column mapping. Raises
     :class:`IngestError` (an ``IgcoreError``) for what cannot be read as CSV at all."""
     config = config or IngestConfig()
-    check_size(len(data), name, config)
+    check_upload(len(data), name, config)
     with open_csv(io.BytesIO(data), config, name) as csv_file:
         rows, notes = _head_rows(csv_file, n_rows)
         header = list(csv_file.header)
@@ -161,7 +170,7 @@ def import_upload(db_path: Path, data: bytes, name: str, kind: str, mapping: dic
     returns the reports and the rows this import quarantined. The same bytes imported twice come back with
     status ``already_imported`` and change nothing."""
     config = config or IngestConfig()
-    check_size(len(data), name, config)
+    check_upload(len(data), name, config)
     fields(kind)
     with Store(db_path) as store:
         after = import_and_refresh(store, io.BytesIO(data), kind, mapping, config, name, progress=progress)
