@@ -89,7 +89,9 @@ def _refresh_model(store: Store, model_dir: Path, new: list[tuple[str, str]],
     progress("model", 1, 1, {})
     users, items = set(meta["user_ids"]), set(meta["item_ids"])
     unknown = sum(1 for u, i in new if u not in users or i not in items)
-    line = "online state rebuilt from every stored event (no gradient steps) and serving state saved"
+    known = sum(len(h) for h in model.state.items)
+    line = (f"online state rebuilt from the {known:,} stored events it knows ({known - meta['events']:+,} since "
+            "training; no gradient steps), serving state saved")
     if unknown:
         line += (f"; {unknown:,} new user-item pairs name a user or item the model was not trained on and were "
                  "left out (retrain to include them)")

@@ -38,6 +38,15 @@ def gap_buckets(times: list[int], buckets: int) -> np.ndarray:
     return out
 
 
+def attention_mask(seq: torch.Tensor, heads: int) -> torch.Tensor:
+    """(B * heads, L, L) boolean mask of left-padded sequences (B, L), True = hidden: causal, and no padded key
+    (each position may always see itself, so a fully padded row stays finite)."""
+    length = seq.shape[1]
+    causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=seq.device), 1)
+    pad_key = (seq == 0)[:, None, :] & ~torch.eye(length, dtype=torch.bool, device=seq.device)[None]
+    return (causal[None] | pad_key).repeat_interleave(heads, dim=0)
+
+
 class SequenceEncoder(nn.Module):
     """Causal transformer over (item, event type, time gap, position) inputs."""
 
@@ -79,12 +88,9 @@ class SequenceEncoder(nn.Module):
 
     def _inputs(self, items: torch.Tensor, seq: torch.Tensor, types: torch.Tensor,
                 gaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The summed input embeddings (B, L, d) and the attention mask (B * heads, L, L): causal, and no
-        padded key (each position may always see itself, so a fully padded row stays finite)."""
+        """The summed input embeddings (B, L, d) and the attention mask (:func:`attention_mask`)."""
         length = seq.shape[1]
         pos = torch.arange(self.max_len - length, self.max_len, device=seq.device)
         x = items[seq] * math.sqrt(self.dim) + self.type_emb(types) + self.gap_emb(gaps) + self.pos_emb(pos)[None]
         x = self.dropout(x) * (seq > 0).unsqueeze(-1)
-        causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=seq.device), 1)
-        pad_key = (seq == 0)[:, None, :] & ~torch.eye(length, dtype=torch.bool, device=seq.device)[None]
-        return x, (causal[None] | pad_key).repeat_interleave(self.heads, dim=0)
+        return x, attention_mask(seq, self.heads)

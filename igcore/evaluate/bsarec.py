@@ -51,6 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from igcore.encode.sequence import attention_mask
 from igcore.evaluate.sasrec import SASRec, SASRecConfig
 
 LAYER_NORM_EPS = 1e-12  # the authors' TF-style LayerNorm
@@ -117,15 +118,6 @@ class BSARecLayer(nn.Module):
         attended = self.attention_norm(self.attention_out(attended) + x)
         mixed = self.alpha * self.filter(x) + (1 - self.alpha) * attended
         return self.feed_forward_norm(self.feed_forward(mixed) + mixed)
-
-
-def attention_mask(seq: torch.Tensor, heads: int) -> torch.Tensor:
-    """(B * heads, L, L) boolean mask, True = hidden: causal, and padded keys hidden; a padded query may see
-    itself, so no row is fully masked (NaN)."""
-    length = seq.shape[1]
-    eye = torch.eye(length, dtype=torch.bool, device=seq.device)
-    causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=seq.device), 1)
-    return (causal[None] | ((seq == 0)[:, None, :] & ~eye[None])).repeat_interleave(heads, dim=0)
 
 
 class BSARecNet(nn.Module):

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from igcore.config import TrainSettings
+from igcore.encode.sequence import attention_mask
 from igcore.events import Interactions
 from igcore.pipeline.training import SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
 from igcore.ranking import top_k
@@ -55,11 +56,7 @@ class SASRecNet(nn.Module):
         pos = torch.arange(self.cfg.max_len - length, self.cfg.max_len, device=seq.device)
         x = self.embed(seq) * math.sqrt(self.cfg.dim) + self.pos_emb(pos)[None]
         x = self.dropout(x)
-        # Causal, and padded keys hidden; a padded query may see itself, so no row is fully masked (NaN).
-        causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=seq.device), 1)
-        pad_key = (seq == 0)[:, None, :] & ~torch.eye(length, dtype=torch.bool, device=seq.device)[None]
-        mask = (causal[None] | pad_key).repeat_interleave(self.cfg.heads, dim=0)
-        return self.norm(self.encoder(x, mask=mask))
+        return self.norm(self.encoder(x, mask=attention_mask(seq, self.cfg.heads)))
 
     def embed(self, seq: torch.Tensor) -> torch.Tensor:
         """Item vectors of 1-based ids (0 pads); a variant with side information overrides this and
