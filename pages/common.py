@@ -39,9 +39,10 @@ def require_frame() -> access.Role:
     through app.py.
 
     That happens in Streamlit's legacy pages/ mode, which a server started by a plain `streamlit run app.py`
-    is in until app.py has called st.navigation once (and AppTest on every run): a request for /data would run
-    pages/data.py alone, with no login and no role check (igcore.dashboard.serve says more). Every page reads
-    the store through this module, so no page gets data outside the frame."""
+    is in until app.py has called st.navigation once (`igcore app` starts its server outside it, and
+    tests/conftest.py AppTest's runs): a request for /data would run pages/data.py alone, with no login and
+    no role check (igcore.dashboard.serve says more). Every page reads the store through this module, so no
+    page gets data outside the frame."""
     role = getattr(_frame, "role", None)
     if role is None and get_script_run_ctx(suppress_warning=True) is not None:
         serve.use_navigation_only()
