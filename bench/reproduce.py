@@ -46,10 +46,11 @@ def table(rows: dict[str, dict]) -> str:
     lines = ["## Reproduced seeds", "", "`.venv/bin/python bench/reproduce.py --dataset D --protocol P --model M --seed N`: "
              "one seed re-run, its validation curve compared with the one the quality table's row recorded for that "
              "seed (a move of code that must not change the model is checked this way).", "",
-             "| run | NDCG@10 | HR@10 | same validation curve | epochs | date | machine |", "|---|---:|---:|---|---:|---|---|"]
+             "| run | code | NDCG@10 | HR@10 | same validation curve as the row's | epochs | date | machine |",
+             "|---|---|---:|---:|---|---:|---|---|"]
     for key, r in rows.items():
-        lines.append(f"| {key} | {r['ndcg@10']:.4f} | {r['hr@10']:.4f} | {r['same_curve']} | {len(r['curve'])} | "
-                     f"{r['date']} | {r['machine']} |")
+        lines.append(f"| {key} | {r.get('code', '')} | {r['ndcg@10']:.4f} | {r['hr@10']:.4f} | {r['same_curve']} | "
+                     f"{len(r['curve'])} | {r['date']} | {r['machine']} |")
     return "\n".join(lines)
 
 
@@ -61,10 +62,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--budget", type=float, help="training time cap in seconds instead of the model's (0: none)")
+    ap.add_argument("--label", default="", help="which code ran (e.g. a commit), kept with the row")
     args = ap.parse_args()
-    row = run(args.dataset, args.protocol, args.model, args.seed, args.device, args.budget)
+    row = {**run(args.dataset, args.protocol, args.model, args.seed, args.device, args.budget), "code": args.label}
     print(row)
-    rows = {**(read_json(NAME) or {}), f"{args.dataset}-{args.protocol} {args.model} seed {args.seed}": row}
+    key = f"{args.dataset}-{args.protocol} {args.model} seed {args.seed}" + (f" ({args.label})" if args.label else "")
+    rows = {**(read_json(NAME) or {}), key: row}
     write_json(NAME, rows)
     write_section(NAME, table(rows))
 
