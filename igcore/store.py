@@ -7,9 +7,9 @@ sentence a person can act on.
 Encryption at rest (optional): with a key in ``IGCORE_DB_KEY``, or in the file named by ``IGCORE_DB_KEY_FILE``
 (which must be the owner's only, mode 600), the store is a DuckDB encrypted database (AES-GCM; the WAL too):
 its bytes on disk hold no readable value, and opening it without the key, or with another, fails with a
-:class:`StoreKeyError`. The key is never written into the store. DuckDB writes encrypted files only with the
-OpenSSL ciphers of its ``httpfs`` extension (its built-in fallback can only read them), so writing needs that
-extension installed; reading (``read_only=True``) works without it.
+:class:`StoreKeyError` (:mod:`igcore.storekey`). The key is never written into the store. DuckDB writes
+encrypted files only with the OpenSSL ciphers of its ``httpfs`` extension (its built-in fallback can only read
+them), so writing needs that extension installed; reading (``read_only=True``) works without it.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ import dataclasses
 import os
 import re
 import secrets
-import stat
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from igcore.errors import IgcoreError, StoreLockedError
+from igcore.errors import StoreLockedError
 from igcore.paths import default_db_path, replace_scrubbed
+from igcore.storekey import KEY_ENV, KEY_FILE_ENV, UNSAFE_TEST_CRYPTO_ENV, StoreKeyError, db_key
 
 SCHEMA_VERSION = 1
 
@@ -81,53 +81,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 
 _LOCK_PID = re.compile(r"PID (\d+)")
 
-KEY_ENV = "IGCORE_DB_KEY"
-KEY_FILE_ENV = "IGCORE_DB_KEY_FILE"
-MIN_KEY_CHARS = 16
-# Tests only, on machines without httpfs: lets DuckDB write with its fallback ciphers, whose nonces do not come
-# from a secure random generator (DuckDB calls this mode unsafe). Never set it for a real store.
-UNSAFE_TEST_CRYPTO_ENV = "IGCORE_TEST_UNSAFE_DUCKDB_CRYPTO"
 _CATALOG = "igcore_store"  # the encrypted file's name inside the in-memory database that attaches it
-
-
-class StoreKeyError(IgcoreError):
-    """The store's encryption key is missing, wrong, unsafe to read, or cannot be used."""
-
-
-def db_key(environ: Mapping[str, str] | None = None) -> str | None:
-    """The store key from ``IGCORE_DB_KEY`` or the file named by ``IGCORE_DB_KEY_FILE``; None when neither is
-    set. A key file must be a regular file owned by this user and closed to everyone else (mode 600 or 400),
-    so that a key can't be read by other accounts on the machine: anything else is refused."""
-    env = os.environ if environ is None else environ
-    direct, file_name = env.get(KEY_ENV) or "", env.get(KEY_FILE_ENV) or ""
-    if direct and file_name:
-        raise StoreKeyError(f"both {KEY_ENV} and {KEY_FILE_ENV} are set: set one of them")
-    if file_name:
-        path = Path(file_name).expanduser()
-        try:
-            info = path.stat()
-        except OSError as exc:
-            raise StoreKeyError(f"cannot read the key file {path} ({KEY_FILE_ENV}): {exc.strerror}") from None
-        if not stat.S_ISREG(info.st_mode):
-            raise StoreKeyError(f"the key file {path} ({KEY_FILE_ENV}) is not a regular file")
-        if info.st_mode & 0o077:
-            raise StoreKeyError(f"the key file {path} can be read or changed by other users (mode "
-                                f"{stat.S_IMODE(info.st_mode):03o}); make it yours only: chmod 600 {path}")
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            raise StoreKeyError(f"the key file {path} belongs to another user; it must be this user's own")
-        try:
-            key = path.read_text(encoding="utf-8").strip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StoreKeyError(f"cannot read the key file {path} ({KEY_FILE_ENV}): {exc}") from None
-        source = f"the key file {path}"
-    elif direct:
-        key, source = direct.strip("\r\n"), KEY_ENV
-    else:
-        return None
-    if "\x00" in key or len(key) < MIN_KEY_CHARS:
-        raise StoreKeyError(f"{source} must hold a key of at least {MIN_KEY_CHARS} characters (no NUL); make "
-                            "one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
-    return key
 
 
 @dataclasses.dataclass
