@@ -62,6 +62,19 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def one_user_store(db: Path, folder: Path, user: str, start_ts: int) -> Path:
+    """A store of two catalogue items and eight events of ``user``, a minute apart from ``start_ts``."""
+    from igcore.ingest import import_events, import_items
+
+    (folder / "items.csv").write_text("item_id,title,category\ni1,Red Shoe,A\ni2,Blue Cup,B\n")
+    (folder / "events.csv").write_text("user_id,item_id,timestamp\n" + "".join(
+        f"{user},i{k % 2 + 1},{start_ts + 60 * k}\n" for k in range(8)))
+    with Store(db) as store:
+        import_items(store, folder / "items.csv")
+        import_events(store, folder / "events.csv")
+    return db
+
+
 def write_csv(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

@@ -166,20 +166,14 @@ def test_start_check_reads_the_secrets_files(tmp_path):
 @pytest.fixture
 def team_env(monkeypatch, tmp_path):
     """Passwords for both roles, a tiny store with one user, and server.address = 0.0.0.0."""
-    from igcore.ingest import import_events, import_items
-    from igcore.store import Store
+    from tests.conftest import one_user_store
 
     monkeypatch.setenv(access.ANALYST_HASH_ENV, access.hash_password(ANALYST_PW, **CHEAP))
     monkeypatch.setenv(access.VIEWER_HASH_ENV, access.hash_password(VIEWER_PW, **CHEAP))
     monkeypatch.setattr(serve, "secrets_files", lambda: [])
     db = tmp_path / "team.duckdb"
     monkeypatch.setenv("IGCORE_DB", str(db))
-    (tmp_path / "items.csv").write_text("item_id,title,category\ni1,Red Shoe,A\ni2,Blue Cup,B\n")
-    (tmp_path / "events.csv").write_text("user_id,item_id,timestamp\n" + "".join(
-        f"U-SECRET-7,i{k % 2 + 1},{1000 + k}\n" for k in range(8)))
-    with Store(db) as store:
-        import_items(store, tmp_path / "items.csv")
-        import_events(store, tmp_path / "events.csv")
+    one_user_store(db, tmp_path, "U-SECRET-7", 1000)
     with patch_config_options({"server.address": "0.0.0.0"}):
         yield db
 

@@ -46,16 +46,9 @@ def test_the_legacy_pages_flag_still_exists_and_still_decides(tmp_path):
 def _tiny_store(db: Path, tmp_path: Path) -> None:
     """Two items and eight events of one user, with its interest snapshots (so the app loads no sample)."""
     from igcore.dashboard.overview import prepare_store
-    from igcore.ingest import import_events, import_items
-    from igcore.store import Store
+    from tests.conftest import one_user_store
 
-    (tmp_path / "items.csv").write_text("item_id,title,category\ni1,Red Shoe,A\ni2,Blue Cup,B\n")
-    (tmp_path / "events.csv").write_text("user_id,item_id,timestamp\n" + "".join(
-        f"{SECRET_USER},i{k % 2 + 1},{1_700_000_000 + 60 * k}\n" for k in range(8)))
-    with Store(db) as store:
-        import_items(store, tmp_path / "items.csv")
-        import_events(store, tmp_path / "events.csv")
-    prepare_store(db)
+    prepare_store(one_user_store(db, tmp_path, SECRET_USER, 1_700_000_000))
 
 
 def _env(db: Path, **extra: str) -> dict[str, str]:
