@@ -95,7 +95,7 @@ def _refresh_model(store: Store, model_dir: Path, new: list[tuple[str, str]],
     if unknown:
         line += (f"; {unknown:,} new user-item pairs name a user or item the model was not trained on and were "
                  "left out (retrain to include them)")
-    return ModelScorer(model, meta["user_ids"], meta["item_ids"]), line
+    return ModelScorer.from_meta(model, meta), line
 
 
 def _refresh_snapshots(store: Store, scorer: ModelScorer | None, model_dir: Path,
@@ -106,7 +106,7 @@ def _refresh_snapshots(store: Store, scorer: ModelScorer | None, model_dir: Path
         if stored_config(store) is None:
             if scorer is None and has_checkpoint(model_dir):
                 model, meta = load(store, model_dir)  # an unusable checkpoint: reported below, never ignored
-                scorer = ModelScorer(model, meta["user_ids"], meta["item_ids"])
+                scorer = ModelScorer.from_meta(model, meta)
             return f"built: {build_snapshots(store, InterestConfig(), scorer, progress).summary()}", True
         progress("interests", 0, 1, {})  # an update reports only when done; say what runs meanwhile
         report = update_snapshots(store, scorer, progress)

@@ -80,4 +80,4 @@ def load_live_model(db_path: Path) -> LiveModel | None:
     with Store(db_path, read_only=True) as store:
         model, meta = load(store, checkpoint_dir(db_path))
         last = last_event_id(store)
-    return LiveModel(ModelScorer(model, meta["user_ids"], meta["item_ids"]), meta, last)
+    return LiveModel(ModelScorer.from_meta(model, meta), meta, last)

@@ -106,7 +106,7 @@ def train_pipeline(db_path: Path, config: PipelineConfig, progress: Progress = n
     meta = read_meta(path)[1]
     report = None
     if rebuild_snapshots:
-        scorer = ModelScorer(model, meta["user_ids"], meta["item_ids"])
+        scorer = ModelScorer.from_meta(model, meta)
         with Store(db_path) as store:
             report = build_snapshots(store, stored_config(store) or InterestConfig(), scorer, progress).summary()
     return TrainOutcome(path, config.name(), seconds, meta["trained_at"], list(model.log), report)

@@ -51,12 +51,16 @@ class ModelScorer:
         return normalised(self.item_ids, fn(), "model") if callable(fn) else None
 
     @classmethod
+    def from_meta(cls, model: Any, meta: dict[str, Any]) -> ModelScorer:
+        """A restored model with the ids of its checkpoint record (``model.json``)."""
+        return cls(model, meta["user_ids"], meta["item_ids"])
+
+    @classmethod
     def from_checkpoint(cls, store, path: Path | None = None, at=None) -> ModelScorer:
         """The pipeline's trained model from its checkpoint, online state replayed up to ``at``."""
         from igcore.pipeline.run import load
 
-        model, meta = load(store, path, at)
-        return cls(model, meta["user_ids"], meta["item_ids"])
+        return cls.from_meta(*load(store, path, at))
 
 
 def query_vectors(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_points: int,
