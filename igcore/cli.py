@@ -11,6 +11,7 @@ from pathlib import Path
 
 from igcore.benchcli import add_bench_commands
 from igcore.errors import IgcoreError
+from igcore.interestcli import add_interest_commands, at_time
 from igcore.recommend.lists import EXCLUDE
 
 EXIT_ERROR = 1
@@ -98,30 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_bench_commands(sub)
 
-    snapshots = command("snapshots", _snapshots,
-                        "build interest snapshots for every user, or update them for events imported since")
-    snapshots.add_argument("--rebuild", action="store_true", help="rebuild from scratch (needed to change settings)")
-    snapshots.add_argument("--config", help="TOML or JSON file of interest settings")
-    snapshots.add_argument("--set", action="append", metavar="KEY=VALUE",
-                           help="interest setting, e.g. cadence=day or half_life_days=7")
-    snapshots.add_argument("--model", nargs="?", const="", metavar="DIR",
-                           help="add the trained model's predicted affinities and top-K (default checkpoint if no DIR)")
-    snapshots.add_argument("--json", action="store_true")
-
-    interests = command("interests", _interests, "one user's interest graph: interests, edges, top-K with reasons")
-    interests.add_argument("user", help="user id as in the events")
-    interests.add_argument("--at", help="as of this time (ISO-8601, UTC): later events are not used")
-    interests.add_argument("--json", action="store_true", help="print the graph as JSON")
-    interests.add_argument("--html", metavar="FILE", help="also write the graph as one self-contained HTML file")
-    interests.add_argument("--timeline", action="store_true", help="print the stored snapshots instead")
-    interests.add_argument("--model", nargs="?", const="", metavar="DIR",
-                           help="use the trained model (default checkpoint if no DIR) for predictions and top-K")
-
-    drift = command("drift", _drift, "interests rising and fading across users, and the latest change points")
-    drift.add_argument("--top", type=int, default=10, help="rows of each list")
-    drift.add_argument("--days", type=float, default=30.0, help="compare with the state this many days earlier")
-    drift.add_argument("--user", help="one user's drift timeline instead")
-    drift.add_argument("--json", action="store_true")
+    add_interest_commands(command)
 
     app = command("app", _app, "start the dashboard (loads the bundled sample into an empty store)")
     app.add_argument("--port", type=int, default=8501)
@@ -244,7 +222,7 @@ def _recommend(args: argparse.Namespace) -> int:
     from igcore.pipeline.run import recommend
 
     with _open(args, read_only=True) as store:
-        rows = recommend(store, args.user, args.k, _at_time(args.at), Path(args.model) if args.model else None,
+        rows = recommend(store, args.user, args.k, at_time(args.at), Path(args.model) if args.model else None,
                          args.explain, args.exclude)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -268,102 +246,6 @@ def _forget(args: argparse.Namespace) -> int:
                     Path(args.model) if args.model else None, args.retrain, TextProgressBar())
     print("\n".join(report.lines()), file=sys.stdout if report.plan.known else sys.stderr)
     return 0 if report.plan.known else EXIT_ERROR
-
-
-def _model_scorer(args: argparse.Namespace, store, at=None):
-    """The trained model named by ``--model`` (its default checkpoint for a bare ``--model``), or None."""
-    if args.model is None:
-        return None
-    from igcore.interests.scoring import ModelScorer
-
-    return ModelScorer.from_checkpoint(store, Path(args.model) if args.model else None, at)
-
-
-def _at_time(text: str | None):
-    import datetime as dt
-
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC).replace(tzinfo=None)
-    except ValueError as exc:
-        raise IgcoreError(f"--at {text!r} is not an ISO-8601 time") from exc
-
-
-def _snapshots(args: argparse.Namespace) -> int:
-    from igcore.config import load_config, parse_assignments
-    from igcore.interests.config import InterestConfig
-    from igcore.interests.snapshots import build_snapshots, stored_config, update_snapshots
-    from igcore.progress import TextProgressBar
-
-    overrides = parse_assignments(args.set)
-    with _open(args) as store:
-        current = stored_config(store)
-        model = _model_scorer(args, store)
-        if args.rebuild or current is None:
-            config = load_config(InterestConfig, args.config, overrides)
-            report = build_snapshots(store, config, model, TextProgressBar())
-        else:
-            if args.config or overrides:
-                wanted = load_config(InterestConfig, args.config, overrides)
-                if wanted != current:
-                    raise IgcoreError("the snapshots were built with other settings; add --rebuild to apply these")
-            report = update_snapshots(store, model, TextProgressBar())
-    if args.json:
-        import dataclasses
-
-        print(json.dumps(dataclasses.asdict(report), indent=2))
-    else:
-        print(report.summary())
-    return 0
-
-
-def _interests(args: argparse.Namespace) -> int:
-    from igcore.interests.export import graph_json, write_html
-    from igcore.interests.graph import interest_graph
-    from igcore.interests.snapshots import timeline
-    from igcore.interests.text import graph_text, timeline_text
-
-    at = _at_time(args.at)
-    with _open(args, read_only=True) as store:
-        if args.timeline:
-            found = timeline(store, args.user)
-            if found.snapshots.empty:
-                raise IgcoreError(f"no snapshots of user {args.user!r} (unknown user, or too few events)")
-            if args.json:
-                print(json.dumps({k: v.to_dict("records") for k, v in vars(found).items() if k != "user_id"},
-                                 indent=2, default=str))
-            else:
-                print(timeline_text(found))
-            return 0
-        graph = interest_graph(store, args.user, at, _model_scorer(args, store, at))
-    if args.html:
-        print(f"wrote {write_html(graph, args.html)}", file=sys.stderr)
-    if args.json:
-        print(graph_json(graph))
-        return 0
-    print(graph_text(graph))
-    return 0
-
-
-def _drift(args: argparse.Namespace) -> int:
-    from igcore.interests.drift import cohort, drift_timeline, recent_changes
-
-    with _open(args, read_only=True) as store:
-        if args.user:
-            frames = {"timeline": drift_timeline(store, args.user)}
-        else:
-            trend = cohort(store, args.days)
-            frames = {"rising": trend.head(args.top),
-                      "fading": trend.sort_values(["change", "interest"]).head(args.top),
-                      "changes": recent_changes(store, args.top)}
-    if args.json:
-        print(json.dumps({k: v.to_dict("records") for k, v in frames.items()}, indent=2, default=str))
-        return 0
-    for name, frame in frames.items():
-        print(f"{name}:")
-        print(frame.to_string(index=False) if len(frame) else "  (none)")
-    return 0
 
 
 def _app(args: argparse.Namespace) -> int:
