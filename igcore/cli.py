@@ -15,12 +15,16 @@ from igcore.interestcli import add_interest_commands, at_time
 from igcore.recommend.lists import EXCLUDE
 
 EXIT_ERROR = 1
+PSEUDONYMIZE_HELP = ("replace user ids by keyed pseudonyms before anything is written, in this import and every "
+                     "later one into the store (an empty store only; the key goes beside the store)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "user", None):
+            args.user = _stored_user(args)
         return int(args.run(args) or 0)
     except IgcoreError as exc:
         print(f"igcore: error: {exc}", file=sys.stderr)
@@ -51,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="ingest setting over the file's, e.g. max_file_bytes=100000000")
     ingest.add_argument("--json", action="store_true", help="print the reports as JSON")
+    ingest.add_argument("--pseudonymize", action="store_true", help=PSEUDONYMIZE_HELP)
 
     sample = command("sample", _sample, "load the bundled sample into the store, or --generate a new one")
     sample.add_argument("--generate", metavar="DIR", help="write a freshly generated log to DIR instead")
@@ -58,10 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--users", type=int, default=2000)
     sample.add_argument("--items", type=int, default=1500)
     sample.add_argument("--events", type=int, default=150_000)
+    sample.add_argument("--pseudonymize", action="store_true", help=PSEUDONYMIZE_HELP)
 
     dataset = command("dataset", _dataset, "load a benchmark dataset from ../shared/data")
     dataset.add_argument("name", help="sample, beauty, toys, taobao, rees46 or industrial")
     dataset.add_argument("--root", help="folder holding the datasets (default ../shared/data)")
+    dataset.add_argument("--pseudonymize", action="store_true", help=PSEUDONYMIZE_HELP)
 
     stats = command("stats", _stats, "what the store holds")
     stats.add_argument("--json", action="store_true")
@@ -115,6 +122,28 @@ def _open(args: argparse.Namespace, read_only: bool = False):
     return Store(args.db, read_only=read_only and Path(args.db or "").exists())
 
 
+def _pseudonymize(args: argparse.Namespace, store) -> None:
+    """``--pseudonymize``: the store replaces user ids by keyed pseudonyms from now on (a store setting)."""
+    from igcore.privacy import enable
+    from igcore.pseudokey import key_path
+
+    if getattr(args, "pseudonymize", False) and enable(store):
+        print(f"user ids are pseudonymised in this store from now on; its key: {key_path(store.path)}",
+              file=sys.stderr)
+
+
+def _stored_user(args: argparse.Namespace) -> str:
+    """The id a typed USER names in the store: a raw id, in a pseudonymising store with its key file at hand,
+    names its pseudonym (igcore.privacy.resolve_user)."""
+    from igcore.paths import default_db_path
+    from igcore.privacy import resolve_user
+
+    if not Path(args.db or default_db_path()).exists():
+        return args.user
+    with _open(args, read_only=True) as store:
+        return resolve_user(store, args.user)
+
+
 def _print_reports(reports: list, as_json: bool) -> None:
     if as_json:
         print(json.dumps([r.as_dict() for r in reports], indent=2, default=str))
@@ -131,6 +160,7 @@ def _import_and_refresh(args: argparse.Namespace, files: list[tuple[str, str]], 
 
     done = []
     with _open(args) as store:
+        _pseudonymize(args, store)
         for kind, path in files:
             done.append(import_and_refresh(store, path, kind, mapping if kind == "events" else None, config,
                                            model_dir=Path(model) if model else None, progress=TextProgressBar()))
@@ -169,6 +199,7 @@ def _dataset(args: argparse.Namespace) -> int:
     from igcore.progress import TextProgressBar
 
     with _open(args) as store:
+        _pseudonymize(args, store)
         reports = load_dataset(store, args.name, args.root, progress=TextProgressBar())
     _print_reports(reports, False)
     return 0

@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import os
 import re
-import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,11 +28,11 @@ import pandas as pd
 
 from igcore.errors import StoreLockedError
 from igcore.paths import default_db_path, replace_scrubbed
+from igcore.pseudokey import move_out_of_meta
 from igcore.storekey import KEY_ENV, KEY_FILE_ENV, UNSAFE_TEST_CRYPTO_ENV, StoreKeyError, db_key
 
 SCHEMA_VERSION = 1
 
-PSEUDONYM_KEY = "pseudonym_key"  # meta key of the store's pseudonym key (igcore.privacy)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS events (
@@ -186,9 +185,7 @@ class Store:
         self.con.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
         )
-        # The key of the store's user pseudonyms (igcore.privacy), drawn once.
-        self.con.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT DO NOTHING",
-                         [PSEUDONYM_KEY, secrets.token_hex(16)])
+        move_out_of_meta(self.con, self.path)  # the pseudonym key lives outside the store (igcore.pseudokey)
 
     # --- queries ---------------------------------------------------------------------------------
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple]:

@@ -1,6 +1,7 @@
 """The store's encryption key: where it comes from (an environment variable or an owner-only key file), what a
 usable one is, and the error a person sees when it is missing, wrong or unsafe to read. Never written into
-the store (:mod:`igcore.store` opens encrypted files with it).
+the store (:mod:`igcore.store` opens encrypted files with it). Its owner-only check of a key file
+(:func:`read_owner_only`) guards the pseudonym key file too (:mod:`igcore.pseudokey`).
 """
 
 from __future__ import annotations
@@ -34,22 +35,7 @@ def db_key(environ: Mapping[str, str] | None = None) -> str | None:
         raise StoreKeyError(f"both {KEY_ENV} and {KEY_FILE_ENV} are set: set one of them")
     if file_name:
         path = Path(file_name).expanduser()
-        try:
-            info = path.stat()
-        except OSError as exc:
-            raise StoreKeyError(f"cannot read the key file {path} ({KEY_FILE_ENV}): {exc.strerror}") from None
-        if not stat.S_ISREG(info.st_mode):
-            raise StoreKeyError(f"the key file {path} ({KEY_FILE_ENV}) is not a regular file")
-        if info.st_mode & 0o077:
-            raise StoreKeyError(f"the key file {path} can be read or changed by other users (mode "
-                                f"{stat.S_IMODE(info.st_mode):03o}); make it yours only: chmod 600 {path}")
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            raise StoreKeyError(f"the key file {path} belongs to another user; it must be this user's own")
-        try:
-            key = path.read_text(encoding="utf-8").strip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StoreKeyError(f"cannot read the key file {path} ({KEY_FILE_ENV}): {exc}") from None
-        source = f"the key file {path}"
+        key, source = read_owner_only(path, f" ({KEY_FILE_ENV})"), f"the key file {path}"
     elif direct:
         key, source = direct.strip("\r\n"), KEY_ENV
     else:
@@ -58,3 +44,24 @@ def db_key(environ: Mapping[str, str] | None = None) -> str | None:
         raise StoreKeyError(f"{source} must hold a key of at least {MIN_KEY_CHARS} characters (no NUL); make "
                             "one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
     return key
+
+
+def read_owner_only(path: Path, origin: str = "") -> str:
+    """The text of a key file (line ends stripped), refused unless it is a regular file owned by this user and
+    closed to everyone else (mode 600 or 400): a key other accounts on the machine can read is no secret.
+    ``origin`` follows the path in messages, e.g. the variable that named the file."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise StoreKeyError(f"cannot read the key file {path}{origin}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreKeyError(f"the key file {path}{origin} is not a regular file")
+    if info.st_mode & 0o077:
+        raise StoreKeyError(f"the key file {path} can be read or changed by other users (mode "
+                            f"{stat.S_IMODE(info.st_mode):03o}); make it yours only: chmod 600 {path}")
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise StoreKeyError(f"the key file {path} belongs to another user; it must be this user's own")
+    try:
+        return path.read_text(encoding="utf-8").strip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreKeyError(f"cannot read the key file {path}{origin}: {exc}") from None

@@ -233,7 +233,7 @@ def test_latest_snapshot_uses_the_trained_model_and_past_ones_the_evidence(app_d
 # --- finding users --------------------------------------------------------------------------------------------------
 def pseudonyms_of(path: Path) -> dict[str, str]:
     with Store(path, read_only=True) as store:
-        key = store.value("SELECT value FROM meta WHERE key = 'pseudonym_key'")
+        key = privacy.store_key(store)
         users = [r[0] for r in store.rows("SELECT DISTINCT user_id FROM events")]
     return {u: privacy.pseudonym(key, u) for u in users}
 

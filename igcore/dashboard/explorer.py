@@ -95,10 +95,11 @@ def active_users(path: Path, limit: int = 50) -> pd.DataFrame:
 
 def find_users(path: Path, text: str, limit: int = 50) -> pd.DataFrame:
     """Users (user_id, pseudonym, events) whose id equals ``text`` or contains it (case-insensitive), or, for
-    text shaped like a pseudonym (``p-`` and hex digits), whose pseudonym starts with it: exact id match first,
-    then the most active; at most ``limit``. The text is matched literally (no wildcards)."""
+    text shaped like a pseudonym (``p-`` and hex digits), whose pseudonym starts with it, or, in a pseudonymising
+    store with its key file, whose id is the pseudonym of ``text`` as a raw id: exact id match first, then the
+    most active; at most ``limit``. The text is matched literally (no wildcards)."""
     with Store(path, read_only=True) as store:
-        by_pseudonym = privacy.users_by_pseudonym(store, text) if privacy.looks_like_pseudonym(text) else []
+        by_pseudonym = privacy.ids_for_search(store, text)
         found = store.df("SELECT user_id, count(*) AS events FROM events "
                          "WHERE contains(lower(user_id), lower(?)) OR list_contains(?, user_id) GROUP BY user_id "
                          "ORDER BY user_id = ? DESC, events DESC, user_id LIMIT ?",
@@ -107,8 +108,7 @@ def find_users(path: Path, text: str, limit: int = 50) -> pd.DataFrame:
 
 
 def _with_pseudonyms(store: Store, users: pd.DataFrame) -> pd.DataFrame:
-    key = privacy.store_key(store)
-    return users.assign(pseudonym=[privacy.pseudonym(key, u) for u in users["user_id"]])[
+    return users.assign(pseudonym=privacy.display_pseudonyms(store, users["user_id"].tolist()))[
         ["user_id", "pseudonym", "events"]]
 
 

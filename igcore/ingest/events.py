@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
+from igcore import privacy
 from igcore.config import IngestConfig
 from igcore.ingest import sqlparts as sql
 from igcore.ingest.mapping import EVENT_FIELDS, FieldSpec
@@ -30,8 +31,12 @@ class EventsKind:
         raw_type = f"lower({sql.text(cols.get('event_type'))})"
         # Canonical type through the vocabulary; unknown types kept as they are; blank -> the default type.
         event_type = f"coalesce(v.canonical, {raw_type}, ?)"
+        # A pseudonymising store keeps the raw id as a helper for the checks only: its pseudonym is the user_id.
+        raw_user, pseudonymous = sql.text(cols["user_id"]), privacy.is_pseudonymized(store)
+        user, params = privacy.pseudonym_sql(raw_user, privacy.store_key(store)) if pseudonymous else (raw_user, [])
         typed = [
-            f"{sql.text(cols['user_id'])} AS user_id",
+            *([f"{raw_user} AS user_raw"] if pseudonymous else []),
+            f"{user} AS user_id",
             f"{sql.text(cols['item_id'])} AS item_id",
             f"{event_type} AS event_type",
             f"{raw_type} IS NULL OR v.canonical IS NOT NULL AS type_known",
@@ -45,7 +50,7 @@ class EventsKind:
             f"{sql.number(sql.text(cols.get('price')))} AS price",
         ]
         reason = "CASE " + " ".join([
-            *sql.id_checks("user_id", config.max_id_chars),
+            *sql.id_checks("user_id", config.max_id_chars, "user_raw" if pseudonymous else None),
             *sql.id_checks("item_id", config.max_id_chars),
             "WHEN ts_text IS NULL THEN 'empty timestamp: the column is blank'",
             f"WHEN ts IS NULL THEN 'unparseable timestamp: ' || {sql.shown('ts_text')}",
@@ -53,8 +58,11 @@ class EventsKind:
             f"WHEN length(session_id) > {int(config.max_id_chars)} THEN 'id too long: session_id has ' "
             f"|| length(session_id) || ' characters (limit {int(config.max_id_chars)})'",
         ]) + " END"
-        return Staging(typed, reason, [config.default_event_type],
-                       joins=f"LEFT JOIN {VOCAB} v ON v.raw = {raw_type}", helpers=("ts_text", "value_text"))
+        return Staging(typed, reason, [*params, config.default_event_type],
+                       joins=f"LEFT JOIN {VOCAB} v ON v.raw = {raw_type}",
+                       helpers=("ts_text", "value_text", *(["user_raw"] if pseudonymous else [])),
+                       raw_fields={cols["user_id"]: "user_id"} if pseudonymous else {},
+                       withhold_unparsed=pseudonymous)
 
     def write(self, store: Store, import_id: int, cols: dict[str, str], report: ImportReport) -> None:
         con = store.con

@@ -49,6 +49,10 @@ class Staging:
     joins: str = ""  # e.g. a LEFT JOIN of a lookup table, after ``FROM src``
     helpers: tuple[str, ...] = ()  # typed names needed only by ``reason``; not kept in the staging table
     row_numbers: bool = False  # whether ``typed``/``reason`` need ``rn`` (costs a pass; else rn = rowid + 1)
+    raw_fields: dict[str, str] = dataclasses.field(default_factory=dict)  # c-column -> what a refused row's
+    # quarantined line shows in its place (a typed name), e.g. the pseudonym instead of the user id
+    withhold_unparsed: bool = False  # keep no text of lines the reader could not split into fields (their id
+    # could be anywhere in them): the pseudonymising importer's choice
 
 
 class ImportKind(Protocol):
@@ -90,8 +94,8 @@ def run_import(
             staging = kind.staging(store, cols, csv_file.header, config)
             staged = _stage(store, csv_file, source_text, staging, config, progress)
             _gaps(store, source_text, csv_file.count.blank_lines)
-            rejected = _quarantine_rejects(store, import_id) + _quarantine_skipped(store, import_id, source_text,
-                                                                                   config)
+            rejected = _quarantine_rejects(store, import_id, staging.withhold_unparsed) + \
+                _quarantine_skipped(store, import_id, source_text, config, staging.withhold_unparsed)
             report.rows_read = csv_file.count.records
             if staged + rejected != report.rows_read:
                 raise IngestError(
@@ -120,7 +124,7 @@ def _stage(store: Store, csv_file: CsvFile, source: Readable, staging: Staging, 
     n = len(csv_file.header)
     text_cols = [f"c{i}" for i in range(n)]
     columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in text_cols) + "}"
-    raw_line = _raw_line_sql(text_cols, csv_file.delimiter)
+    raw_line = _raw_line_sql([staging.raw_fields.get(c, c) for c in text_cols], csv_file.delimiter)
     # Without a window the table keeps file order (DuckDB preserves insertion order) in consecutive rowids
     # (from a large base inside a transaction), so rowid gives the record's position without a row_number() pass.
     rn = "row_number() OVER () AS rn, " if staging.row_numbers else ""
@@ -204,23 +208,29 @@ def _gaps(store: Store, source: Readable, blank_lines: tuple[int, ...]) -> None:
     con.execute(f"INSERT INTO {GAPS} SELECT DISTINCT line, 'rejected' FROM {REJECTS}")
 
 
-def _quarantine_rejects(store: Store, import_id: int) -> int:
-    """Lines the CSV parser refused, one quarantine row per line."""
+WITHHELD = " (its text is not kept: this store pseudonymises user ids)"
+
+
+def _quarantine_rejects(store: Store, import_id: int, withhold: bool = False) -> int:
+    """Lines the CSV parser refused, one quarantine row per line (``withhold``: without their text, and with
+    the reader's kind of error only, as its message may quote the line)."""
+    text, detail = ("NULL", f"'{WITHHELD}'") if withhold else \
+        ("first(csv_line)", "' (' || first(error_message ORDER BY column_idx) || ')'")
     return int(store.value(
         f"""INSERT INTO quarantine
-            SELECT ?, line, first(csv_line),
-                   'unreadable line: ' || lower(first(error_type ORDER BY column_idx)) || ' ('
-                   || first(error_message ORDER BY column_idx) || ')'
+            SELECT ?, line, {text}, 'unreadable line: ' || lower(first(error_type ORDER BY column_idx)) || {detail}
             FROM {REJECTS} GROUP BY line""",
         [import_id],
     ) or 0)
 
 
-def _quarantine_skipped(store: Store, import_id: int, source: Readable, config: IngestConfig) -> int:
-    """Over-long records, cut out before DuckDB read the file: their line and the start of their text."""
-    rows = [[import_id, r.line_no, r.excerpt,
+def _quarantine_skipped(store: Store, import_id: int, source: Readable, config: IngestConfig,
+                        withhold: bool = False) -> int:
+    """Over-long records, cut out before DuckDB read the file: their line and the start of their text (none
+    with ``withhold``)."""
+    rows = [[import_id, r.line_no, None if withhold else r.excerpt,
              f"unreadable line: line size over maximum (the record has {r.nbytes:,} bytes; the limit, "
-             f"max_line_bytes, is {config.max_line_bytes:,}); it was not read"]
+             f"max_line_bytes, is {config.max_line_bytes:,}); it was not read" + (WITHHELD if withhold else "")]
             for r in source.skipped]
     if rows:
         store.con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?)", rows)

@@ -28,12 +28,13 @@ def timestamp(expr: str) -> str:
     END"""
 
 
-def id_checks(name: str, max_chars: int) -> list[str]:
-    """CASE branches refusing a blank or over-long id held in column ``name``."""
-    limit = int(max_chars)
+def id_checks(name: str, max_chars: int, column: str | None = None) -> list[str]:
+    """CASE branches refusing a blank or over-long id ``name`` held in ``column`` (default: ``name``; another
+    when the kept column is derived from it, as a pseudonym is)."""
+    limit, col = int(max_chars), column or name
     return [
-        f"WHEN {name} IS NULL THEN 'empty {name}: the column is blank'",
-        f"WHEN length({name}) > {limit} THEN 'id too long: {name} has ' || length({name}) "
+        f"WHEN {col} IS NULL THEN 'empty {name}: the column is blank'",
+        f"WHEN length({col}) > {limit} THEN 'id too long: {name} has ' || length({col}) "
         f"|| ' characters (limit {limit})'",
     ]
 
