@@ -88,23 +88,24 @@ def test_events_of_one_batch_do_not_see_each_other():
 def test_observe_returns_each_events_user_memory_before_its_batch():
     """What a training position reads as its memory source: never a state that already holds its target."""
     mem = _memory()
-    first = mem.observe(torch.tensor([0, 1]), torch.tensor([1, 2]), torch.tensor([10, 11]))
+    first = mem.observe(torch.tensor([0, 1]), torch.tensor([1, 2]), torch.tensor([10, 11])).user_before
     assert first.shape == (2, mem.tgn.memory.shape[1]) and first.abs().sum() == 0
     after_first = mem.user_memory(torch.tensor([0, 1])).clone()
     second = mem.observe(torch.tensor([1, 1, 0]), torch.tensor([0, 2, 0]), torch.tensor([20, 21, 22]))
-    assert torch.equal(second, after_first[[1, 1, 0]])
+    assert torch.equal(second.user_before, after_first[[1, 1, 0]])
+    assert second.user_gap.tolist() == [9.0, 10.0, 12.0]  # since each user's last update (11, 11, 10)
     assert not torch.equal(mem.user_memory(torch.tensor([0, 1])), after_first)
 
 
 def test_observe_equals_pyg_update_state():
-    """The vectorised observe gives TGNMemory's own inference-path result, batch after batch (shared nodes,
-    repeated pairs, a node's several messages in one batch, time gaps)."""
+    """The vectorised observe gives TGNMemory's own inference-path result with its ``LastAggregator``, batch
+    after batch (shared nodes, repeated pairs, a node's several messages in one batch, time gaps)."""
     ours, theirs = _memory(), _memory()
     g = torch.Generator().manual_seed(3)
     t = 0
     for size in (1, 4, 7, 2, 9):
         users, items = torch.randint(0, 3, (size,), generator=g), torch.randint(0, 4, (size,), generator=g)
-        ts = t + torch.randint(0, 50, (size,), generator=g).sort().values
+        ts = t + 1 + torch.randperm(50, generator=g)[:size].sort().values  # distinct: "latest" is one event
         t = int(ts[-1])
         ours.observe(users, items, ts)
         with torch.no_grad():

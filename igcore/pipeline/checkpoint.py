@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import torch
 
 WEIGHTS, META = "weights.safetensors", "model.json"
-FORMAT = 3  # bumped when the network's weights change meaning or names (3: one module per stage)
+FORMAT = 4  # bumped when the network's weights change meaning or names (4: a trained memory, interests)
 
 
 def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: PipelineConfig,

@@ -9,10 +9,12 @@ graph user vectors are computed once and reused until the graph has grown by ``g
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import torch
 
+from igcore.decode.interests import InterestExtractor
 from igcore.embed.graph import graph_operator
 from igcore.encode.item_encoder import attr_matrix, text_matrix
 from igcore.encode.side import SideInfo
@@ -77,9 +79,9 @@ class IgcoreRecommender(SeededModel):
         self.n_users, self.n_items, self.item_ids = events.n_users, events.n_items, events.item_ids
         self.net = IgcoreNet(cfg, self.n_users, self.n_items, max(len(events.type_names), 1), text, attrs,
                              n_attrs).to(self.device)
-        memory = InterestMemory(self.n_users, self.n_items, cfg.memory_dim, cfg.time_dim) if cfg.use_temporal \
-            else None
-        self.state = OnlineState(self.n_users, memory, cfg.memory_batch)
+        memory = InterestMemory(self.n_users, self.n_items, cfg.memory_dim, cfg.time_dim, self.net.message_dim) \
+            if cfg.use_temporal else None
+        self.state = OnlineState(self.n_users, memory, cfg.memory_batch, self._message_features)
         self._tables = None
 
     def rebuild_state(self, events: Interactions) -> None:
@@ -114,8 +116,8 @@ class IgcoreRecommender(SeededModel):
     # --- scoring ------------------------------------------------------------------------------------
     @torch.no_grad()
     def score(self, users: np.ndarray, at: int | None = None) -> np.ndarray:
-        queries, items, _ = self._queries(np.asarray(users))
-        return self.net.head.scores(queries, items).float().cpu().numpy()
+        q = self._queries(np.asarray(users))
+        return InterestExtractor.scores(q.query, q.interests, self._item_tables()[0]).float().cpu().numpy()
 
     def recommend(self, user: int, k: int = 10, at: int | None = None) -> np.ndarray:
         return top_k(self.score(np.array([user]), at), k)[0]
@@ -123,7 +125,15 @@ class IgcoreRecommender(SeededModel):
     @torch.no_grad()
     def source_weights(self, users: np.ndarray) -> np.ndarray:
         """The decoder's gate: how much each source (sequence, graph, memory) shapes each user's interest."""
-        return self._queries(np.asarray(users))[2].cpu().numpy()
+        return self._queries(np.asarray(users)).sources.cpu().numpy()
+
+    @torch.no_grad()
+    def interest_state(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each user's interest queries (n, K, d) and weights (n, K) now, or None without interests."""
+        q = self._queries(np.asarray(users))
+        if q.interests is None:
+            return None
+        return q.interests.float().cpu().numpy(), q.interest_weights.float().cpu().numpy()
 
     @torch.no_grad()
     def item_vectors(self) -> np.ndarray:
@@ -134,11 +144,16 @@ class IgcoreRecommender(SeededModel):
         """Every user's query vector and source weights and the item table in the current online state, to
         score without the network while the events stay as they are (:mod:`igcore.recommend.serving`)."""
         parts = [self._queries(np.arange(lo, min(lo + chunk, self.n_users))) for lo in range(0, self.n_users, chunk)]
-        queries = torch.cat([q for q, _, _ in parts]) if parts else torch.zeros(0, self.cfg.dim)
-        sources = torch.cat([w for _, _, w in parts]) if parts else torch.zeros(0, self.net.n_sources)
-        arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in
-                  (queries.cpu().numpy(), sources.cpu().numpy(), self.item_vectors())]
-        return ServingState(*arrays, key)
+        k, d = self.cfg.interests, self.cfg.dim
+
+        def joined(name: str, *shape: int) -> np.ndarray:
+            values = [getattr(p, name) for p in parts if getattr(p, name) is not None]
+            out = torch.cat(values) if values else torch.zeros(self.n_users, *shape)
+            return np.ascontiguousarray(out.float().cpu().numpy(), dtype=np.float32)
+
+        return ServingState(joined("query", d), joined("sources", self.net.n_sources),
+                            np.ascontiguousarray(self.item_vectors(), dtype=np.float32), key,
+                            joined("interests", k, d) if k else None, joined("interest_weights", k) if k else None)
 
     def validation_ndcg(self, valid: Interactions) -> float:
         """NDCG@10 of ``valid``'s items in the current weights (the item table is recomputed around it)."""
@@ -152,6 +167,12 @@ class IgcoreRecommender(SeededModel):
         self._tables = None
 
     # --- helpers ------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _message_features(self, items: np.ndarray, types: np.ndarray) -> torch.Tensor:
+        """The raw memory messages of events under the current weights (the online state's ``features``)."""
+        table = self._item_tables()[0].cpu()
+        return self.net.message_features(table, torch.as_tensor(items), torch.as_tensor(types))
+
     def _item_tables(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self._tables is None:
             self.net.eval()
@@ -160,14 +181,32 @@ class IgcoreRecommender(SeededModel):
             self._tables = self.net.item_table(graph)
         return self._tables
 
-    def _queries(self, users: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(query vectors, item table, gate weights) of ``users`` in the current online state."""
+    def _queries(self, users: np.ndarray) -> Queries:
+        """What the network makes of ``users`` in the current online state (:class:`Queries`)."""
         self.net.eval()
         items, graph_user = self._item_tables()
         batch = windows(self.state, users.tolist(), self.cfg.max_len, self.cfg.gap_buckets).batch(
             slice(None), self.device)
-        hidden = self.net.seq.last_state(items, batch.items, batch.types, batch.gaps)
+        interests = None
+        if self.net.interests is None:
+            hidden = self.net.seq.last_state(items, batch.items, batch.types, batch.gaps)
+        else:
+            states = self.net.seq(items, batch.items, batch.types, batch.gaps)
+            hidden, interests = states[:, -1], self.net.interest_queries(states, batch.items > 0)
         u = torch.as_tensor(users, device=self.device)
         memory = self.memory.user_memory(u.cpu()).to(self.device) if self.memory is not None else None
         interest, weights = self.net.fusion(hidden, graph_user[u] if graph_user is not None else None, memory)
-        return self.net.head(interest), items, weights
+        if interests is None:
+            return Queries(self.net.head(interest), weights)
+        return Queries(self.net.head(interest), weights, interests[0][:, -1], interests[1][:, -1])
+
+
+@dataclasses.dataclass(frozen=True)
+class Queries:
+    """Users' scoring queries (n, d) and source weights (n, S); with interests, the interest queries (n, K, d)
+    and weights (n, K) too."""
+
+    query: torch.Tensor
+    sources: torch.Tensor
+    interests: torch.Tensor | None = None
+    interest_weights: torch.Tensor | None = None

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from igcore.decode.fusion import SourceFusion
+from igcore.decode.interests import InterestExtractor
 from igcore.embed.gnn import GraphEncoder
 from igcore.embed.graph import user_vectors
 from igcore.encode.item_encoder import ItemEncoder
@@ -27,17 +28,37 @@ class IgcoreNet(nn.Module):
                  text: torch.Tensor | None, attrs: torch.Tensor | None = None, n_attrs: int = 0) -> None:
         super().__init__()
         d = cfg.dim
-        self.cfg, self.n_users, self.n_items = cfg, n_users, n_items
+        self.cfg, self.n_users, self.n_items, self.n_types = cfg, n_users, n_items, n_types
         self.items = ItemEncoder(n_items, d, text, attrs, n_attrs)
         self.gnn = GraphEncoder(cfg.gnn, d, cfg.gnn_layers) if cfg.use_graph else None
         self.seq = SequenceEncoder(d, n_types, cfg.gap_buckets, cfg.max_len, cfg.seq_layers, cfg.seq_heads,
                                    cfg.dropout)
         self.fusion = SourceFusion(d, cfg.memory_dim, cfg.use_graph, cfg.use_temporal)
         self.head = ScoringHead(d, cfg.dropout)
+        self.interests = InterestExtractor(d, cfg.interests, cfg.interest_half_life) if cfg.interests else None
 
     @property
     def n_sources(self) -> int:
         return self.fusion.n_sources
+
+    def interest_queries(self, hidden: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The users' interests as scoring queries (B, L, K, d) and their weights (B, L, K), or None without
+        interests: each interest vector goes through the scoring head, as the sequence query does."""
+        if self.interests is None:
+            return None
+        vectors, weights = self.interests(hidden, real)
+        return self.head(vectors), weights
+
+    @property
+    def message_dim(self) -> int:
+        """Width of an event's raw memory message (:meth:`message_features`)."""
+        return self.cfg.dim + self.n_types
+
+    def message_features(self, items: torch.Tensor, item_ids: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+        """An event's raw memory message: its item's vector in the item table ``items`` (1-based rows) and a
+        one-hot of its event type, for 0-based ``item_ids`` and ``types``."""
+        kind = nn.functional.one_hot(types.long(), self.n_types).to(items.dtype)
+        return torch.cat([items[item_ids.long() + 1], kind], dim=-1)
 
     def item_table(self, graph: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Item vectors (n_items + 1, d) and graph user vectors (n_users, d), or None without a graph stage."""

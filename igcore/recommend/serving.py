@@ -31,16 +31,25 @@ SERVING = "serving.safetensors"
 
 @dataclasses.dataclass(frozen=True)
 class ServingState:
-    """Query vectors (n_users, d), source weights (n_users, S) and item vectors (n_items, d), float32; it
-    scores like the model it came from (``score``, ``source_weights``, ``item_vectors``)."""
+    """Query vectors (n_users, d), source weights (n_users, S), item vectors (n_items, d) and the interest
+    queries (n_users, K, d) and weights (n_users, K) (K = 0 without interests), float32; it scores like the
+    model it came from (``score``, ``source_weights``, ``item_vectors``)."""
 
     queries: np.ndarray
     sources: np.ndarray
     items: np.ndarray
     key: str
+    interests: np.ndarray | None = None
+    interest_weights: np.ndarray | None = None
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        return self.queries[np.asarray(users)] @ self.items.T
+        """The query's score plus the best-matching interest's (as
+        :meth:`igcore.decode.interests.InterestExtractor.scores`)."""
+        users = np.asarray(users)
+        out = self.queries[users] @ self.items.T
+        if self.interests is not None and self.interests.shape[1]:
+            out = out + (self.interests[users] @ self.items.T).max(axis=1)
+        return out
 
     def source_weights(self, users: np.ndarray) -> np.ndarray:
         return self.sources[np.asarray(users)]
@@ -53,8 +62,10 @@ class ServingState:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
         os.close(fd)
         try:
-            save_file({"queries": self.queries, "sources": self.sources, "items": self.items}, tmp,
-                      metadata={"key": self.key})
+            arrays = {"queries": self.queries, "sources": self.sources, "items": self.items}
+            if self.interests is not None:
+                arrays.update(interests=self.interests, interest_weights=self.interest_weights)
+            save_file(arrays, tmp, metadata={"key": self.key})
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -78,4 +89,5 @@ def load_serving(path: Path, key: str) -> ServingState | None:
         if (f.metadata() or {}).get("key") != key:
             return None
     arrays = load_file(str(path))
-    return ServingState(arrays["queries"], arrays["sources"], arrays["items"], key)
+    return ServingState(arrays["queries"], arrays["sources"], arrays["items"], key, arrays.get("interests"),
+                        arrays.get("interest_weights"))

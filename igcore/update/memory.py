@@ -1,26 +1,69 @@
-"""Interest memory over the time-ordered event stream: torch_geometric's ``TGNMemory`` (Rossi et al. 2020).
+"""Interest memory over the time-ordered event stream: torch_geometric's ``TGNMemory`` (Rossi et al. 2020),
+trained end to end.
 
-Users and items are memory nodes (items numbered after users). ``observe(events)`` advances the memory of the
-nodes those events touch, and only theirs, with no gradient step, in time proportional to the batch. Every
-message of a batch is computed from the memories as they were before the batch, so events of one batch never
-see each other; a node's messages within a batch are averaged.
+Users and items are memory nodes (items numbered after users). Each event sends its user and its item one
+message: both memories before the event's batch, the event's raw features (the item's content vector and its
+event type, :func:`igcore.pipeline.net.IgcoreNet.message_features`) and the time since the node's last update;
+a node keeps the message of its latest event in a batch (PyG's ``LastAggregator``), and the GRU moves its memory.
+Every message of a batch is built from the memories as they were before the batch, so events of one batch never
+see each other.
+
+``observe(events)`` advances the memory of the nodes those events touch, and only theirs, with no gradient, in
+time proportional to the batch; it returns a :class:`Trace` of what each event's user memory was built from.
+Training follows PyG's TGN example: the memory is replayed without gradients, and each training position reads
+its user's memory recomputed from the trace with one differentiable GRU step (:meth:`InterestMemory.user_step`):
+gradients reach the GRU, the message and time encoders and the item vectors through the user's latest update,
+and stop at the memory before it (detached between batches).
 
 ``observe`` computes what ``TGNMemory.update_state`` computes on its inference path, with the module's own
-message, time, aggregation and GRU layers, but straight from the batch's tensors: PyG keeps a per-node message
-store in Python dicts and loops over the batch's nodes to fill and read it, which was half the time of an
-update. Here each user only ever sends and each item only ever receives, so every node a batch touches has its
-stored messages replaced by that batch's before they are read: the store never holds anything the batch does
-not carry, and skipping it changes no result (a test checks against ``update_state``).
+layers, straight from the batch's tensors: PyG keeps a per-node message store in Python dicts and loops over the
+batch's nodes to fill and read it. Here each user only ever sends and each item only ever receives, so every
+node a batch touches has its stored messages replaced by that batch's before they are read: skipping the store
+changes no result (a test checks against ``update_state``).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 
+import numpy as np
 import torch
 from torch import nn
-from torch_geometric.nn.models.tgn import IdentityMessage, MeanAggregator, TGNMemory
-from torch_geometric.utils import scatter
+from torch_geometric.nn.models.tgn import IdentityMessage, LastAggregator, TGNMemory
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    """Per event of an observed batch: its user's and item's memories before the batch, and the time since
+    the user's previous update (what :meth:`InterestMemory.user_step` needs to redo the user's update)."""
+
+    user_before: torch.Tensor
+    item_before: torch.Tensor
+    user_gap: torch.Tensor
+
+    @staticmethod
+    def cat(traces: list[Trace], memory_dim: int) -> Trace:
+        if not traces:
+            return Trace(torch.zeros(0, memory_dim), torch.zeros(0, memory_dim), torch.zeros(0))
+        return Trace(*(torch.cat([getattr(t, f.name) for t in traces]) for f in dataclasses.fields(Trace)))
+
+
+def prior_events(users: np.ndarray, batch: int) -> np.ndarray:
+    """For each event of a time-ordered log observed in chunks of ``batch``: the event whose message last moved
+    its user's memory before the event's chunk (the user's latest event in the latest earlier chunk holding
+    one), or -1 when the user had no earlier chunk. ``user_step`` of that event's trace redoes the update that
+    made the memory the event's position reads."""
+    order = np.argsort(users, kind="stable")
+    u, b = users[order], order // batch
+    new_run = np.ones(len(u), dtype=bool)
+    new_run[1:] = (u[1:] != u[:-1]) | (b[1:] != b[:-1])
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(u)), 0))
+    before = run_start - 1
+    same_user = (before >= 0) & (u[np.maximum(before, 0)] == u)
+    prior = np.full(len(users), -1, dtype=np.int64)
+    prior[order] = np.where(same_user, order[np.maximum(before, 0)], -1)
+    return prior
 
 
 class InterestMemory(nn.Module):
@@ -30,7 +73,7 @@ class InterestMemory(nn.Module):
         self.n_users, self.n_items, self.msg_dim = n_users, n_items, msg_dim
         self.tgn = TGNMemory(n_users + n_items, msg_dim, memory_dim, time_dim,
                              message_module=IdentityMessage(msg_dim, memory_dim, time_dim),
-                             aggregator_module=MeanAggregator())
+                             aggregator_module=LastAggregator())
         self.tgn.training = False  # inference path always; see ``train``
 
     def train(self, mode: bool = True) -> InterestMemory:
@@ -56,27 +99,37 @@ class InterestMemory(nn.Module):
 
     @torch.no_grad()
     def observe(self, users: torch.Tensor, items: torch.Tensor, ts: torch.Tensor,
-                features: torch.Tensor | None = None) -> torch.Tensor:
-        """Fold a time-ordered batch of (user, item, time[, features]) events into memory: each event sends
-        one message to its user and one to its item, built from the memories before the batch; a node's
-        messages are aggregated, and the GRU moves that node's memory; its last update is its latest event.
-        Returns each event's user memory before the batch: what the model knew of that user before the event."""
+                features: torch.Tensor | None = None) -> Trace:
+        """Fold a time-ordered batch of (user, item, time[, raw features]) events into memory: each node takes
+        the message of its latest event in the batch, built from the memories before the batch, and the GRU
+        moves that node's memory; its last update becomes that event's time. Returns the batch's
+        :class:`Trace` (``user_before``: what the model knew of each event's user before the event)."""
         tgn, n = self.tgn, len(users)
-        if n == 0:
-            return tgn.memory.new_zeros(0, tgn.memory.shape[1])
         raw = features.float() if features is not None else torch.zeros(n, self.msg_dim)
         src, dst, t = users.long(), items.long() + self.n_users, ts.long()
-        node, t2 = torch.cat([src, dst]), torch.cat([t, t])
-        t_enc = tgn.time_enc((t2 - tgn.last_update[node]).to(raw.dtype))
         memory = tgn.memory
-        before = memory[src]
-        msg = torch.cat([tgn.msg_s_module(before, memory[dst], raw, t_enc[:n]),
-                         tgn.msg_d_module(memory[dst], before, raw, t_enc[n:])])
-        n_id, index = node.unique(return_inverse=True)
-        aggr = tgn.aggr_module(msg, index, t2, len(n_id))
-        tgn.memory[n_id] = tgn.gru(aggr, memory[n_id])
-        tgn.last_update[n_id] = scatter(t2, index, 0, len(n_id), reduce="max")
-        return before
+        trace = Trace(memory[src].clone(), memory[dst].clone(), (t - tgn.last_update[src]).to(raw.dtype))
+        if n == 0:
+            return trace
+        item_gap = (t - tgn.last_update[dst]).to(raw.dtype)
+        for node, own, other, gap, module in ((src, trace.user_before, trace.item_before, trace.user_gap,
+                                               tgn.msg_s_module),
+                                              (dst, trace.item_before, trace.user_before, item_gap,
+                                               tgn.msg_d_module)):
+            ids, index = node.unique(return_inverse=True)
+            last = torch.full((len(ids),), -1, dtype=torch.long).scatter_reduce(
+                0, index, torch.arange(n), reduce="amax")  # each node's latest event in the batch
+            msg = module(own[last], other[last], raw[last], tgn.time_enc(gap[last]))
+            tgn.memory[ids] = tgn.gru(msg, own[last])
+            tgn.last_update[ids] = t[last]
+        return trace
+
+    def user_step(self, trace: Trace, features: torch.Tensor) -> torch.Tensor:
+        """The user memory after one event, differentiably: the GRU over the message its trace and raw
+        ``features`` make (as :meth:`observe` computes it for the user's latest event of a batch)."""
+        tgn = self.tgn
+        msg = tgn.msg_s_module(trace.user_before, trace.item_before, features, tgn.time_enc(trace.user_gap))
+        return tgn.gru(msg, trace.user_before)
 
     def user_memory(self, users: torch.Tensor) -> torch.Tensor:
         return self.tgn.memory[users]

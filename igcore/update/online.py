@@ -8,16 +8,22 @@ events in time proportional to them; ``fork`` gives a copy that can move on alon
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
 from igcore.events import Interactions
-from igcore.update.memory import InterestMemory
+from igcore.update.memory import InterestMemory, Trace
+
+Features = Callable[[np.ndarray, np.ndarray], torch.Tensor]  # (items, event types) -> raw message features
 
 
 class OnlineState:
-    def __init__(self, n_users: int, memory: InterestMemory | None, memory_batch: int) -> None:
+    def __init__(self, n_users: int, memory: InterestMemory | None, memory_batch: int,
+                 features: Features | None = None) -> None:
         self.n_users, self.memory, self.memory_batch = n_users, memory, memory_batch
+        self.features = features  # the raw message of an event, from the network's current item vectors
         self.items: list[list[int]] = [[] for _ in range(n_users)]
         self.types: list[list[int]] = [[] for _ in range(n_users)]
         self.times: list[list[int]] = [[] for _ in range(n_users)]
@@ -75,11 +81,14 @@ class OnlineState:
             self.types[u].append(e)
             self.times[u].append(ts)
 
-    def observe(self, events: Interactions) -> torch.Tensor:
-        """Advance memory over ``events`` in ``memory_batch`` chunks; each event's user memory before it."""
-        step = self.memory_batch
-        before = [self.memory.observe(torch.as_tensor(events.user[start:start + step]),
-                                      torch.as_tensor(events.item[start:start + step]),
-                                      torch.as_tensor(events.ts[start:start + step]))
-                  for start in range(0, len(events), step)]
-        return torch.cat(before) if before else torch.zeros(0, self.memory.tgn.memory.shape[1])
+    def observe(self, events: Interactions, features: Features | None = None) -> Trace:
+        """Advance memory over ``events`` in ``memory_batch`` chunks, their raw messages from ``features`` (by
+        default the state's own); the :class:`Trace` of every event."""
+        step, memory, features = self.memory_batch, self.memory, features or self.features
+        traces = []
+        for lo in range(0, len(events), step):
+            users, items = events.user[lo:lo + step], events.item[lo:lo + step]
+            raw = features(items, events.event_type[lo:lo + step]) if features is not None else None
+            traces.append(memory.observe(torch.as_tensor(users), torch.as_tensor(items),
+                                         torch.as_tensor(events.ts[lo:lo + step]), raw))
+        return Trace.cat(traces, memory.tgn.memory.shape[1])

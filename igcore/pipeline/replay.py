@@ -1,0 +1,54 @@
+"""The memory source of training positions, trained end to end in the manner of PyG's TGN example.
+
+Each epoch replays the training log through the memory without gradients, under the epoch's weights
+(:meth:`MemoryReplay.replay`); each training position then reads its user's memory as one differentiable GRU
+step over the message of the user's latest event before the position's chunk (:meth:`MemoryReplay.before`), so
+the loss reaches the memory's GRU, message and time encoders and the item vectors the messages carry, and
+stops at the memory before that step. A position never reads a memory that holds its own target: the trace is
+taken before each chunk, as :func:`igcore.update.memory.prior_events` describes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from igcore.events import Interactions
+from igcore.pipeline.net import IgcoreNet
+from igcore.update.memory import Trace, prior_events
+from igcore.update.online import OnlineState
+
+
+class MemoryReplay:
+    def __init__(self, net: IgcoreNet, state: OnlineState, train: Interactions) -> None:
+        self.net, self.state, self.train = net, state, train
+        self.prior = torch.as_tensor(prior_events(train.user, state.memory_batch))
+        self.items, self.types = torch.as_tensor(train.item), torch.as_tensor(train.event_type)
+        self.trace: Trace | None = None
+
+    @property
+    def memory(self):
+        return self.state.memory
+
+    def replay(self) -> None:
+        """The training log through a fresh memory, without gradients, messages from the current item vectors."""
+        was_training = self.net.training
+        self.net.eval()
+        with torch.no_grad():
+            table = self.net.items().cpu()
+        self.net.train(was_training)
+        features = lambda items, types: self.net.message_features(  # noqa: E731
+            table, torch.as_tensor(items), torch.as_tensor(types))
+        self.memory.reset_state()
+        self.trace = self.state.observe(self.train, features)
+
+    def before(self, target_events: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """(..., memory_dim): each position's user memory before its target event (given by its index in the
+        training log), recomputed with gradients from ``items``, the batch's item table."""
+        prior = self.prior[target_events.cpu()]
+        has = prior >= 0
+        out = items.new_zeros(*prior.shape, self.memory.tgn.memory.shape[1])
+        p = prior[has]
+        trace = Trace(self.trace.user_before[p], self.trace.item_before[p], self.trace.user_gap[p])
+        features = self.net.message_features(items.cpu(), self.items[p], self.types[p])
+        out[has.to(out.device)] = self.memory.user_step(trace, features).to(out.device)
+        return out
