@@ -20,6 +20,9 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     _trained_model_flags(quality)
     quality.add_argument("--budget", type=float, metavar="SECONDS",
                          help="training time cap of every trained model (0: no cap); rows are named [budget=S]")
+    quality.add_argument("--rerank", metavar="pop=STRENGTH",
+                         help="popularity re-ranking on top of every model's scores (0: none; 1: the most popular "
+                              "item loses the range of the user's scores); rows are named [rerank_pop=STRENGTH]")
     quality.set_defaults(run=_bench_quality)
 
     budget = bench.add_parser("budget", help="quality against training time: each model at each time budget")
@@ -42,11 +45,13 @@ def _trained_model_flags(cmd: argparse.ArgumentParser) -> None:
 def _bench_quality(args: argparse.Namespace) -> int:
     from igcore.config import parse_assignments
     from igcore.evaluate.bench import run_quality
+    from igcore.evaluate.rerank import parse_rerank
 
     try:
         run_quality(args.dataset, args.protocol, args.models, args.seeds, args.device,
                     log=lambda line: print(line, flush=True), budget=args.budget,
-                    overrides=parse_assignments(args.set))
+                    overrides=parse_assignments(args.set),
+                    pop_penalty=parse_rerank(args.rerank) if args.rerank is not None else None)
     except ValueError as exc:  # a wrong model name: the resolver's message lists the valid ones
         raise IgcoreError(str(exc)) from exc
     return 0

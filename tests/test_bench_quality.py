@@ -46,6 +46,17 @@ def test_bench_quality_writes_json_and_table(tmp_path):
     assert merged["models"]["Markov"] == result["models"]["Markov"]
     doc = (tmp_path / "out" / "docs" / "BENCHMARKS.md").read_text()
     assert doc.index("| MostPop |") < doc.index("| MostPop (frozen) |") < doc.index("| Markov |")  # registry order
+    assert "| MRR | coverage@10 | Gini@10 | APLT@10 | mean pop@10 | NDCG@10 light | NDCG@10 medium | " \
+           "NDCG@10 heavy |" in doc
+    assert {"gini_exposure@10", "aplt@10", "mean_pop@10", "ndcg@10_light", "ndcg@10_medium", "ndcg@10_heavy",
+            "activity"} <= set(row)
+    reranked = subprocess.run([sys.executable, "-m", "igcore.cli", "bench", "quality", "--dataset",
+                               str(paths["events"]), "--protocol", "stream", "--models", "Markov", "--rerank",
+                               "pop=0.5"], capture_output=True, text=True, env=env, timeout=300)
+    assert reranked.returncode == 0, reranked.stderr
+    models = json.loads((tmp_path / "out" / "bench" / "results" / "events-stream.json").read_text())["models"]
+    assert set(models) == set(result["models"]) | {"Markov[rerank_pop=0.5]", "Markov[rerank_pop=0.5] (frozen)"}
+    assert models["Markov[rerank_pop=0.5]"]["mean_pop@10"] < models["Markov"]["mean_pop@10"]  # beside, not over
     bad = subprocess.run([sys.executable, "-m", "igcore.cli", "bench", "quality", "--dataset", str(paths["events"]),
                           "--models", "Nope"], capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "valid names: MostPop" in bad.stderr
@@ -192,6 +203,10 @@ def test_a_child_process_measures_what_this_process_does(tiny_store):
     here, child = run_model(job)[""], run_in_child(job)[""]
     assert child["variants"] == json.loads(json.dumps(here["variants"])) and child["valid"] == here["valid"]
     assert "cost" not in child  # a baseline trains no epochs
+    job = ModelJob("Markov", ModelContext(store_path=tiny_store), "loo", pop_penalty=0.5)  # re-ranked there too
+    reranked, child = run_model(job)[""]["variants"], run_in_child(job)[""]["variants"]
+    assert child == json.loads(json.dumps(reranked)) != json.loads(json.dumps(here["variants"]))
+    assert reranked["history_excluded"]["mean_pop@10"] < here["variants"]["history_excluded"]["mean_pop@10"]
 
 
 @pytest.mark.slow

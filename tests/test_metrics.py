@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from igcore.evaluate.exposure import TrainPopularity
 from igcore.evaluate.metrics import RankAccumulator, summarise
 from igcore.ranking import target_ranks, top_k
 
@@ -50,6 +51,8 @@ def test_coverage_and_mean_popularity():
     scores = np.array([[3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 2.0, 3.0]])
     acc = RankAccumulator(n_items=4)
     acc.add(np.array([0, 1]), scores, np.array([0, 3]))
-    out = acc.summary(popularity=np.array([10.0, 0.0, 0.0, 2.0]))
+    out = acc.summary(popularity=TrainPopularity.of(np.array([10.0, 0.0, 0.0, 2.0])))
     assert out["coverage@5"] == 1.0
     assert out["mean_pop@10"] == pytest.approx((10 + 0 + 0 + 2) * 2 / 8)
+    assert out["gini_exposure@10"] == 0.0  # both lists show all four items
+    assert out["aplt@10"] == pytest.approx(3 / 4)  # item 0 alone is the head (10 of 12 interactions)

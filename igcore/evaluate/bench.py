@@ -14,6 +14,7 @@ from pathlib import Path
 from igcore.benchio import WORK, locked, machine, read_json, today, write_json, write_section
 from igcore.datasets import DATASETS, load_dataset
 from igcore.errors import IgcoreError
+from igcore.evaluate.exposure import HEAD_SHARE
 from igcore.evaluate.registry import DEFAULT_MODELS, MODELS, SEEDED, ModelContext, build_model, resolve_model
 from igcore.evaluate.rows import aggregate, headline_variant, merge_rows, row_name, run_settings
 from igcore.evaluate.runner import ModelJob, eval_configs, make_split, run_in_child, run_model
@@ -50,9 +51,10 @@ def dataset_interactions(dataset: str, log: Log = print) -> tuple[str, Path, Int
 
 def run_quality(dataset: str, protocol: str, models: list[str] | None = None, seeds: int = 1,
                 device: str = "auto", log: Log = print, budget: float | None = None,
-                overrides: Mapping[str, str] | None = None) -> dict:
+                overrides: Mapping[str, str] | None = None, pop_penalty: float | None = None) -> dict:
     """Every model in ``models`` on one split; ``budget`` (seconds, 0 = no cap) and ``overrides`` (KEY=VALUE
-    settings) apply to the trained models, whose rows are then named with them. Each trained model runs in a
+    settings) apply to the trained models, whose rows are then named with them; ``pop_penalty`` re-ranks every
+    model's scores (:mod:`igcore.evaluate.rerank`) and names every row with it. Each trained model runs in a
     child process per seed (:func:`igcore.evaluate.runner.run_in_child`); the rest run here."""
     models = models or DEFAULT_MODELS
     settings = check_settings(models, overrides, budget, device)
@@ -61,17 +63,18 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
     split = make_split(data, protocol)
     log(f"{name}: {len(data):,} events, {data.n_users:,} users, {data.n_items:,} items; split {protocol}: "
         f"train {len(split.train):,}, valid {len(split.valid):,}, test {len(split.test):,}")
-    configs = eval_configs(protocol)
+    configs = eval_configs(protocol, pop_penalty or 0.0)
     if settings and set(models) - SEEDED:
         log(f"settings apply to trained models only: {', '.join(m for m in models if m not in SEEDED)} run as is")
     for model_name in models:
         t_model, seeded = time.perf_counter(), model_name in SEEDED
-        row = row_name(model_name, overrides, budget) if seeded else model_name
+        row = row_name(model_name, overrides, budget, pop_penalty) if seeded else \
+            row_name(model_name, pop_penalty=pop_penalty)
         runs: dict[str, list[dict]] = {suffix: [] for suffix in configs}
         for seed in range(seeds if seeded else 1):
             ctx = ModelContext(seed, device, next(iter(configs.values())).exclude_seen[0], db,
                                settings if seeded else {})
-            job = ModelJob(model_name, ctx, protocol)
+            job = ModelJob(model_name, ctx, protocol, pop_penalty or 0.0)
             for suffix, result in (run_in_child(job) if seeded else run_model(job, split)).items():
                 runs[suffix].append(result)
                 head = result["variants"][headline_variant(configs[suffix])]
@@ -140,10 +143,13 @@ def render_table(out: dict) -> str:
         "ended training), seconds per epoch, peak memory of the process that trained and measured the model "
         f"alone. Split: {json.dumps(out['split'])}",
         "",
-        "| model | NDCG@10 | HR@10 | NDCG@20 | HR@20 | MRR | coverage@10 | train s | eval s | epochs (best) | "
+        f"Exposure of the top-10 lists: {EXPOSURE_NOTE} NDCG@10 by user activity: {activity_note(out['models'])}",
+        "",
+        "| model | NDCG@10 | HR@10 | NDCG@20 | HR@20 | MRR | coverage@10 | Gini@10 | APLT@10 | mean pop@10 | "
+        "NDCG@10 light | NDCG@10 medium | NDCG@10 heavy | train s | eval s | epochs (best) | "
         f"s/epoch | peak MB | NDCG@10 ({other.split('_')[0]} excl.) | HR@10 ({other.split('_')[0]} excl.) | "
         "seeds | date | machine |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "|---|" + "---:|" * 20 + "---|---|",
     ]
     for name, row in out["models"].items():
         def fmt(key: str, src: dict = row) -> str:
@@ -153,11 +159,30 @@ def render_table(out: dict) -> str:
             std = src.get(f"{key}_std")
             return f"{v:.4f}" + (f" ± {std:.4f}" if std is not None else "")
         lines.append(f"| {name} | {fmt('ndcg@10')} | {fmt('hr@10')} | {fmt('ndcg@20')} | {fmt('hr@20')} | "
-                     f"{fmt('mrr')} | {fmt('coverage@10')} | {row['train_s']:.0f} | {row['eval_s']:.0f} | "
+                     f"{fmt('mrr')} | {fmt('coverage@10')} | {fmt('gini_exposure@10')} | {fmt('aplt@10')} | "
+                     f"{number(row.get('mean_pop@10'), 1)} | {fmt('ndcg@10_light')} | {fmt('ndcg@10_medium')} | "
+                     f"{fmt('ndcg@10_heavy')} | {row['train_s']:.0f} | {row['eval_s']:.0f} | "
                      f"{epochs_cell(row)} | {number(row.get('s_per_epoch'), 1)} | {number(row.get('peak_rss_mb'))} | "
                      f"{fmt('ndcg@10', row[other])} | {fmt('hr@10', row[other])} | {row['seeds_run']} | "
                      f"{row['date']} | {row.get('machine', 'not recorded').split(',')[0]} |")
     return "\n".join(lines)
+
+
+EXPOSURE_NOTE = ("Gini@10 is the Gini coefficient of how often each catalogue item appears in them (0: evenly, "
+                 "towards 1: a few items take every slot); APLT@10 the average share of long-tail items in a list "
+                 f"(outside the most popular items that make up {HEAD_SHARE:.0%} of training interactions); mean "
+                 "pop@10 the "
+                 "average training interaction count of a recommended item.")
+
+
+def activity_note(rows: dict[str, dict]) -> str:
+    """The activity groups' cut points as a row recorded them (one split, so the same for every row): thirds
+    of the users by training-history length."""
+    activity = next((row["activity"] for row in rows.values() if row.get("activity")), None)
+    if not activity:
+        return "thirds of the users by training-history length (not recorded for these rows)."
+    ranges = "; ".join(f"{label} {group['history'] or 'none'}" for label, group in activity.items())
+    return f"thirds of the users by training-history length (events: {ranges})."
 
 
 def epochs_cell(row: dict) -> str:

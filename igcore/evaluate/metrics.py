@@ -1,7 +1,9 @@
 """Full-catalogue ranking metrics, computed from the target's rank (:mod:`igcore.ranking` ranks).
 
 Excluded items (e.g. the user's history, per protocol) score -inf before ranking. With one target per case,
-HR@K equals Recall@K. NDCG@K = 1/log2(rank + 1) when rank <= K, else 0. MRR is over the whole ranking.
+HR@K equals Recall@K. NDCG@K = 1/log2(rank + 1) when rank <= K, else 0. MRR is over the whole ranking. Beside
+accuracy, the exposure of the top-10 lists (:mod:`igcore.evaluate.exposure`: Gini, long-tail share, mean
+popularity) when the training popularity is given.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import dataclasses
 
 import numpy as np
 
+from igcore.evaluate.exposure import TrainPopularity, exposure_summary
 from igcore.ranking import ndcg, target_ranks, top_k
 
 KS = (5, 10, 20)
@@ -34,21 +37,25 @@ class RankAccumulator:
     def all_ranks(self) -> np.ndarray:
         return np.concatenate(self.ranks) if self.ranks else np.zeros(0, dtype=np.int64)
 
-    def summary(self, popularity: np.ndarray | None = None) -> dict[str, float | int | None]:
+    def all_users(self) -> np.ndarray:
+        return np.concatenate(self.users) if self.users else np.zeros(0, dtype=np.int64)
+
+    def summary(self, popularity: TrainPopularity | None = None) -> dict[str, float | int | None]:
         return summarise(self.all_ranks(), np.concatenate(self.recommended) if self.recommended else None,
                          self.n_items, popularity)
 
 
 def summarise(ranks: np.ndarray, recommended: np.ndarray | None, n_items: int,
-              popularity: np.ndarray | None = None) -> dict[str, float | int | None]:
-    """HR/NDCG@5,10,20, MRR, coverage@K and mean popularity@10 of what was recommended.
+              popularity: TrainPopularity | None = None) -> dict[str, float | int | None]:
+    """HR/NDCG@5,10,20, MRR, coverage@K and, given the training popularity, the exposure of the top-10 lists:
+    ``gini_exposure@10``, ``aplt@10``, ``mean_pop@10``.
 
     An empty set of cases gives ``None`` for every metric (not 0: nothing was measured)."""
     out: dict[str, float | int | None] = {"cases": int(len(ranks))}
     if len(ranks) == 0:
         for k in KS:
             out[f"hr@{k}"] = out[f"ndcg@{k}"] = out[f"coverage@{k}"] = None
-        out["mrr"] = out["mean_pop@10"] = None
+        out["mrr"] = out["gini_exposure@10"] = out["aplt@10"] = out["mean_pop@10"] = None
         return out
     ranks = ranks.astype(np.float64)
     for k in KS:
@@ -59,5 +66,5 @@ def summarise(ranks: np.ndarray, recommended: np.ndarray | None, n_items: int,
             out[f"coverage@{k}"] = float(len(np.unique(recommended[:, :k])) / n_items)
     out["mrr"] = float((1.0 / ranks).mean())
     if recommended is not None and popularity is not None:
-        out["mean_pop@10"] = float(popularity[recommended[:, :10]].mean())
+        out.update(exposure_summary(recommended, popularity, 10))
     return out

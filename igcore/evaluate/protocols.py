@@ -9,7 +9,8 @@
   ``update`` (no gradient steps), unless ``frozen``. Events of one batch never see each other.
 
 Exclusion of already-seen items is the ``exclude_seen`` setting; both variants can be ranked from the same
-scores in one run (``variants``).
+scores in one run (``variants``), and so can several strengths of a popularity re-ranking (``pop_penalty``,
+:mod:`igcore.evaluate.rerank`): a model is scored once however many rankings are measured.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from igcore.evaluate.exposure import TrainPopularity
+from igcore.evaluate.groups import SEGMENTS, activity_groups, describe, ndcg_by_group
 from igcore.evaluate.metrics import RankAccumulator
 from igcore.evaluate.recommender import Recommender
+from igcore.evaluate.rerank import popularity_penalty
 from igcore.evaluate.splits import Split
 from igcore.events import Interactions
-from igcore.ranking import ndcg
 
 PROTOCOLS = ("loo", "temporal", "stream")
-SEGMENTS = ((0, 0, "history 0"), (1, 4, "history 1-4"), (5, 19, "history 5-19"), (20, 10**12, "history 20+"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +38,7 @@ class EvalConfig:
     exclude_seen: tuple[bool, ...] = (True, False)  # variants ranked from the same scores; first is headline
     batch_size: int = 256  # users per scoring batch (loo/temporal) or events per replay batch (stream)
     frozen: bool = False  # stream: predict without feeding test events
+    pop_penalty: tuple[float, ...] = (0.0,)  # popularity re-ranking strengths (rerank.py); first is the row's
 
 
 class SeenItems:
@@ -74,42 +77,69 @@ def fit(model: Recommender, split: Split) -> float:
 
 def measure(model: Recommender, split: Split, config: EvalConfig,
             on_batch: Callable[[int, int], None] | None = None) -> dict:
-    """Measure a fitted model (whose online state it advances: pass a copy to measure twice)."""
+    """Measure a fitted model (whose online state it advances: pass a copy to measure twice).
+
+    Returns ``variants`` (one metric dictionary per exclusion setting, at the first popularity penalty),
+    ``valid`` (LOO's validation metrics) and ``eval_s``; with several penalties in ``config.pop_penalty``, also
+    ``reranked``: {penalty: variants} for each, all ranked from the same scores."""
     seen = SeenItems(split.train.n_users)
     seen.add(split.train)
-    popularity = np.bincount(split.train.item, minlength=split.n_items).astype(np.float64)
-    accs = {excl: RankAccumulator(split.n_items) for excl in config.exclude_seen}
-    history: list[np.ndarray] = []
+    popularity = TrainPopularity.from_train(split.train, split.n_items)  # once per split: exposure and re-ranking
+    rankings = Rankings({(excl, pen): RankAccumulator(split.n_items) for pen in config.pop_penalty
+                         for excl in config.exclude_seen}, popularity.counts)
     valid_metrics = None
     t1 = time.perf_counter()
     if config.protocol == "loo" and len(split.valid):
-        valid_acc = RankAccumulator(split.n_items)
-        _score_targets(model, split.valid, seen, {config.exclude_seen[0]: valid_acc}, [], config.batch_size, None,
-                       None)
-        valid_metrics = valid_acc.summary(popularity)
+        valid = Rankings({(config.exclude_seen[0], config.pop_penalty[0]): RankAccumulator(split.n_items)},
+                         popularity.counts)
+        _score_targets(model, split.valid, seen, valid, config.batch_size, None, None)
+        valid_metrics = next(iter(valid.accs.values())).summary(popularity)
     if len(split.valid):
         model.update(split.valid)
         seen.add(split.valid)
     if config.protocol == "loo":  # targets lie at each user's own time: the model answers from its latest state
-        _score_targets(model, split.test, seen, accs, history, config.batch_size, None, on_batch)
+        _score_targets(model, split.test, seen, rankings, config.batch_size, None, on_batch)
     elif config.protocol == "temporal":  # everyone asked at the test cutoff
-        _score_targets(model, _first_per_user(split.test), seen, accs, history, config.batch_size,
+        _score_targets(model, _first_per_user(split.test), seen, rankings, config.batch_size,
                        int(split.info["cutoff_test"]), on_batch)
     elif config.protocol == "stream":
-        _replay(model, split.test, seen, accs, history, config, on_batch)
+        _replay(model, split.test, seen, rankings, config, on_batch)
     else:
         raise ValueError(f"unknown protocol {config.protocol!r}; valid: {', '.join(PROTOCOLS)}")
     eval_s = time.perf_counter() - t1
-    hist = np.concatenate(history) if history else np.zeros(0, dtype=np.int64)
-    variants = {}
-    for excl, acc in accs.items():
+    hist = np.concatenate(rankings.history) if rankings.history else np.zeros(0, dtype=np.int64)
+    train_lengths = np.bincount(split.train.user, minlength=split.train.n_users)
+    activity = activity_groups(train_lengths)
+    reranked: dict[float, dict[str, dict]] = {}
+    for (excl, pen), acc in rankings.accs.items():
         summary = acc.summary(popularity)
         ranks = acc.all_ranks()
-        summary["segments"] = {
-            label: {"cases": int(sel.sum()), "ndcg@10": ndcg(ranks[sel], 10) if sel.any() else None}
-            for lo, hi, label in SEGMENTS for sel in [(hist >= lo) & (hist <= hi)]}
-        variants["history_excluded" if excl else "nothing_excluded"] = summary
-    return {"variants": variants, "valid": valid_metrics, "eval_s": eval_s}
+        summary["segments"] = ndcg_by_group(ranks, hist, SEGMENTS)
+        by_activity = ndcg_by_group(ranks, train_lengths[acc.all_users()], activity)
+        summary.update({f"ndcg@10_{label}": group["ndcg@10"] for label, group in by_activity.items()})
+        ranges = describe(activity)
+        summary["activity"] = {label: {**group, "history": ranges[label]} for label, group in by_activity.items()}
+        reranked.setdefault(pen, {})["history_excluded" if excl else "nothing_excluded"] = summary
+    out = {"variants": reranked[config.pop_penalty[0]], "valid": valid_metrics, "eval_s": eval_s}
+    return {**out, "reranked": reranked} if len(config.pop_penalty) > 1 else out
+
+
+@dataclasses.dataclass
+class Rankings:
+    """Where scored cases go: one accumulator per (exclude seen items?, popularity penalty), each ranking the
+    same scores, and each case's history length when it was scored (for the segments)."""
+
+    accs: dict[tuple[bool, float], RankAccumulator]
+    popularity: np.ndarray  # training interactions per item, for the popularity penalty
+    history: list[np.ndarray] = dataclasses.field(default_factory=list)
+
+    def add(self, users: np.ndarray, scores: np.ndarray, targets: np.ndarray, seen: SeenItems) -> None:
+        self.history.append(seen.length[users].copy())
+        for pen in dict.fromkeys(p for _, p in self.accs):
+            ranked = popularity_penalty(scores, self.popularity, pen)
+            for (excl, p), acc in self.accs.items():
+                if p == pen:
+                    acc.add(users, seen.mask(ranked, users) if excl else ranked, targets)
 
 
 def _first_per_user(events: Interactions) -> Interactions:
@@ -117,31 +147,27 @@ def _first_per_user(events: Interactions) -> Interactions:
     return events.subset(np.sort(first))
 
 
-def _score_targets(model: Recommender, targets: Interactions, seen: SeenItems, accs: dict[bool, RankAccumulator],
-                   history: list[np.ndarray], batch: int, at: int | None,
-                   on_batch: Callable[[int, int], None] | None) -> None:
+def _score_targets(model: Recommender, targets: Interactions, seen: SeenItems, rankings: Rankings, batch: int,
+                   at: int | None, on_batch: Callable[[int, int], None] | None) -> None:
     for start in range(0, len(targets), batch):
         chunk = targets.subset(slice(start, start + batch))
-        _rank_chunk(model, chunk, seen, accs, history, at)
+        _rank_chunk(model, chunk, seen, rankings, at)
         if on_batch:
             on_batch(min(start + batch, len(targets)), len(targets))
 
 
-def _rank_chunk(model: Recommender, chunk: Interactions, seen: SeenItems, accs: dict[bool, RankAccumulator],
-                history: list[np.ndarray], at: int | None) -> None:
-    """Score each event's user (as of ``at``); rank its item under every exclusion variant."""
+def _rank_chunk(model: Recommender, chunk: Interactions, seen: SeenItems, rankings: Rankings, at: int | None) -> None:
+    """Score each event's user (as of ``at``); rank its item under every exclusion variant and penalty."""
     users, inverse = np.unique(chunk.user, return_inverse=True)
     scores = np.asarray(model.score(users, at=at))[inverse]
-    history.append(seen.length[chunk.user].copy())
-    for excl, acc in accs.items():
-        acc.add(chunk.user, seen.mask(scores, chunk.user) if excl else scores, chunk.item)
+    rankings.add(chunk.user, scores, chunk.item, seen)
 
 
-def _replay(model: Recommender, test: Interactions, seen: SeenItems, accs: dict[bool, RankAccumulator],
-            history: list[np.ndarray], config: EvalConfig, on_batch: Callable[[int, int], None] | None) -> None:
+def _replay(model: Recommender, test: Interactions, seen: SeenItems, rankings: Rankings, config: EvalConfig,
+            on_batch: Callable[[int, int], None] | None) -> None:
     for start in range(0, len(test), config.batch_size):
         batch = test.subset(slice(start, start + config.batch_size))
-        _rank_chunk(model, batch, seen, accs, history, int(batch.ts.min()))  # predicted before being fed
+        _rank_chunk(model, batch, seen, rankings, int(batch.ts.min()))  # predicted before being fed
         if not config.frozen:
             model.update(batch)
         seen.add(batch)  # the user's real history, for exclusion and segments, whatever the model saw

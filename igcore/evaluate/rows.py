@@ -18,12 +18,15 @@ COST_KEYS = ("s_per_epoch", "s_per_position", "positions", "epochs", "best_epoch
              "concurrency")
 
 
-def row_name(model: str, overrides: Mapping[str, Any] | None = None, budget: float | None = None) -> str:
-    """``SASRec``, ``igcore[gnn=lightgcn]``, ``SASRec[budget=600,dim=64]``: a run with settings of its own gets
-    a row of its own (sorted keys), never the default row."""
+def row_name(model: str, overrides: Mapping[str, Any] | None = None, budget: float | None = None,
+             pop_penalty: float | None = None) -> str:
+    """``SASRec``, ``igcore[gnn=lightgcn]``, ``SASRec[budget=600,dim=64]``, ``ItemKNN[rerank_pop=0.5]``: a run
+    with settings (or a re-ranking) of its own gets a row of its own (sorted keys), never the default row."""
     settings = {str(k): str(v) for k, v in (overrides or {}).items()}
     if budget is not None:
         settings["budget"] = format_seconds(budget)
+    if pop_penalty is not None:
+        settings["rerank_pop"] = format_seconds(pop_penalty)
     if not settings:
         return model
     return f"{model}[{','.join(f'{k}={v}' for k, v in sorted(settings.items()))}]"
@@ -43,7 +46,7 @@ def run_settings(overrides: Mapping[str, Any] | None, budget: float | None) -> d
 
 
 def format_seconds(value: float) -> str:
-    """600.0 -> ``600``, 0.5 -> ``0.5``: as a person types a budget."""
+    """600.0 -> ``600``, 0.5 -> ``0.5``: as a person types a budget (or any number in a row's name)."""
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
@@ -84,18 +87,19 @@ def training_cost(log: list[dict], train_s: float) -> dict[str, Any]:
 
 
 def aggregate(runs: list[dict], config: EvalConfig) -> dict:
-    """Headline metrics (mean over seeds, with _std), the other variant under its name, times, params; for a
-    trained model its cost (means over seeds; capped if any seed was; the highest memory and concurrency)."""
+    """Headline metrics (mean over seeds, with _std; the group tables, segments and activity, of the first
+    seed), the other variant under its name, times, params; for a trained model its cost (means over seeds;
+    capped if any seed was; the highest memory and concurrency)."""
     headline = headline_variant(config)
     row: dict = {}
     for variant in runs[0]["variants"]:
-        values = {k: [r["variants"][variant][k] for r in runs] for k in runs[0]["variants"][variant]
-                  if k != "segments"}
+        first = runs[0]["variants"][variant]
+        values = {k: [r["variants"][variant][k] for r in runs] for k, v in first.items() if not isinstance(v, dict)}
         summary = {k: (statistics.fmean(v) if v[0] is not None else None) for k, v in values.items()}
         if len(runs) > 1:
             summary.update({f"{k}_std": statistics.stdev(values[k]) for k in ("ndcg@10", "hr@10")
                             if values[k][0] is not None})
-        summary["segments"] = runs[0]["variants"][variant]["segments"]
+        summary.update({k: v for k, v in first.items() if isinstance(v, dict)})  # segments, activity: seed 0's
         if variant == headline:
             row.update(summary)
         else:

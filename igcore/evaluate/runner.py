@@ -38,6 +38,7 @@ class ModelJob:
     model: str
     ctx: ModelContext
     protocol: str
+    pop_penalty: float = 0.0  # popularity re-ranking on top of the model's scores (igcore.evaluate.rerank)
 
 
 def make_split(data: Interactions, protocol: str) -> Split:
@@ -46,16 +47,18 @@ def make_split(data: Interactions, protocol: str) -> Split:
     return leave_one_out(data) if protocol == "loo" else temporal_split(data)
 
 
-def eval_configs(protocol: str) -> dict[str, EvalConfig]:
+def eval_configs(protocol: str, pop_penalty: float = 0.0) -> dict[str, EvalConfig]:
     """Rows to run per model. LOO ranks with the user's history excluded (the published protocol) and without;
     temporal and stream rank everything (shoppers do re-view and re-buy), with the excluded variant beside;
-    stream also runs frozen (no online updates) so dynamic against frozen is one table."""
+    stream also runs frozen (no online updates) so dynamic against frozen is one table. Every row ranks with
+    the popularity re-ranking of strength ``pop_penalty`` (0: the model's own ranking)."""
+    pen = (pop_penalty,)
     if protocol == "loo":
-        return {"": EvalConfig("loo", exclude_seen=(True, False))}
+        return {"": EvalConfig("loo", exclude_seen=(True, False), pop_penalty=pen)}
     if protocol == "temporal":
-        return {"": EvalConfig("temporal", exclude_seen=(False, True))}
-    return {"": EvalConfig("stream", exclude_seen=(False, True)),
-            " (frozen)": EvalConfig("stream", exclude_seen=(False, True), frozen=True)}
+        return {"": EvalConfig("temporal", exclude_seen=(False, True), pop_penalty=pen)}
+    return {"": EvalConfig("stream", exclude_seen=(False, True), pop_penalty=pen),
+            " (frozen)": EvalConfig("stream", exclude_seen=(False, True), frozen=True, pop_penalty=pen)}
 
 
 def load_split(store_path: Path, protocol: str) -> Split:
@@ -71,7 +74,7 @@ def run_model(job: ModelJob, split: Split | None = None) -> dict[str, dict]:
     train_s = fit(model, split)
     log = getattr(model, "log", [])
     cost = {**training_cost(log, train_s), "peak_rss_mb": None, "concurrency": concurrency()} if log else None
-    configs = eval_configs(job.protocol)
+    configs = eval_configs(job.protocol, job.pop_penalty)
     out = {}
     for suffix, config in configs.items():  # each row measures its own copy of the fitted model
         result = measure(copy.deepcopy(model) if len(configs) > 1 else model, split, config)
@@ -89,7 +92,7 @@ def run_in_child(job: ModelJob) -> dict[str, dict]:
     (under Streamlit's AppTest that is app.py). Adds the child's peak resident memory to the cost."""
     ctx = {**dataclasses.asdict(job.ctx), "store_path": str(job.ctx.store_path) if job.ctx.store_path else None,
            "overrides": dict(job.ctx.overrides)}
-    payload = json.dumps({"model": job.model, "protocol": job.protocol, "ctx": ctx})
+    payload = json.dumps({"model": job.model, "protocol": job.protocol, "ctx": ctx, "pop_penalty": job.pop_penalty})
     done = subprocess.run([sys.executable, "-m", "igcore.evaluate.runner"], input=payload, capture_output=True,
                           text=True)
     if done.returncode == CHILD_IGCORE_ERROR:
@@ -103,7 +106,8 @@ def _job_from_json(text: str) -> ModelJob:
     data = json.loads(text)
     ctx = data["ctx"]
     store = Path(ctx["store_path"]) if ctx["store_path"] else None
-    return ModelJob(data["model"], ModelContext(**{**ctx, "store_path": store}), data["protocol"])
+    return ModelJob(data["model"], ModelContext(**{**ctx, "store_path": store}), data["protocol"],
+                    data.get("pop_penalty", 0.0))
 
 
 def _child_main(job: ModelJob) -> str:
