@@ -111,8 +111,9 @@ else:
     st.caption(md_literal(f"Full-catalogue ranking; headline metrics with {headline or 'the file headline'}"
                                 f"; {result.machine or 'machine not recorded'}. Rows as the file lists them."))
     st.dataframe(training.bench_table(result), hide_index=True, width="stretch", column_config={
-        c: st.column_config.NumberColumn(c, format="%.4f") for c in ("NDCG@10", "HR@10", "MRR")} | {
-        "train s": st.column_config.NumberColumn("train s", format="%.1f")})
+        c: st.column_config.NumberColumn(c, format="%.4f") for c in training.RATIO_COLUMNS} | {
+        c: st.column_config.NumberColumn(c, format="%.1f") for c in ("train s", "mean pop@10")})
+    st.caption(training.EXPOSURE_CAPTION)
 
     st.subheader("Stage ablation")
     found = training.ablations(results)

@@ -91,8 +91,10 @@ def test_benchmark_table_and_ablation_show_exactly_the_files_rows(shop_db, resul
                   "igcore-no-text": row(0.22, 0.33, 0.18, 50.0, 1),
                   "igcore-no-graph": row(0.21, 0.31, 0.17, 45.0, 1)}}
     (results_dir / "sample-temporal.json").write_text(json.dumps(sample))
+    exposure = {"gini_exposure@10": 0.81, "aplt@10": 0.12, "mean_pop@10": 345.6, "ndcg@10_light": 0.031,
+                "ndcg@10_medium": 0.037, "ndcg@10_heavy": 0.045}
     beauty = {"dataset": "beauty", "protocol": "loo", "headline": "history_excluded", "machine": "m",
-              "models": {"ItemKNN": row(0.0375, 0.0621, 0.0344, 0.4, 1),
+              "models": {"ItemKNN": row(0.0375, 0.0621, 0.0344, 0.4, 1, **exposure),
                          "SASRec": row(0.043, 0.0755, 0.0387, 314.5, 3)}}
     (results_dir / "beauty-loo.json").write_text(json.dumps(beauty))
     (results_dir / "speed.json").write_text(json.dumps({"x": {"value": 1}}))  # not a quality table: ignored
@@ -104,7 +106,8 @@ def test_benchmark_table_and_ablation_show_exactly_the_files_rows(shop_db, resul
     assert pick.options == ["beauty · loo", "sample <b>x</b> · temporal"]
     assert pick.value == 1  # the file with the pipeline's rows comes first
     table = at.dataframe[0].value
-    assert table.columns.tolist() == ["model", "NDCG@10", "HR@10", "MRR", "train s", "seeds", "date"]
+    assert table.columns.tolist() == ["model", "NDCG@10", "HR@10", "MRR", "Gini@10", "APLT@10", "mean pop@10",
+                                      "NDCG@10 light", "NDCG@10 medium", "NDCG@10 heavy", "train s", "seeds", "date"]
     assert table["model"].tolist() == ["MostPop", evil, "SASRec", "igcore", "igcore-no-text", "igcore-no-graph"]
     assert table["NDCG@10"].tolist() == [0.01, 0.02, 0.2, 0.25, 0.22, 0.21]
     assert table["HR@10"].tolist() == [0.02, 0.04, 0.3, 0.35, 0.33, 0.31]
@@ -126,6 +129,9 @@ def test_benchmark_table_and_ablation_show_exactly_the_files_rows(shop_db, resul
     table = at.dataframe[0].value
     assert table["model"].tolist() == ["ItemKNN", "SASRec"]
     assert table["NDCG@10"].tolist() == [0.0375, 0.043] and table["train s"].tolist() == [0.4, 314.5]
+    assert table.iloc[0, 4:10].tolist() == [0.81, 0.12, 345.6, 0.031, 0.037, 0.045]  # exposure beside accuracy
+    assert table.iloc[1, 4:10].isna().all()  # a row measured before these figures existed: empty, not zero
+    assert training.EXPOSURE_CAPTION in [c.value for c in at.caption]
 
 
 def test_training_runs_from_the_page_with_a_live_loss_curve(shop_db):

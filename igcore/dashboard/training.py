@@ -44,8 +44,16 @@ DASHBOARD_EPOCHS = 2
 DIMS = (16, 32, 64, 128, 256)
 RESULTS_ENV = "IGCORE_BENCH_RESULTS"  # a folder of <dataset>-<protocol>.json to show instead of bench/results
 REFERENCE = "SASRec"  # the ablation charts' reference row
-TABLE_COLUMNS = {"ndcg@10": "NDCG@10", "hr@10": "HR@10", "mrr": "MRR", "train_s": "train s",
+TABLE_COLUMNS = {"ndcg@10": "NDCG@10", "hr@10": "HR@10", "mrr": "MRR", "gini_exposure@10": "Gini@10",
+                 "aplt@10": "APLT@10", "mean_pop@10": "mean pop@10", "ndcg@10_light": "NDCG@10 light",
+                 "ndcg@10_medium": "NDCG@10 medium", "ndcg@10_heavy": "NDCG@10 heavy", "train_s": "train s",
                  "seeds_run": "seeds", "date": "date"}
+RATIO_COLUMNS = ("NDCG@10", "HR@10", "MRR", "Gini@10", "APLT@10", "NDCG@10 light", "NDCG@10 medium",
+                 "NDCG@10 heavy")  # shares between 0 and 1, shown to four places
+EXPOSURE_CAPTION = ("Beside accuracy, exposure of the top-10 lists: Gini@10 of how often each item is shown (0: "
+                    "evenly), APLT@10 the share of long-tail items in a list, mean pop@10 the average training "
+                    "popularity of what is shown; NDCG@10 by user activity (thirds of users by training history). "
+                    "A dash: the row was measured before these columns existed.")
 # Where each stage's progress lands on the one bar: (start, end) of the whole run.
 STAGE_SPANS = {"encode": (0.0, 0.1), "memory": (0.1, 0.2), "train": (0.2, 0.9), "interests": (0.9, 1.0)}
 # --- training ----------------------------------------------------------------------------------------------------
@@ -224,7 +232,8 @@ def _number(value: Any) -> float | None:
 
 
 def bench_table(result: BenchResult) -> pd.DataFrame:
-    """model, NDCG@10, HR@10, MRR, train s, seeds, date: one row per model as the file lists them."""
+    """model, accuracy, exposure and NDCG@10 by activity group (``TABLE_COLUMNS``), train s, seeds, date: one row
+    per model as the file lists them; a figure the row lacks is empty."""
     rows = []
     for name, row in result.models.items():
         out: dict[str, Any] = {"model": name}
