@@ -143,7 +143,7 @@ def render_table(out: dict) -> str:
         "ended training), seconds per epoch, peak memory of the process that trained and measured the model "
         f"alone. Split: {json.dumps(out['split'])}",
         "",
-        f"Exposure of the top-10 lists: {EXPOSURE_NOTE} NDCG@10 by user activity: {activity_note(out['models'])}",
+        f"Exposure: {EXPOSURE_NOTE} NDCG@10 by user activity: {activity_note(out['models'])}",
         "",
         "| model | NDCG@10 | HR@10 | NDCG@20 | HR@20 | MRR | coverage@10 | Gini@10 | APLT@10 | mean pop@10 | "
         "NDCG@10 light | NDCG@10 medium | NDCG@10 heavy | train s | eval s | epochs (best) | "
@@ -168,11 +168,10 @@ def render_table(out: dict) -> str:
     return "\n".join(lines)
 
 
-EXPOSURE_NOTE = ("Gini@10 is the Gini coefficient of how often each catalogue item appears in them (0: evenly, "
-                 "towards 1: a few items take every slot); APLT@10 the average share of long-tail items in a list "
-                 f"(outside the most popular items that make up {HEAD_SHARE:.0%} of training interactions); mean "
-                 "pop@10 the "
-                 "average training interaction count of a recommended item.")
+EXPOSURE_NOTE = ("Gini@10 is the Gini coefficient of how often each catalogue item appears in the top-10 lists "
+                 "(0: evenly, towards 1: a few items take every slot); APLT@10 the average share of long-tail items "
+                 f"in a list (outside the most popular items that make up {HEAD_SHARE:.0%} of training "
+                 "interactions); mean pop@10 the average training interaction count of a recommended item.")
 
 
 def activity_note(rows: dict[str, dict]) -> str:
