@@ -14,6 +14,7 @@ import torch
 from igcore.decode.interests import InterestExtractor
 from igcore.events import from_arrays
 from igcore.pipeline.config import PipelineConfig
+from igcore.pipeline.graphs import training_graph
 from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.replay import MemoryReplay
 from igcore.pipeline.trainer import batch_loss
@@ -149,3 +150,27 @@ def test_training_learns_the_planted_walks():
         nxt = item_index[f"i{category * 5 + (step + 1) % 5:02d}"]
         hits += int(nxt in np.argsort(-scores[u])[:3])
     assert hits >= 20  # of 24; a random ranking puts the next item in the top 3 of 15 one time in five
+
+
+def test_each_training_position_reads_a_graph_without_its_target():
+    log = from_arrays(["a", "b", "a", "c", "b", "a", "c", "b"], ["x", "y", "y", "x", "z", "z", "y", "x"],
+                      list(range(8)))
+    graph = training_graph(dataclasses.replace(TINY, graph_on="items", graph_slices=4, gnn="lightgcn"), log, "cpu")
+    assert graph.slice_of_event.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    edges = [g.to_dense().nonzero().tolist() for g in graph.operators]
+    n_users = log.n_users
+    pairs = [{(u, i - n_users) for u, i in e if u < n_users} for e in edges]
+    assert pairs == [set(), {(0, 0), (1, 1)}, {(0, 0), (1, 1), (0, 1), (2, 0)}, {(0, 0), (1, 1), (0, 1), (2, 0),
+                                                                             (1, 2), (0, 2)}]
+    for e in range(len(log)):  # the position predicting event e never finds (user, item) of e in its graph
+        assert (int(log.user[e]), int(log.item[e])) not in pairs[int(graph.slice_of_event[e])]
+
+
+def test_the_graph_on_items_trains_and_serves():
+    log = _planted()
+    model = IgcoreRecommender(TINY, graph_on="items", gnn="lightgcn", epochs=1)
+    model.fit(log)
+    tables = model._item_tables()
+    assert tables.graph_user is None and not torch.allclose(tables.table, tables.base)
+    users = np.arange(model.n_users)
+    assert np.allclose(model.serving_state("k").score(users), model.score(users), atol=1e-5)

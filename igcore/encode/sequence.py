@@ -65,7 +65,8 @@ class SequenceEncoder(nn.Module):
 
     def forward(self, items: torch.Tensor, seq: torch.Tensor, types: torch.Tensor,
                 gaps: torch.Tensor) -> torch.Tensor:
-        """Hidden states (B, L, d) of left-padded sequences; the last column is the latest event."""
+        """Hidden states (B, L, d) of left-padded sequences; the last column is the latest event. ``items`` is
+        the item table (n_items + 1, d), or each position's own item vector (B, L, d)."""
         x, mask = self._inputs(items, seq, types, gaps)
         return self.norm(self.encoder(x, mask=mask))
 
@@ -91,6 +92,7 @@ class SequenceEncoder(nn.Module):
         """The summed input embeddings (B, L, d) and the attention mask (:func:`attention_mask`)."""
         length = seq.shape[1]
         pos = torch.arange(self.max_len - length, self.max_len, device=seq.device)
-        x = items[seq] * math.sqrt(self.dim) + self.type_emb(types) + self.gap_emb(gaps) + self.pos_emb(pos)[None]
+        vectors = items if items.dim() == 3 else items[seq]
+        x = vectors * math.sqrt(self.dim) + self.type_emb(types) + self.gap_emb(gaps) + self.pos_emb(pos)[None]
         x = self.dropout(x) * (seq > 0).unsqueeze(-1)
         return x, attention_mask(seq, self.heads)

@@ -33,6 +33,9 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     interest_half_life: float = 8.0  # events back at which a position counts half in an interest's weight
     # embed
     gnn: str = "gin"  # gin | gcn | gat | sage | lightgcn
+    graph_on: str = "users"  # users: a GNN user vector at each user's last position | items: the item table
+    #                           propagated over the graph at every position (time-sliced in training)
+    graph_slices: int = 4  # items: training positions read the graph of the events before their time slice
     gnn_layers: int = 3  # user <- items <- their users <- their items: the fewest that bring other users'
     #                      items to a user (user nodes start from zeros, so two layers see only its own items)
     # update

@@ -20,7 +20,7 @@ from igcore.encode.item_encoder import attr_matrix, text_matrix
 from igcore.encode.side import SideInfo
 from igcore.events import Interactions
 from igcore.pipeline.config import PipelineConfig
-from igcore.pipeline.net import IgcoreNet
+from igcore.pipeline.net import IgcoreNet, ItemTables
 from igcore.pipeline.training import SeededModel, validation_ndcg
 from igcore.pipeline.windows import windows
 from igcore.progress import Progress, no_progress
@@ -39,7 +39,7 @@ class IgcoreRecommender(SeededModel):
         super().__init__(config, **overrides)
         self.name = self.cfg.name()
         self.side = side or SideInfo()
-        self._tables: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._tables: ItemTables | None = None
 
     @property
     def memory(self) -> InterestMemory | None:
@@ -117,7 +117,7 @@ class IgcoreRecommender(SeededModel):
     @torch.no_grad()
     def score(self, users: np.ndarray, at: int | None = None) -> np.ndarray:
         q = self._queries(np.asarray(users))
-        return InterestExtractor.scores(q.query, q.interests, self._item_tables()[0]).float().cpu().numpy()
+        return InterestExtractor.scores(q.query, q.interests, self._item_tables().table).float().cpu().numpy()
 
     def recommend(self, user: int, k: int = 10, at: int | None = None) -> np.ndarray:
         return top_k(self.score(np.array([user]), at), k)[0]
@@ -137,7 +137,7 @@ class IgcoreRecommender(SeededModel):
 
     @torch.no_grad()
     def item_vectors(self) -> np.ndarray:
-        return self._item_tables()[0][1:].cpu().numpy()
+        return self._item_tables().table[1:].cpu().numpy()
 
     @torch.no_grad()
     def serving_state(self, key: str, chunk: int = 2048) -> ServingState:
@@ -170,10 +170,10 @@ class IgcoreRecommender(SeededModel):
     @torch.no_grad()
     def _message_features(self, items: np.ndarray, types: np.ndarray) -> torch.Tensor:
         """The raw memory messages of events under the current weights (the online state's ``features``)."""
-        table = self._item_tables()[0].cpu()
+        table = self._item_tables().base.cpu()
         return self.net.message_features(table, torch.as_tensor(items), torch.as_tensor(types))
 
-    def _item_tables(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _item_tables(self) -> ItemTables:
         if self._tables is None:
             self.net.eval()
             graph = graph_operator(self.state.edges, self.n_users, self.n_items, self.cfg.gnn, self.device) \
@@ -184,7 +184,7 @@ class IgcoreRecommender(SeededModel):
     def _queries(self, users: np.ndarray) -> Queries:
         """What the network makes of ``users`` in the current online state (:class:`Queries`)."""
         self.net.eval()
-        items, graph_user = self._item_tables()
+        items, _, graph_user = self._item_tables()
         batch = windows(self.state, users.tolist(), self.cfg.max_len, self.cfg.gap_buckets).batch(
             slice(None), self.device)
         interests = None

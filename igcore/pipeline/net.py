@@ -10,6 +10,8 @@ Shapes: items are 1-based inside the net (0 pads); ``item_table`` has n_items + 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -60,9 +62,29 @@ class IgcoreNet(nn.Module):
         kind = nn.functional.one_hot(types.long(), self.n_types).to(items.dtype)
         return torch.cat([items[item_ids.long() + 1], kind], dim=-1)
 
-    def item_table(self, graph: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Item vectors (n_items + 1, d) and graph user vectors (n_users, d), or None without a graph stage."""
-        items = self.items()
+    def item_table(self, graph: torch.Tensor | None) -> ItemTables:
+        """The item vectors (n_items + 1, d) the sequence reads and items are scored against, the item
+        encoder's own (``base``: what memory messages carry) and the graph user vectors (n_users, d), each
+        without a graph stage (or with ``graph`` None) as :class:`ItemTables` documents."""
+        base = self.items()
         if self.gnn is None or graph is None:
-            return items, None
-        return items, user_vectors(self.gnn, items, graph, self.n_users)
+            return ItemTables(base, base, None)
+        if self.cfg.graph_on == "items":
+            return ItemTables(self.propagate(base, graph), base, None)
+        return ItemTables(base, base, user_vectors(self.gnn, base, graph, self.n_users))
+
+    def propagate(self, items: torch.Tensor, graph: torch.Tensor) -> torch.Tensor:
+        """The item table after the GNN over the user-item ``graph`` (user nodes start from zeros, so an item's
+        vector takes in the items its users also chose), its padding row kept."""
+        h = self.gnn(torch.cat([items.new_zeros(self.n_users, items.shape[1]), items[1:]]), graph)
+        return torch.cat([items[:1], h[self.n_users:]])
+
+
+class ItemTables(NamedTuple):
+    """``table``: what the sequence reads and the catalogue is scored against (the graph-propagated item
+    vectors when the graph acts on items); ``base``: the item encoder's vectors; ``graph_user``: the GNN's user
+    vectors when the graph acts on users, else None."""
+
+    table: torch.Tensor
+    base: torch.Tensor
+    graph_user: torch.Tensor | None

@@ -1,12 +1,10 @@
 """The pipeline's training loop: next-item prediction with full-softmax cross-entropy over each user's recent items.
 
 No position is trained with a source that already contains its target:
+- the graph: :mod:`igcore.pipeline.graphs` gives each position the graph it may read;
 - the TGN memory enters at EVERY position: each epoch replays the training log in time order, and each position
   reads its user's memory as it was before the batch of the event it predicts, its last update recomputed with
-  gradients (:mod:`igcore.pipeline.replay`), so the memory's modules train with the network;
-- the graph user vector enters only at each user's LAST training position, built from the graph without each
-  user's last training event (earlier positions would find their targets in it); earlier positions see a zero
-  graph source.
+  gradients (:mod:`igcore.pipeline.replay`), so the memory's modules train with the network.
 Epochs run until validation stops improving (:func:`igcore.pipeline.training.fit_with_early_stopping`).
 """
 
@@ -19,8 +17,8 @@ import torch
 from torch import nn
 
 from igcore.decode.interests import InterestExtractor
-from igcore.embed.graph import graph_operator
 from igcore.events import Interactions
+from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
 from igcore.pipeline.training import fit_with_early_stopping, length_batches
@@ -36,13 +34,8 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     """Train ``model.net`` on ``train`` (the model's online state holds ``train``'s histories and a fresh
     memory); leaves the best epoch's weights and the graph of every training event in the state."""
     cfg, net, state, device = model.cfg, model.net, model.state, model.device
-    # The graph before each user's last training event: the graph source of the last position. Then the last
-    # events join the graph, so validation sees the whole training log.
-    pos, counts = train.positions_in_user(), np.bincount(train.user, minlength=train.n_users)
-    last = pos == counts[train.user] - 1
-    graph_prev = graph_operator([(train.user[~last], train.item[~last])], train.n_users, train.n_items, cfg.gnn,
-                                device) if cfg.use_graph else None
-    state.edges = [(train.user, train.item)]
+    graph = training_graph(cfg, train, device)
+    state.edges = [(train.user, train.item)]  # validation reads the graph of every training event
     replay = MemoryReplay(net, state, train) if state.memory is not None else None
     windows = training_windows(state, train, cfg.max_len, cfg.gap_buckets)
     params = list(net.parameters()) + (list(state.memory.parameters()) if replay is not None else [])
@@ -55,7 +48,7 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
             progress("memory", len(train), len(train), {})
         total, n = 0.0, 0
         for idx in length_batches(windows.lengths, cfg.batch_size, rng):
-            loss = batch_loss(net, windows.batch(idx, device), graph_prev, replay)
+            loss = batch_loss(net, windows.batch(idx, device), graph, replay)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -69,20 +62,36 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
                             positions=int((windows.targets > 0).sum()))
 
 
-def batch_loss(net: IgcoreNet, batch: WindowBatch, graph_prev: torch.Tensor | None,
+def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
                replay: MemoryReplay | None) -> torch.Tensor:
-    """Mean cross-entropy of every real position's next item over the full catalogue."""
-    items, graph_user = net.item_table(graph_prev)
-    hidden = net.seq(items, batch.items, batch.types, batch.gaps)
-    graph = None
+    """Mean cross-entropy of every real position's next item over the full catalogue, each position scored
+    against the item table of the graph it may read."""
+    if graph is not None and graph.on_items:
+        base = net.items()
+        tables = torch.stack([net.propagate(base, g) for g in graph.operators])  # (slices, n_items + 1, d)
+        slices = graph.slice_of_event[batch.target_events.cpu()].to(base.device)
+        seq_items, graph_user = tables[slices, batch.items], None
+    else:
+        table, base, graph_user = net.item_table(graph.operators[0] if graph is not None else None)
+        tables, slices, seq_items = table[None], torch.zeros_like(batch.items), table
+    hidden = net.seq(seq_items, batch.items, batch.types, batch.gaps)
+    graph_source = None
     if graph_user is not None:  # the last position only
-        graph = torch.zeros_like(hidden)
-        graph[:, -1] = graph_user[torch.as_tensor(batch.users, device=hidden.device)]
-    memory = replay.before(batch.target_events, items) if replay is not None else None
-    interest, _ = net.fusion(hidden, graph, memory)
+        graph_source = torch.zeros_like(hidden)
+        graph_source[:, -1] = graph_user[torch.as_tensor(batch.users, device=hidden.device)]
+    memory = replay.before(batch.target_events, base) if replay is not None else None
+    interest, _ = net.fusion(hidden, graph_source, memory)
     real = batch.targets > 0
+    targets, own = batch.targets[real], slices[real]
     query = net.head(interest[real])
     interests = net.interest_queries(hidden, batch.items > 0)
     if interests is not None:  # the interest that matches each target best (ComiRec's rule)
-        query = query + InterestExtractor.best_for(interests[0][real], items[batch.targets[real]].detach())
-    return nn.functional.cross_entropy(net.head.scores(query, items), batch.targets[real] - 1)
+        query = query + InterestExtractor.best_for(interests[0][real], tables[own, targets].detach())
+    if len(tables) == 1:
+        logits = net.head.scores(query, tables[0])
+    else:
+        logits = query.new_zeros(len(query), tables.shape[1] - 1)
+        for s in own.unique().tolist():
+            rows = own == s
+            logits[rows] = net.head.scores(query[rows], tables[s])
+    return nn.functional.cross_entropy(logits, targets - 1)
