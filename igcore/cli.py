@@ -12,6 +12,7 @@ from pathlib import Path
 from igcore.benchcli import add_bench_commands
 from igcore.errors import IgcoreError
 from igcore.interestcli import add_interest_commands, at_time
+from igcore.privacycli import add_privacy_commands
 from igcore.recommend.lists import EXCLUDE
 
 EXIT_ERROR = 1
@@ -107,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     add_bench_commands(sub)
 
     add_interest_commands(command)
+    add_privacy_commands(command)
 
     app = command("app", _app, "start the dashboard (loads the bundled sample into an empty store)")
     app.add_argument("--port", type=int, default=8501)
@@ -250,11 +252,13 @@ def _update(args: argparse.Namespace) -> int:
 
 
 def _recommend(args: argparse.Namespace) -> int:
+    from igcore.dp import PER_USER_NOTE
     from igcore.pipeline.run import recommend
 
     with _open(args, read_only=True) as store:
         rows = recommend(store, args.user, args.k, at_time(args.at), Path(args.model) if args.model else None,
                          args.explain, args.exclude)
+    print(PER_USER_NOTE, file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

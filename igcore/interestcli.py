@@ -35,10 +35,13 @@ def add_interest_commands(command: Command) -> None:
     interests.add_argument("--model", nargs="?", const="", metavar="DIR",
                            help="use the trained model (default checkpoint if no DIR) for predictions and top-K")
 
-    drift = command("drift", _drift, "interests rising and fading across users, and the latest change points")
+    drift = command("drift", _drift, "interests rising and fading across users, and users by change points "
+                    "(private releases: noisy, cached, charged to the store's privacy budget)")
     drift.add_argument("--top", type=int, default=10, help="rows of each list")
     drift.add_argument("--days", type=float, default=30.0, help="compare with the state this many days earlier")
-    drift.add_argument("--user", help="one user's drift timeline instead")
+    drift.add_argument("--user", help="one user's drift timeline instead (not a private release)")
+    drift.add_argument("--changes", action="store_true",
+                       help="also list the latest change points of single users (not a private release)")
     drift.add_argument("--json", action="store_true")
 
 
@@ -97,6 +100,7 @@ def _snapshots(args: argparse.Namespace) -> int:
 
 
 def _interests(args: argparse.Namespace) -> int:
+    from igcore.dp import PER_USER_NOTE
     from igcore.interests.export import graph_json, write_html
     from igcore.interests.graph import interest_graph
     from igcore.interests.snapshots import timeline
@@ -113,8 +117,10 @@ def _interests(args: argparse.Namespace) -> int:
                                  indent=2, default=str))
             else:
                 print(timeline_text(found))
+            print(PER_USER_NOTE, file=sys.stderr)
             return 0
         graph = interest_graph(store, args.user, at, _model_scorer(args, store, at))
+    print(PER_USER_NOTE, file=sys.stderr)
     if args.html:
         print(f"wrote {write_html(graph, args.html)}", file=sys.stderr)
     if args.json:
@@ -125,20 +131,41 @@ def _interests(args: argparse.Namespace) -> int:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from igcore.interests.drift import cohort, drift_timeline, recent_changes
+    from igcore.dp import PER_USER_NOTE
+    from igcore.interests.drift import drift_timeline, recent_changes
 
-    with _open(args, read_only=True) as store:
-        if args.user:
-            frames = {"timeline": drift_timeline(store, args.user)}
-        else:
-            trend = cohort(store, args.days)
-            frames = {"rising": trend.head(args.top),
-                      "fading": trend.sort_values(["change", "interest"]).head(args.top),
-                      "changes": recent_changes(store, args.top)}
+    notes: list[str] = []
+    frames: dict = {} if args.user else _private_drift(args, notes)
+    if args.user or args.changes:
+        with _open(args, read_only=True) as store:
+            frames.update({"timeline": drift_timeline(store, args.user)} if args.user else
+                          {"changes": recent_changes(store, args.top)})
+        notes.append(("changes: " if not args.user else "") + PER_USER_NOTE)
     if args.json:
-        print(json.dumps({k: v.to_dict("records") for k, v in frames.items()}, indent=2, default=str))
-        return 0
-    for name, frame in frames.items():
-        print(f"{name}:")
-        print(frame.to_string(index=False) if len(frame) else "  (none)")
+        print(json.dumps({k: v.to_dict("records") if hasattr(v, "to_dict") else v for k, v in frames.items()},
+                         indent=2, default=str))
+    else:
+        for name, frame in frames.items():
+            if name != "privacy":
+                print(f"{name}:")
+                print(frame.to_string(index=False) if len(frame) else "  (none)")
+    print("\n".join(notes), file=sys.stderr)
     return 0
+
+
+def _private_drift(args: argparse.Namespace, notes: list[str]) -> dict:
+    """The cohort's trend and users by change points as private releases (igcore.dp), and what they cost."""
+    from igcore.dp import cohorts as private
+    from igcore.dp.ledger import accounting, release
+    from igcore.paths import default_db_path
+
+    path = Path(args.db) if args.db else default_db_path()
+    trend, points = release(path, private.trend_query(args.days)), release(path, private.change_points_query())
+    with _open(args, read_only=True) as store:
+        account = accounting(store)
+    notes += [f"trend: {trend.caption()}", f"change points: {points.caption()}", account.summary()]
+    frame = trend.frame.dropna(subset=["change"])
+    return {"rising": frame.head(args.top), "fading": frame.sort_values(["change", "interest"]).head(args.top),
+            "change_points": points.frame,
+            "privacy": {"epsilon_spent_now": float(trend.spent + points.spent), "budget": float(account.budget),
+                        "spent": float(account.spent), "min_cohort": trend.min_cohort}}

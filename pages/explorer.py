@@ -10,7 +10,7 @@ import streamlit as st
 from igcore.dashboard import explorer as ex
 from igcore.dashboard.models import checkpoint_version
 from igcore.dashboard.text import md_literal
-from igcore.dashboard.types import DataFrame, Timestamp
+from igcore.dashboard.types import PER_USER_NOTE, DataFrame, Timestamp
 from pages import common
 
 
@@ -121,6 +121,7 @@ def explain(view: ex.GraphView) -> None:
 
 def main() -> None:
     st.title("User explorer")
+    st.caption(PER_USER_NOTE)
     path, stamp = str(common.store_path()), common.stamp()
     if not _built(path, stamp):
         st.info("This store has no interest snapshots yet, and the explorer reads them: build them here "

@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from igcore.dashboard import live as dashboard
-from igcore.dashboard.types import DataFrame
+from igcore.dashboard.types import PER_USER_NOTE, DataFrame
 from pages import common
 
 PERCENT = st.column_config.NumberColumn(format="percent")
@@ -64,6 +64,7 @@ def _graph(view: dashboard.View) -> None:
 
 
 st.title("Live")
+st.caption(PER_USER_NOTE)
 path, stamp = common.store_path(), common.stamp()
 if not _has_snapshots(str(path), stamp):
     st.info("No interest snapshots yet, so there is no interest graph to update. They are built on the first start "

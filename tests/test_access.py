@@ -70,7 +70,7 @@ def test_role_for_email():
 
 def test_pages_per_role():
     assert access.pages_for("analyst") == ("home", "data", "pipeline", "explorer", "live", "cohorts")
-    assert access.pages_for("viewer") == ("home", "cohorts")
+    assert access.pages_for("viewer") == ("cohorts",)
     assert access.pages_for(None) == ()
     assert access.can_see_user_data("analyst") and not access.can_see_user_data("viewer")
     assert not access.can_see_user_data(None)
@@ -198,11 +198,14 @@ def test_a_visitor_sees_only_the_login_form_and_a_wrong_password_is_refused(team
     assert [e.value for e in at.error] == ["Wrong password."] and not at.metric
 
 
-def test_a_viewer_gets_figures_and_cohorts_but_no_user_pages_even_when_asked(team_env):
+def test_a_viewer_gets_only_the_private_cohort_releases_even_when_asking_for_user_pages(team_env):
     at = _log_in(_run(AppTest.from_file(str(REPO / "app.py"), default_timeout=60)), VIEWER_PW)
     assert not at.exception
-    assert {m.label for m in at.metric} == {"Events", "Users", "Items", "Quarantined rows"}
-    assert not at.dataframe  # no imports table, no quarantined raw lines
+    assert [t.value for t in at.title] == ["Cohorts"]
+    assert {m.label for m in at.metric} == {"Epsilon spent", "Epsilon left", "Releases"}  # no exact count
+    tables = [d.value.columns.tolist() for d in at.dataframe]  # the trend's noisy table, if not suppressed
+    assert tables[-1] == ["released_at", "query", "params", "epsilon"] and len(tables) <= 2  # and the ledger
+    assert not any("user_id" in t for t in tables)  # no single user's change points
     assert "Logged in as viewer" in [c.value for c in at.sidebar.caption]
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/explorer.py")  # not registered for a viewer
@@ -210,7 +213,7 @@ def test_a_viewer_gets_figures_and_cohorts_but_no_user_pages_even_when_asked(tea
     _run(at)
     assert not at.exception
     assert "User explorer" not in [t.value for t in at.title]
-    assert all("U-SECRET-7" not in str(el.value) for el in [*at.markdown, *at.caption, *at.selectbox])
+    assert all("U-SECRET-7" not in str(el.value) for el in [*at.markdown, *at.caption, *at.selectbox, *at.dataframe])
 
 
 def test_an_analyst_gets_the_explorer(team_env):

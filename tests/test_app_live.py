@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from igcore.dashboard import models
+from igcore.dp.ledger import set_settings
 from igcore.ingest import import_events, import_items
 from igcore.interests.config import InterestConfig
 from igcore.interests.graph import hypothetical_graph, interest_graph
@@ -331,8 +332,16 @@ def test_sessions_catching_up_at_once_feed_each_new_event_once(app_db):
 
 
 # --- Cohorts --------------------------------------------------------------------------------------------------
+def nearly_exact_releases(path: Path) -> None:
+    """A budget so large and a minimum cohort so small that the page's private releases carry noise far under
+    the tests' tolerance: these tests are about what the page draws (tests/test_dp.py tests the noise)."""
+    with Store(path) as store:
+        set_settings(store, budget="100000000000", epsilon="1000000000", min_cohort=1)
+
+
 def test_cohorts_show_the_planted_rising_interest(app_db):
     build(app_db, moving_users(), config=InterestConfig(cadence="events:4", half_life_days=1.0))
+    nearly_exact_releases(app_db)
     at = open_page("cohorts")
     assert at.select_slider(key="cohort_days").value == 30
     trend = frame_with(at, "change")
@@ -340,20 +349,39 @@ def test_cohorts_show_the_planted_rising_interest(app_db):
     assert trend.iloc[0]["change"] == pytest.approx(1.0)
     assert trend.set_index("interest").loc["category:Running", "change"] == pytest.approx(-1.0)
     bars = {t["name"]: (values(t["x"]), values(t["y"])) for t in figures(at)[0]["data"]}
-    assert bars["rising"][0] == ["Coffee"] and bars["rising"][1] == pytest.approx([1.0])
-    assert bars["fading"][0] == ["Running"] and bars["fading"][1] == pytest.approx([-1.0])
+    assert bars["rising"][0][0] == "Coffee" and bars["rising"][1][0] == pytest.approx(1.0)
+    assert bars["fading"][0][0] == "Running" and bars["fading"][1][0] == pytest.approx(-1.0)
     points = figures(at)[2]["data"][0]  # eight events per user are too few for a change point
-    assert (values(points["x"]), values(points["y"])) == ([0], [3])
+    assert values(points["x"]) == ["0", "1", "2", "3", "4", "5+"]
+    assert values(points["y"])[0] == 3 and np.isnan(values(points["y"])[1:]).all()  # empty bins: suppressed
     weekly = figures(at)[3]
-    assert {t["name"] for t in weekly["data"]} == {"Coffee", "Running"}
+    assert {t["name"] for t in weekly["data"]} == {"Coffee", "Running", "Tea"}  # every interest of the catalogue
+    assert [m.value for m in at.metric] == ["4000000000", "96000000000", "4"]  # four releases
+    at.run()
+    assert [m.value for m in at.metric] == ["4000000000", "96000000000", "4"]  # shown again: nothing spent
 
 
-def test_cohort_window_without_users_on_both_sides_says_so(app_db):
+def test_cohort_window_without_enough_users_on_both_sides_says_so(app_db):
     build(app_db, moving_users(), config=InterestConfig(cadence="events:4", half_life_days=1.0))
+    nearly_exact_releases(app_db)
     at = open_page("cohorts")
     at.select_slider(key="cohort_days").set_value(365).run()
     assert not at.exception
-    assert any("No user has snapshots on both sides" in i.value for i in at.info)
+    assert any("Too few users on both sides of the cut 365 days" in i.value for i in at.info)
+
+
+def test_a_spent_budget_shows_one_line_and_earlier_releases_stay(app_db):
+    build(app_db, moving_users(), config=InterestConfig(cadence="events:4", half_life_days=1.0))
+    with Store(app_db) as store:
+        set_settings(store, budget="2", epsilon="0.5", min_cohort=1)
+    at = open_page("cohorts")  # four releases spend it all
+    assert [m.value for m in at.metric] == ["2", "0", "4"] and not at.warning
+    at.select_slider(key="cohort_days").set_value(60).run()
+    assert not at.exception and not at.error
+    assert [w.value for w in at.warning] == [
+        "the privacy budget of this store is spent (epsilon 2 of 2; a release costs 0.5): nothing new is "
+        "published; releases made before are still shown (igcore privacy --budget raises it)"]
+    assert len(figures(at)) == 3  # the drift and popularity releases, shown again
 
 
 def test_pages_without_snapshots_show_guidance(app_db):
@@ -370,11 +398,12 @@ def test_untrusted_titles_and_labels_are_escaped_in_figures_and_plain_in_tables(
     events = moving_users(("X1", XSS)) + [(IMG, "A1", "view", T0 + k * 60) for k in range(3)]
     build(app_db, events, items, InterestConfig(cadence="events:4", half_life_days=1.0))
 
+    nearly_exact_releases(app_db)
     at = open_page("cohorts")
     trend = frame_with(at, "change")
     assert trend.iloc[0]["label"] == XSS  # the table holds the text itself
     texts = [strings(f) for f in figures(at)]
-    assert values(figures(at)[0]["data"][0]["x"]) == ["&lt;script&gt;alert(1)&lt;/script&gt;"]  # rising
+    assert values(figures(at)[0]["data"][0]["x"])[0] == "&lt;script&gt;alert(1)&lt;/script&gt;"  # rising
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in texts[3]  # the weekly popularity legend
     assert not any("<script" in t or "<img" in t for ts in texts for t in ts)
 

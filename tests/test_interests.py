@@ -348,7 +348,8 @@ def test_cli_snapshots_interests_drift(db_path, tmp_path):
     graph = json.loads(out.stdout)
     assert graph["user_id"] == "u2" and graph["nodes"][0]["interest"] == "category:Coffee"
     assert (tmp_path / "u2.html").read_text().count("Coffee") > 0
-    out = _cli("drift", *db, "--top", "2", "--json")
-    assert set(json.loads(out.stdout)) == {"rising", "fading", "changes"}
+    out = _cli("drift", *db, "--top", "2", "--json", "--changes")
+    assert set(json.loads(out.stdout)) == {"rising", "fading", "change_points", "privacy", "changes"}
+    assert out.stderr.splitlines()[-1] == "changes: A view of single users: not a differentially private release."
     out = _cli("interests", "nobody", *db)
     assert out.returncode == 1 and out.stderr == "igcore: error: user 'nobody' has no events\n"

@@ -15,8 +15,9 @@ Rules:
   passwords whose salted scrypt hashes sit in the environment (``IGCORE_ANALYST_PASSWORD_HASH``,
   ``IGCORE_VIEWER_PASSWORD_HASH``). OIDC users get a role from ``IGCORE_ANALYSTS`` / ``IGCORE_VIEWERS`` (e-mail
   lists; ``*`` for every signed-in user); an unlisted user gets none.
-- Roles: an **analyst** sees everything, users' histories included; a **viewer** sees only aggregate pages
-  (Home's figures, Cohorts' charts) and never a single user's events, ids or raw rows.
+- Roles: an **analyst** sees everything, users' histories included; a **viewer** sees only the Cohorts page's
+  differentially private releases (:mod:`igcore.dp`): no exact count (Home's figures are exact), never a single
+  user's events, ids or raw rows.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ ROLES: tuple[Role, ...] = ("analyst", "viewer")
 PAGES: tuple[str, ...] = ("home", "data", "pipeline", "explorer", "live", "cohorts")
 ROLE_PAGES: dict[Role, tuple[str, ...]] = {
     "analyst": PAGES,
-    "viewer": ("home", "cohorts"),  # aggregates only: no user's history, no imports, no training
+    "viewer": ("cohorts",),  # private releases only: no exact figure, no user's history, no imports, no training
 }
 
 ANALYST_HASH_ENV = "IGCORE_ANALYST_PASSWORD_HASH"

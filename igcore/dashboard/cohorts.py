@@ -1,5 +1,7 @@
-"""The Cohorts page's reads: interests rising and fading across all users, how much users drift, the latest
-change points, and interest popularity week by week. All from the stored snapshots; no Streamlit here.
+"""The Cohorts page's reads: interests rising and fading across all users, how much users drift, and interest
+popularity week by week, each a differentially private release (:mod:`igcore.dp`: noisy, cached in the store,
+charged to its epsilon budget); the latest change points of single users, which are no private release and
+are for analysts only. All from the stored snapshots; no Streamlit here.
 
 Figures get their labels through :func:`igcore.dashboard.live.chart_labels` (HTML-escaped: plotly renders
 some HTML in labels); tables keep the raw text, which ``st.dataframe`` shows as text.
@@ -13,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from igcore.dashboard.live import chart_labels
-from igcore.interests.drift import cohort, recent_changes
+from igcore.dp import cohorts as dp_cohorts
+from igcore.dp.ledger import Accounting, Release, accounting, release, releases
+from igcore.interests.drift import recent_changes
 from igcore.interests.snapshots import stored_config
 from igcore.store import Store
 
-JSD_BIN = 0.05  # width of the drift histogram's bins (JSD in base 2 lies in [0, 1])
-
-_PRIMARY = "(SELECT json_extract_string(value, '$[0]') FROM interest_state WHERE key = 'kinds')"
+JSD_BIN = dp_cohorts.JSD_BIN
 
 
 def snapshot_span(path: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -31,11 +33,10 @@ def snapshot_span(path: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     return (pd.Timestamp(lo), pd.Timestamp(hi)) if lo is not None else None
 
 
-def trend(path: Path, days: float) -> pd.DataFrame:
-    """Per interest of the primary kind: mean share before and after the cut ``days`` before the latest
-    snapshot (users active on both sides), the change, emergences, fadings and change points after the cut."""
-    with Store(path, read_only=True) as store:
-        return cohort(store, days)
+def trend(path: Path, days: float) -> Release:
+    """The private release of rising and fading interests for a cut ``days`` before the latest snapshot:
+    interest, label, users, share_before, share_after, change (NaN: suppressed), rising first."""
+    return release(path, dp_cohorts.trend_query(days))
 
 
 def trend_chart(frame: pd.DataFrame, top: int = 15) -> pd.DataFrame:
@@ -48,24 +49,14 @@ def trend_chart(frame: pd.DataFrame, top: int = 15) -> pd.DataFrame:
                          "direction": np.where(shown["change"] > 0, "rising", "fading")})
 
 
-def jsd_histogram(path: Path) -> pd.DataFrame:
-    """How far each snapshot moved from the user's previous one: snapshots per JSD bin, every bin listed."""
-    with Store(path, read_only=True) as store:
-        counts = dict(store.rows("SELECT least(floor(jsd / ?), ?)::INTEGER AS b, count(*) FROM interest_snapshots "
-                                 "WHERE jsd IS NOT NULL GROUP BY b", [JSD_BIN, round(1 / JSD_BIN) - 1]))
-    bins = np.arange(round(1 / JSD_BIN))
-    return pd.DataFrame({"jsd from": bins * JSD_BIN, "jsd to": (bins + 1) * JSD_BIN,
-                         "snapshots": [int(counts.get(int(b), 0)) for b in bins]})
+def jsd_histogram(path: Path) -> Release:
+    """The private release of users by their mean change between consecutive snapshots (JSD bins)."""
+    return release(path, dp_cohorts.drift_query())
 
 
-def change_point_counts(path: Path) -> pd.DataFrame:
-    """How many users have 0, 1, 2, ... change points."""
-    with Store(path, read_only=True) as store:
-        return store.df("""
-            SELECT coalesce(c.n, 0) AS "change points", count(*) AS users
-            FROM (SELECT DISTINCT user_id FROM interest_snapshots) u
-            LEFT JOIN (SELECT user_id, count(*) AS n FROM interest_changes GROUP BY user_id) c USING (user_id)
-            GROUP BY 1 ORDER BY 1""")
+def change_point_counts(path: Path) -> Release:
+    """The private release of users by their number of change points (the last bin open-ended)."""
+    return release(path, dp_cohorts.change_points_query())
 
 
 def latest_changes(path: Path, top: int = 20) -> pd.DataFrame:
@@ -78,22 +69,14 @@ def latest_changes(path: Path, top: int = 20) -> pd.DataFrame:
                          "event": found["event_index"]})
 
 
-def popularity(path: Path, top: int = 12) -> pd.DataFrame:
-    """Week by week, the mean share of each primary-kind interest over the users active that week (each user's
-    last snapshot of the week counts once); interests beyond the ``top`` most popular are summed as "other".
-    Columns: week, interest, label, shown (the label escaped for a figure), share."""
-    with Store(path, read_only=True) as store:
-        frame = store.df(f"""
-            WITH last AS (SELECT user_id, date_trunc('week', snapshot_at) AS week, max(snapshot_no) AS no
-                          FROM interest_snapshots GROUP BY ALL),
-                 active AS (SELECT week, count(*) AS users FROM last GROUP BY week)
-            SELECT l.week, w.interest, n.label, sum(w.share) / any_value(a.users) AS share
-            FROM last l JOIN interest_weights w ON w.user_id = l.user_id AND w.snapshot_no = l.no
-            JOIN active a ON a.week = l.week JOIN interest_nodes n ON n.interest = w.interest
-            WHERE w.kind = {_PRIMARY} AND w.share > 0
-            GROUP BY l.week, w.interest, n.label ORDER BY l.week, w.interest""")  # _PRIMARY: SQL from code
+def popularity(path: Path, top: int = 12) -> tuple[pd.DataFrame, Release]:
+    """Week by week, the private mean share of each primary-kind interest over the users active that week;
+    interests beyond the ``top`` most popular (by their noisy shares) summed as "other", suppressed weeks left
+    out. Columns: week, interest, label, shown (the label escaped for a figure), share; and the release."""
+    made = release(path, dp_cohorts.popularity_query())
+    frame = made.frame.dropna(subset=["share"])
     if frame.empty:
-        return frame
+        return frame.assign(shown=pd.Series(dtype=str))[["week", "interest", "label", "shown", "share"]], made
     leaders = frame.groupby("interest")["share"].sum().sort_values(ascending=False).index[:top]
     rest = frame[~frame["interest"].isin(leaders)]
     other = rest.groupby("week", as_index=False)["share"].sum().assign(interest="other", label="other")
@@ -101,4 +84,11 @@ def popularity(path: Path, top: int = 12) -> pd.DataFrame:
     names = out.drop_duplicates("interest")
     shown = dict(zip(names["interest"], chart_labels(names["label"], names["interest"])))
     out["shown"] = out["interest"].map(shown)
-    return out.sort_values(["week", "interest"], ignore_index=True)[["week", "interest", "label", "shown", "share"]]
+    out = out.sort_values(["week", "interest"], ignore_index=True)[["week", "interest", "label", "shown", "share"]]
+    return out, made
+
+
+def budget(path: Path) -> tuple[Accounting, pd.DataFrame]:
+    """The store's privacy budget, what its releases spent, and the releases, newest first."""
+    with Store(path, read_only=True) as store:
+        return accounting(store), releases(store)

@@ -11,6 +11,8 @@ from pandas import DataFrame, Timestamp
 
 from igcore.config import IngestConfig
 from igcore.device import DEVICES
+from igcore.dp import PER_USER_NOTE
+from igcore.dp.ledger import BudgetExhausted, Release
 from igcore.embed.gnn import GNNS
 from igcore.errors import IgcoreError
 from igcore.interests.scoring import ModelScorer
@@ -20,5 +22,5 @@ from igcore.progress import Progress
 
 GNN_NAMES = tuple(GNNS)
 
-__all__ = ["DEVICES", "GNN_NAMES", "DataFrame", "IgcoreError", "IngestConfig", "ModelScorer", "PipelineConfig",
-           "Progress", "Timestamp", "default_db_path"]
+__all__ = ["DEVICES", "GNN_NAMES", "PER_USER_NOTE", "BudgetExhausted", "DataFrame", "IgcoreError", "IngestConfig",
+           "ModelScorer", "PipelineConfig", "Progress", "Release", "Timestamp", "default_db_path"]
