@@ -9,7 +9,8 @@ read back nor confirmed by hashing guesses. Two lengths of the one HMAC:
 - ingest pseudonyms, ``p-`` and 32 hex digits (128 bits, so distinct ids never share one in practice): in a
   store that pseudonymises (:func:`enable`, ``--pseudonymize``) they replace the user id in the importer's SQL
   before any row is written, so events, quarantined lines, snapshots, checkpoints and exports only ever hold
-  them. A display pseudonym is the head of the ingest pseudonym of the same id, so both name a user alike.
+  them (an id that already is a stored user's pseudonym is kept, so events added for a stored user stay
+  theirs). A display pseudonym is the head of the ingest pseudonym of the same id, so both name a user alike.
 
 With the key file present, an analyst's raw id maps to its pseudonym (:func:`resolve_user`, the explorer's
 search); without it nothing maps back.
@@ -57,6 +58,16 @@ def pseudonym_sql(expr: str, key: str) -> tuple[str, list[str]]:
     inner, outer = bytes(b ^ 0x36 for b in padded).hex(), bytes(b ^ 0x5C for b in padded).hex()
     sql = f"'{PREFIX}' || left(sha256(unhex(?) || unhex(sha256(unhex(?) || encode({expr})))), {INGEST_DIGITS})"
     return sql, [outer, inner]
+
+
+def ingest_user_sql(expr: str, key: str) -> tuple[str, list[str]]:
+    """SQL for the user id a pseudonymising import keeps for the VARCHAR ``expr``, and its parameters: its
+    pseudonym, except for an id that already is one of the store's users' pseudonyms, which stays as it is (the
+    Live page adds events for a stored user, and a file may name users as the store's exports do)."""
+    hashed, params = pseudonym_sql(expr, key)
+    known = (f"regexp_full_match({expr}, '{PREFIX}[0-9a-f]{{{INGEST_DIGITS}}}') "
+             f"AND {expr} IN (SELECT DISTINCT user_id FROM events)")
+    return f"CASE WHEN {known} THEN {expr} ELSE {hashed} END", params
 
 
 def looks_like_pseudonym(text: str) -> bool:

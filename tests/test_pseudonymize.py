@@ -120,12 +120,15 @@ def test_the_key_file_is_owner_only_beside_the_store_and_a_raw_id_finds_its_pseu
 
 def test_later_imports_pseudonymise_without_the_flag_and_agree_on_each_user(shop, tmp_path):
     key = read_key(key_path(shop))
-    later = write_csv(tmp_path / "later.csv", HEADER + f"{ALICE},B2,view,{T0 + 86400}\n{MARK}-dave,B2,view,{T0}\n")
+    bob, unknown = hmac_pseudonym(key, BOB), "p-" + "0" * 32  # a stored user's pseudonym, and a made-up one
+    later = write_csv(tmp_path / "later.csv", HEADER + f"{ALICE},B2,view,{T0 + 86400}\n{MARK}-dave,B2,view,{T0}\n"
+                      f"{bob},B3,view,{T0 + 86400}\n{unknown},B3,view,{T0}\n")
     assert main(["ingest", str(later), "--db", str(shop)]) == 0
     with Store(shop, read_only=True) as store:
         counts = dict(store.rows("SELECT user_id, count(*) FROM events GROUP BY 1"))
     assert counts[hmac_pseudonym(key, ALICE)] == 5 and counts[hmac_pseudonym(key, f"{MARK}-dave")] == 1
-    assert len(counts) == 4 and rows_with_mark(shop) == {}
+    assert counts[bob] == 5 and counts[hmac_pseudonym(key, unknown)] == 1  # the Live page adds events so
+    assert len(counts) == 5 and rows_with_mark(shop) == {}
 
 
 def test_a_store_holding_raw_ids_cannot_start_pseudonymising(store, tmp_path, capsys):

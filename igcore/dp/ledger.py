@@ -103,8 +103,9 @@ class Release:
 
     def caption(self) -> str:
         how = f"spent epsilon {_num(self.spent)} now" if self.spent else "shown again at no cost"
-        return (f"Private release (Laplace noise, epsilon {_num(self.epsilon)}; cells under {self.min_cohort} "
-                f"users suppressed), made {self.released_at:%Y-%m-%d %H:%M} UTC: {how}.")
+        users = f"{self.min_cohort} user{'s' * (self.min_cohort != 1)}"
+        return (f"Private release (Laplace noise, epsilon {_num(self.epsilon)}; cells of fewer than {users} "
+                f"suppressed), made {self.released_at:%Y-%m-%d %H:%M} UTC: {how}.")
 
 
 def _num(value: Decimal) -> str:
@@ -172,6 +173,8 @@ def release(path: Path, query: PrivateQuery, rng: np.random.Generator | None = N
     """The query's private release on the store's current data: the stored one when it was made before (no
     epsilon spent), else a new one, computed, recorded and charged to the budget in one transaction.
     :class:`BudgetExhausted` when the budget cannot pay for it."""
+    if not Path(path).exists():
+        raise IgcoreError(f"there is no store at {path}: import some events first")
     with Store(path, read_only=True) as store:
         found = _stored(store, _key(store, query))
     if found is not None:

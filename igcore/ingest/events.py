@@ -33,7 +33,7 @@ class EventsKind:
         event_type = f"coalesce(v.canonical, {raw_type}, ?)"
         # A pseudonymising store keeps the raw id as a helper for the checks only: its pseudonym is the user_id.
         raw_user, pseudonymous = sql.text(cols["user_id"]), privacy.is_pseudonymized(store)
-        user, params = privacy.pseudonym_sql(raw_user, privacy.store_key(store)) if pseudonymous else (raw_user, [])
+        user, params = privacy.ingest_user_sql(raw_user, privacy.store_key(store)) if pseudonymous else (raw_user, [])
         typed = [
             *([f"{raw_user} AS user_raw"] if pseudonymous else []),
             f"{user} AS user_id",
