@@ -128,7 +128,7 @@ def test_graph_user_vector_is_a_function_of_the_graph_only():
 
     def users(pairs: list[tuple[int, int]]) -> torch.Tensor:
         u, i = torch.tensor(pairs).T
-        return net.item_table(bipartite_edge_index(u, i, n_users=4))[1]
+        return net.item_table(bipartite_edge_index(u, i, n_users=4)).graph_user
 
     a = users([(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (3, 0), (3, 1)])
     b = users([(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (3, 0), (3, 2)])  # user 3 swaps item 1 for item 2
