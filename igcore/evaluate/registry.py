@@ -78,6 +78,15 @@ def _igcore(overrides: dict[str, bool], ctx: ModelContext) -> Recommender:
     return IgcoreRecommender(config, side=side)
 
 
+def _igcore_dp(ctx: ModelContext) -> Recommender:
+    from igcore.dp.recommender import PrivateConfig, PrivateSequenceRecommender
+    from igcore.encode.side import side_info
+
+    config = ctx.config(PrivateConfig, seed=ctx.seed, device=ctx.device, valid_exclude_seen=ctx.exclude_seen)
+    side = side_info(ctx.store_path, ctx.device, with_text=config.use_text) if ctx.store_path is not None else None
+    return PrivateSequenceRecommender(config, side=side)
+
+
 BASELINES: dict[str, Callable[[ModelContext], Recommender]] = {
     "MostPop": lambda ctx: MostPop(),
     "RecencyPop": lambda ctx: RecencyPop(),
@@ -96,9 +105,10 @@ def _pipeline_rows() -> dict[str, Callable[[ModelContext], Recommender]]:
     return {name: functools.partial(_igcore, overrides) for name, overrides in ABLATIONS.items()}
 
 
-MODELS: dict[str, Callable[[ModelContext], Recommender]] = {**BASELINES, **_pipeline_rows()}
+MODELS: dict[str, Callable[[ModelContext], Recommender]] = {**BASELINES, **_pipeline_rows(),
+                                                             "igcore-dp": _igcore_dp}  # user-level DP-SGD
 DEFAULT_MODELS = list(BASELINES)
-SEEDED = {"LightGCN", "SASRec", "SASRecF", "BSARec",
+SEEDED = {"LightGCN", "SASRec", "SASRecF", "BSARec", "igcore-dp",
           *_pipeline_rows()}  # the others are deterministic: one run whatever --seeds says
 
 

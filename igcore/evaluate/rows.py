@@ -114,6 +114,8 @@ def aggregate(runs: list[dict], config: EvalConfig) -> dict:
         row["valid_ndcg@10"] = statistics.fmean(r["valid"]["ndcg@10"] for r in runs)
     if "cost" in runs[0]:
         row.update(_fold_costs([r["cost"] for r in runs]))
+    if "privacy" in runs[0]:
+        row["privacy"] = [r["privacy"] for r in runs]  # each seed's spend: a capped run spends less
     return row
 
 

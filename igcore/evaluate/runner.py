@@ -79,6 +79,8 @@ def run_model(job: ModelJob, split: Split | None = None) -> dict[str, dict]:
     for suffix, config in configs.items():  # each row measures its own copy of the fitted model
         result = measure(copy.deepcopy(model) if len(configs) > 1 else model, split, config)
         result.update(train_s=train_s, params=params(model), curve=curve(model))
+        if getattr(model, "privacy", None) is not None:  # what a private model's training spent (igcore.dp)
+            result["privacy"] = model.privacy
         if cost is not None:
             result["cost"] = cost
         out[suffix] = result
