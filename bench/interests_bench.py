@@ -4,12 +4,16 @@ drift:  the bundled sample (data/sample, planted drift in drift_truth.csv) and f
         seeds go through the store and ``build_snapshots`` with the default InterestConfig; the stored change
         points are matched to the planted ones (same user, within 20 events; each planted change matched at
         most once; every other detection, users without planted drift included, is a false positive).
+model:  the same logs, the pipeline trained on each (``igcore train`` with ``--set`` settings; default
+        ``interests=4``), and change points detected from the model's slots (each event's slot, through the same
+        detector) scored the same way; and purity: of the slots holding at least 10% of a user's weight now,
+        the share whose 10 best-scored items hold at least 7 of one planted category.
 beauty: a copy of the Beauty store (bench/.work/beauty.duckdb, from ``igcore dataset beauty``) without its last
         1,000 events (by time): ``build_snapshots`` for every user, timed; the 1,000 events put back (new event
         ids, as an import gives them) and ``update_snapshots`` timed; then ``timeline`` of 1,000 random users
         (seed 0), each timed alone.
 
-    .venv/bin/python bench/interests_bench.py [--part drift|beauty|all] [--seeds 8]
+    .venv/bin/python bench/interests_bench.py [--part drift|model|beauty|all] [--seeds 8] [--set interests=4 ...]
 """
 
 from __future__ import annotations
@@ -25,11 +29,16 @@ import numpy as np
 import pandas as pd
 
 from igcore.benchio import WORK, machine, read_json, today, write_json, write_section
+from igcore.config import load_config, parse_assignments
 from igcore.datasets import load_dataset
-from igcore.interests.changes import evaluate_detections
+from igcore.events import load_interactions
+from igcore.interests.changes import detect_changes, evaluate_detections
 from igcore.interests.config import InterestConfig
+from igcore.interests.events import from_columns
 from igcore.interests.snapshots import build_snapshots, timeline, update_snapshots
 from igcore.paths import SAMPLE_DIR
+from igcore.pipeline.config import PipelineConfig
+from igcore.pipeline.run import train
 from igcore.store import Store
 from igcore.synth import SynthConfig, generate, write
 
@@ -65,6 +74,56 @@ def run_drift(seeds: list[int]) -> dict:
         with tempfile.TemporaryDirectory(prefix="igcore-synth-") as tmp:
             write(generate(SynthConfig(seed=seed)), tmp)
             out[f"synth-seed{seed}"] = drift_on(Path(tmp), f"synth seed {seed}")
+    return out
+
+
+def model_interests_on(folder: Path, label: str, settings: dict[str, str]) -> dict:
+    """Train the pipeline on one synthetic log; score change points from its slots and the slots' purity."""
+    with tempfile.TemporaryDirectory(prefix="igcore-model-interests-") as tmp:
+        root = Path(tmp)
+        shutil.copytree(folder, root / "sample")
+        with Store(root / "store.duckdb") as store:
+            load_dataset(store, "sample", root)
+            config = load_config(PipelineConfig, None, {"interests": "4", **settings})
+            t0 = time.perf_counter()
+            model, _ = train(store, config)
+            train_s = time.perf_counter() - t0
+            data = load_interactions(store)
+            category = dict(store.rows("SELECT item_id, category FROM items"))
+    users = list(range(model.n_users))
+    tracks = model.interest_tracks(users)
+    table = model.item_vectors()
+    item_category = np.array([category.get(i) for i in data.item_ids], dtype=object)
+    slots = np.concatenate([t.event_slots() for t in tracks])
+    users_of = np.repeat(data.user_ids, [len(t) for t in tracks]).astype(str)
+    times = np.concatenate([t.times for t in tracks])
+    log = from_columns(users_of, np.concatenate([data.item_ids[t.items] for t in tracks]),
+                       np.full(len(slots), "view", dtype=object), times, None, InterestConfig())
+    order = np.lexsort((np.arange(len(slots)), times, users_of))  # the order from_columns puts events in
+    found = detect_changes(log, slots[order], InterestConfig())
+    found = pd.DataFrame({"user_id": log.user_ids[found["user"].to_numpy(np.int64)],
+                          "event_index": found["event_index"].to_numpy(np.int64)})
+    truth = pd.read_csv(folder / "drift_truth.csv")
+    score = evaluate_detections(found, truth, TOLERANCE)
+    held, pure = 0, 0
+    for t in tracks:
+        for k in np.flatnonzero(t.weights[-1] >= 0.1):
+            top = t.top_items(len(t) - 1, table, 10)[k]
+            _, counts = np.unique(item_category[top].astype(str), return_counts=True)
+            held, pure = held + 1, pure + int(counts.max() >= 7)
+    print(f"{label} (model slots): P {score['precision']:.3f} R {score['recall']:.3f} F1 {score['f1']:.3f}; "
+          f"purity {pure}/{held}; train {train_s:.0f} s", flush=True)
+    return {**{k: round(v, 4) if isinstance(v, float) else v for k, v in score.items()},
+            "planted": len(truth), "detected": len(found), "slots_held": held, "slots_pure": pure,
+            "purity": round(pure / max(held, 1), 4), "train_s": round(train_s, 1), "settings": settings}
+
+
+def run_model(seeds: list[int], settings: dict[str, str]) -> dict:
+    out = {"sample": model_interests_on(SAMPLE_DIR, "sample (seed 7)", settings)}
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(prefix="igcore-synth-") as tmp:
+            write(generate(SynthConfig(seed=seed)), tmp)
+            out[f"synth-seed{seed}"] = model_interests_on(Path(tmp), f"synth seed {seed}", settings)
     return out
 
 
@@ -125,6 +184,20 @@ def section(data: dict) -> str:
             lines.append(f"| {name} | {r['planted']} | {r['detected']} | {r['precision']:.3f} | {r['recall']:.3f} | "
                          f"**{r['f1']:.3f}** | {r['median_abs_lag']:.0f} | {r['build_s']:.1f} |")
         lines.append("")
+    model = data.get("model")
+    if model:
+        lines += ["The trained model's own interests (`--part model`: the pipeline trained as `igcore train` does, "
+                  "settings as each row says): change points detected from each event's slot by the same detector, "
+                  "matched as above; purity: of the slots holding at least 10% of a user's weight now, the share "
+                  "whose 10 best-scored items hold at least 7 of one planted category (target >= 0.8).\n",
+                  "| log | settings | planted | detected | precision | recall | F1 | slots >= 10% | purity | train s |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, r in model.items():
+            settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items()) or "interests=4"
+            lines.append(f"| {name} | {settings} | {r['planted']} | {r['detected']} | {r['precision']:.3f} | "
+                         f"{r['recall']:.3f} | **{r['f1']:.3f}** | {r['slots_held']} | **{r['purity']:.3f}** | "
+                         f"{r['train_s']:.0f} |")
+        lines.append("")
     beauty = data.get("beauty")
     if beauty:
         lines += [f"Amazon Beauty ({beauty['events']:,} events, {beauty['users']:,} users, "
@@ -142,13 +215,17 @@ def section(data: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=["drift", "beauty", "all"], default="all")
+    ap.add_argument("--part", choices=["drift", "model", "beauty", "all"], default="all")
     ap.add_argument("--seeds", type=int, nargs="*", default=[8], help="other synth seeds for the drift check")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pipeline settings (model)")
     args = ap.parse_args()
     data: dict = {"date": today(), "machine": machine(), "targets": TARGETS}
     stamp = {"date": data["date"], "machine": data["machine"]}
     if args.part in ("drift", "all"):
         data["drift"] = {name: {**r, **stamp} for name, r in run_drift(args.seeds).items()}
+    if args.part in ("model", "all"):
+        settings = dict(parse_assignments(args.set))
+        data["model"] = {name: {**r, **stamp} for name, r in run_model(args.seeds, settings).items()}
     if args.part in ("beauty", "all"):
         data["beauty"] = {**run_beauty(), **stamp}
     write_json("interests", data, merge=True)

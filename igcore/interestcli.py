@@ -33,7 +33,11 @@ def add_interest_commands(command: Command) -> None:
     interests.add_argument("--html", metavar="FILE", help="also write the graph as one self-contained HTML file")
     interests.add_argument("--timeline", action="store_true", help="print the stored snapshots instead")
     interests.add_argument("--model", nargs="?", const="", metavar="DIR",
-                           help="use the trained model (default checkpoint if no DIR) for predictions and top-K")
+                           help="use the trained model (default checkpoint if no DIR): its interest slots are the "
+                                "graph when it has them (trained with interests=K), else it adds predictions and "
+                                "top-K to the observed graph")
+    interests.add_argument("--observed", action="store_true",
+                           help="with --model: the observed graph (decayed evidence) instead of the model's slots")
 
     drift = command("drift", _drift, "interests rising and fading across users, and users by change points "
                     "(private releases: noisy, cached, charged to the store's privacy budget)")
@@ -103,6 +107,7 @@ def _interests(args: argparse.Namespace) -> int:
     from igcore.dp import PER_USER_NOTE
     from igcore.interests.export import graph_json, write_html
     from igcore.interests.graph import interest_graph
+    from igcore.interests.model_graph import has_interests, model_graph
     from igcore.interests.snapshots import timeline
     from igcore.interests.text import graph_text, timeline_text
 
@@ -119,7 +124,11 @@ def _interests(args: argparse.Namespace) -> int:
                 print(timeline_text(found))
             print(PER_USER_NOTE, file=sys.stderr)
             return 0
-        graph = interest_graph(store, args.user, at, _model_scorer(args, store, at))
+        model = _model_scorer(args, store, at)
+        if has_interests(model) and not args.observed:
+            graph = model_graph(store, model, args.user)
+        else:
+            graph = interest_graph(store, args.user, at, model)
     print(PER_USER_NOTE, file=sys.stderr)
     if args.html:
         print(f"wrote {write_html(graph, args.html)}", file=sys.stderr)

@@ -11,6 +11,7 @@ from igcore.dashboard import explorer as ex
 from igcore.dashboard.models import checkpoint_version
 from igcore.dashboard.text import md_literal
 from igcore.dashboard.types import PER_USER_NOTE, DataFrame, Timestamp
+from igcore.interests.model_graph import has_interests
 from pages import common
 
 
@@ -47,6 +48,12 @@ def _timeline(path: str, user: str, stamp: float) -> ex.ExplorerTimeline:
 @st.cache_data(show_spinner=False)
 def _events(path: str, user: str, snapshot: int, at: Timestamp, stamp: float) -> DataFrame:
     return ex.events_until(Path(path), user, at)
+
+
+@st.cache_data(show_spinner="Reading the model's interests")
+def _model_view(path: str, user: str, stamp: float, model_version: float,
+                _model=None) -> tuple[ex.GraphView, ex.ExplorerTimeline]:
+    return ex.model_view(Path(path), user, _model)
 
 
 @st.cache_data(show_spinner="Computing the interest graph")
@@ -119,6 +126,25 @@ def explain(view: ex.GraphView) -> None:
                f"other events ({other:+.4f}) do too.")
 
 
+def model_section(path: str, user: str, stamp: float, model) -> None:
+    """The trained model's own interests: its slots now, why each recommendation, the slots over the events."""
+    view, tl = _model_view(path, user, stamp, checkpoint_version(Path(path)), _model=model)
+    st.header("The model's interests")
+    st.caption("Each node is one of the model's interest slots for this user, weighted by the share of their "
+               "recent behaviour routed to it and labelled by the catalogue interest of most of its best-scored "
+               "items; the recommendations are ranked by the model's own score, and each names the slot that "
+               "won it and the events that formed that slot.")
+    left, right = st.columns([3, 2])
+    with left:
+        st.iframe(view.html, height=640)
+    with right:
+        st.subheader(f"Recommendations ({view.graph.scorer})")
+        explain(view)
+    st.plotly_chart(ex.timeline_figure(tl), width="stretch")
+    st.caption("The slots' shares after each of the user's events (a slot is the same interest throughout); "
+               "dashed lines: change points of the slots each event was routed to.")
+
+
 def main() -> None:
     st.title("User explorer")
     st.caption(PER_USER_NOTE)
@@ -155,6 +181,9 @@ def main() -> None:
 
     scorer = common.model_scorer() if latest else None
     model = scorer if ex.knows_user(scorer, user) else None
+    if model is not None and has_interests(model):
+        model_section(path, user, stamp, model)
+        st.header("Observed interests (decayed evidence)")
     view = _graph(path, user, no, at, stamp, checkpoint_version(Path(path)) if model else 0.0, _model=model)
     if model is not None:
         st.caption("Recommendations and predicted affinities come from the trained model in its current state.")

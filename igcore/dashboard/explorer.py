@@ -24,9 +24,11 @@ from igcore import forget as forgetting
 from igcore import privacy
 from igcore.dashboard.text import figure_text
 from igcore.events import user_event_count
+from igcore.interests.changes import jsd_terms
 from igcore.interests.config import InterestConfig
 from igcore.interests.export import graph_html
 from igcore.interests.graph import InterestGraph, interest_graph
+from igcore.interests.model_graph import model_graph, model_slots, slot_shares
 from igcore.interests.schema import read_state
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.snapshots import build_snapshots, stored_config, timeline
@@ -283,10 +285,39 @@ def graph_view(path: Path, user_id: str, at: Any, model: ModelScorer | None = No
     with explanations: each recommendation's supporting interests and events with their shares of its score."""
     when = pd.Timestamp(at).to_pydatetime().replace(tzinfo=dt.UTC)
     with Store(path, read_only=True) as store:
-        graph = interest_graph(store, user_id, when, model=model)
-        seen = sorted({e["item_id"] for r in graph.recommendations for e in r["explanation"]["events"]})
-        titles = dict(store.rows("SELECT item_id, title FROM items WHERE item_id IN (SELECT unnest(?::VARCHAR[]))",
-                                 [seen])) if seen else {}
+        return _view(store, interest_graph(store, user_id, when, model=model), parts)
+
+
+def model_view(path: Path, user_id: str, model: ModelScorer, parts: int = 3) -> tuple[GraphView, ExplorerTimeline]:
+    """The user's interest graph from the trained model's interest slots in its current state
+    (:mod:`igcore.interests.model_graph`), its recommendations explained as :func:`graph_view`'s, and the
+    slots' weights after each of the user's events as a timeline (one point an event)."""
+    with Store(path, read_only=True) as store:
+        slots = model_slots(store, model, user_id)
+        view = _view(store, model_graph(store, model, user_id, slots=slots), parts)
+    shares = slot_shares(slots)
+    wide = shares.pivot(index="event_index", columns="interest", values="share").to_numpy()
+    at = pd.to_datetime(slots.track.times, unit="s")
+    snaps = pd.DataFrame({"snapshot_no": np.arange(len(at)), "snapshot_at": at, "n_events": np.arange(1, len(at) + 1),
+                          "top_interest": [f"slot:{k}" for k in wide.argmax(1)],
+                          "jsd": np.r_[np.nan, jsd_terms(wide[:-1], wide[1:]).sum(1)]})
+    snaps["label"] = [f"event {n}" for n in snaps["n_events"]]
+    changes = pd.DataFrame(view.graph.changes, columns=["event_index", "ts", "interest", "label", "faded", "jsd"])
+    labels = {n["interest"]: n["label"] for n in view.graph.nodes}
+    changes = changes.assign(ts=pd.to_datetime(changes["ts"]).dt.tz_localize(None),
+                             faded_label=changes["faded"].map(labels))
+    shares = shares.assign(snapshot_no=shares["event_index"], snapshot_at=pd.to_datetime(shares["ts"], unit="s"))
+    ranks = pd.DataFrame(columns=["snapshot_no", "snapshot_at", "scorer", "rank", "item_id", "title", "score",
+                                  "prev_rank"])
+    return view, ExplorerTimeline(user_id, "model slots", snaps, shares[["snapshot_no", "snapshot_at", "interest",
+                                                                          "label", "share"]], changes, ranks)
+
+
+def _view(store: Store, graph: InterestGraph, parts: int) -> GraphView:
+    """A graph with its HTML and its recommendations as tables: each one's supporting interests and events."""
+    seen = sorted({e["item_id"] for r in graph.recommendations for e in r["explanation"]["events"]})
+    titles = dict(store.rows("SELECT item_id, title FROM items WHERE item_id IN (SELECT unnest(?::VARCHAR[]))",
+                             [seen])) if seen else {}
     rows, explanations = [], {}
     for r in graph.recommendations:
         why = r["explanation"]

@@ -41,11 +41,19 @@ class InterestExtractor(nn.Module):
         visible = visible | torch.eye(length, dtype=torch.bool, device=hidden.device)[None]
         scores = logits.transpose(1, 2)[:, :, None, :].masked_fill(~visible[:, None], float("-inf"))
         pooled = torch.softmax(scores, dim=-1) @ hidden[:, None]  # (B, K, L_t, d)
-        routes = torch.softmax(logits, dim=-1) * real[..., None]  # (B, L, K): each event's share per slot
+        routes = self._routes(logits, real)
         recency = torch.exp(-self.decay * (steps[:, None] - steps[None, :]).clamp(min=0).float())
         recency = recency * visible  # (B, L_t, L_s)
         weights = recency @ routes / (recency @ real[..., None].float()).clamp(min=1e-9)
         return pooled.transpose(1, 2), weights
+
+    def routes(self, hidden: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """Each event's share per slot (B, L, K), zero at padded positions: the routing behind the weights."""
+        return self._routes(self.attend(hidden), real)
+
+    @staticmethod
+    def _routes(logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(logits, dim=-1) * real[..., None]
 
     @staticmethod
     def best_for(queries: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

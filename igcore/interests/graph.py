@@ -53,7 +53,7 @@ def to_seconds(at: dt.datetime) -> float:
 
 def interest_graph(store: Store, user_id: str, at: dt.datetime | None = None, model: ModelScorer | None = None,
                    config: InterestConfig | None = None, top_events: int = 5) -> InterestGraph:
-    config, nodes, vectors = _definitions(store, model, config)
+    config, nodes, vectors = definitions(store, model, config)
     until = to_seconds(at) if at is not None else None
     log = load_user_log(store, config, [user_id], until)
     if len(log) == 0:
@@ -70,7 +70,7 @@ def hypothetical_graph(store: Store, user_id: str, extra: Sequence[tuple[str, st
     taken at the latest event; nothing is written. For "what if this user now buys X" questions: ``model``
     should already know the extra events (e.g. a copy of the live model updated with them) or be None (the
     evidence scorer then reflects them exactly)."""
-    config, nodes, vectors = _definitions(store, model, config)
+    config, nodes, vectors = definitions(store, model, config)
     log = load_user_log(store, config, [user_id])
     items, types, times = ([x[i] for x in extra] for i in range(3))
     ts = np.array([to_seconds(t) for t in times], dtype=np.float64)
@@ -85,7 +85,7 @@ def hypothetical_graph(store: Store, user_id: str, extra: Sequence[tuple[str, st
     return _graph(store, user_id, log, float(log.ts.max()), nodes, vectors, config, model, top_events)
 
 
-def _definitions(store: Store, model: ModelScorer | None,
+def definitions(store: Store, model: ModelScorer | None,
                  config: InterestConfig | None) -> tuple[InterestConfig, InterestNodes, ItemVectors]:
     """The config, nodes and vectors in force: the stored ones when snapshots were built."""
     stored = load_nodes(store)
@@ -99,7 +99,7 @@ def _graph(store: Store, user_id: str, log: UserLog, t: float, nodes: InterestNo
     """The graph of the one user in ``log`` at time ``t``."""
     points = points_at(log, t)
     rows = compute_rows(log, points, nodes, vectors, config, model, np.array([0]) if model is not None else None)
-    titles = _titles(store, set(rows.items["item_id"]) | set(rows.recs["item_id"]))
+    titles = titles_of(store, set(rows.items["item_id"]) | set(rows.recs["item_id"]))
     primary = nodes.codes(log.item_ids)
     scorer = model.name if model is not None and (rows.recs["scorer"] == model.name).any() else "evidence"
     explain_vectors = (model.vectors() if scorer != "evidence" else None) or vectors
@@ -147,7 +147,7 @@ def _nodes(weights: pd.DataFrame, items: pd.DataFrame, nodes, titles: dict[str, 
              "top_items": tops.get(int(w.interest), [])} for w in weights.itertuples()]
 
 
-def _titles(store: Store, item_ids: set[str]) -> dict[str, str | None]:
+def titles_of(store: Store, item_ids: set[str]) -> dict[str, str | None]:
     if not item_ids:
         return {}
     return dict(store.rows("SELECT item_id, title FROM items WHERE item_id IN (SELECT unnest(?::VARCHAR[]))",

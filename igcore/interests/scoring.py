@@ -38,6 +38,10 @@ class ModelScorer:
         self._users = {u: i for i, u in enumerate(self.user_ids)}
         self.item_ids = np.asarray(self.item_ids, dtype=object)
 
+    def index_of(self, user_id: str) -> int | None:
+        """The model's index of a user, None for a user it does not know."""
+        return self._users.get(user_id)
+
     def scores(self, user_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(mask of users the model knows, their score rows)."""
         index = np.array([self._users.get(u, -1) for u in user_ids], dtype=np.int64)

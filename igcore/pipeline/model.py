@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from igcore.decode.interests import InterestExtractor
+from igcore.decode.track import InterestTrack, track_windows
 from igcore.embed.graph import graph_operator
 from igcore.encode.item_encoder import attr_matrix, text_matrix
 from igcore.encode.side import SideInfo
@@ -77,6 +78,7 @@ class IgcoreRecommender(SeededModel):
         """A fresh network, then a fresh memory (in this order: it fixes their random initial draws)."""
         cfg = self.cfg
         self.n_users, self.n_items, self.item_ids = events.n_users, events.n_items, events.item_ids
+        self.type_names = tuple(events.type_names)
         self.net = IgcoreNet(cfg, self.n_users, self.n_items, max(len(events.type_names), 1), text, attrs,
                              n_attrs).to(self.device)
         memory = InterestMemory(self.n_users, self.n_items, cfg.memory_dim, cfg.time_dim, self.net.message_dim) \
@@ -134,6 +136,38 @@ class IgcoreRecommender(SeededModel):
         if q.interests is None:
             return None
         return q.interests.float().cpu().numpy(), q.interest_weights.float().cpu().numpy()
+
+    @torch.no_grad()
+    def interest_tracks(self, users: list[int], chunk: int = 256) -> list[InterestTrack] | None:
+        """Each user's interests after each of their events in the current online state (every event gets its
+        state from a window with at least half the maximum length of context: :func:`track_windows`), or None
+        without interests. The last position of a track is what :meth:`interest_state` returns."""
+        if self.net.interests is None:
+            return None
+        self.net.eval()
+        table, max_len = self._item_tables().table, self.cfg.max_len
+        jobs = [(r, end, lo) for r, u in enumerate(users) for lo, end in track_windows(len(self.state.items[u]),
+                                                                                       max_len)]
+        k, d = self.cfg.interests, self.cfg.dim
+        parts: list[list[tuple[np.ndarray, ...]]] = [[] for _ in users]  # windows come in event order
+        for start in range(0, len(jobs), chunk):
+            part = jobs[start:start + chunk]
+            batch = windows(self.state, [users[r] for r, _, _ in part], max_len, self.cfg.gap_buckets,
+                            ends=[end for _, end, _ in part]).batch(slice(None), self.device)
+            real = batch.items > 0
+            states = self.net.seq(table, batch.items, batch.types, batch.gaps)
+            found = (*self.net.interest_queries(states, real), self.net.interests.routes(states, real))
+            for i, (r, end, lo) in enumerate(part):  # keep events lo..end-1: the last end - lo columns
+                parts[r].append(tuple(x[i, x.shape[1] - (end - lo):].float().cpu().numpy() for x in found))
+        out = []
+        for r, u in enumerate(users):
+            vectors, weights, routes = (np.concatenate([p[i] for p in parts[r]]) if parts[r] else
+                                        np.zeros((0, *shape), dtype=np.float32)
+                                        for i, shape in enumerate(((k, d), (k,), (k,))))
+            out.append(InterestTrack(np.asarray(self.state.items[u], dtype=np.int64),
+                                     np.asarray(self.state.types[u], dtype=np.int64),
+                                     np.asarray(self.state.times[u], dtype=np.float64), vectors, weights, routes))
+        return out
 
     @torch.no_grad()
     def item_vectors(self) -> np.ndarray:

@@ -50,14 +50,16 @@ class Windows:
 
 
 def windows(state: OnlineState, users: list[int], max_len: int, n_gap_buckets: int,
-            with_targets: bool = False) -> Windows:
-    """The windows of ``users``' last ``max_len`` events (with targets: inputs events[:-1], targets events[1:])."""
+            with_targets: bool = False, ends: list[int] | None = None) -> Windows:
+    """The windows of ``users``' last ``max_len`` events (with targets: inputs events[:-1], targets events[1:]);
+    with ``ends``, row r's window ends before its user's event ``ends[r]`` instead (a point in the past)."""
     shape = (len(users), max_len)
     items, types, gaps, targets = (np.zeros(shape, dtype=np.int64) for _ in range(4))
     for r, u in enumerate(users):
         history, kinds = state.items[u], state.types[u]
         buckets = gap_buckets(state.times[u], n_gap_buckets)
-        n = len(history) - 1 if with_targets else len(history)
+        n = len(history) if ends is None else ends[r]
+        n = n - 1 if with_targets else n
         lo = max(0, n - max_len)
         k = n - lo
         if k <= 0:

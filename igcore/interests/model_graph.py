@@ -1,0 +1,194 @@
+"""One user's interest graph read from the trained model's own state: its K interest slots are the nodes.
+
+A node is slot k of the decoder (:mod:`igcore.decode.track`): its weight is the share of the user's recent
+behaviour routed to it; it is labelled by the catalogue interest (category, brand or cluster, the stored
+nodes) that most of its top items belong to, and by those items; edges are transitions (consecutive events
+routed from one slot to another) and co-activation (two slots held at once). Each recommendation is ranked by
+the model's own score, query . v + max over slots of interest_k . v, and is attributed exactly: the slot that
+won the max and the sequence query, their contributions summing to the score; the events listed are those
+that formed the winning slot. Change points come from the same detector as the observed graph's
+(:func:`igcore.interests.changes.detect_changes`), run over each event's slot.
+
+Returned as an :class:`~igcore.interests.graph.InterestGraph` (kinds ``["model"]``), so every view of the
+observed graph (text, HTML, JSON) shows the model's graph too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from igcore.decode.track import InterestTrack, coactivation, slot_transitions
+from igcore.errors import IgcoreError
+from igcore.interests.changes import detect_changes
+from igcore.interests.config import InterestConfig
+from igcore.interests.events import from_columns
+from igcore.interests.explain import iso_utc
+from igcore.interests.graph import InterestGraph, definitions, titles_of
+from igcore.interests.nodes import InterestNodes
+from igcore.interests.scoring import ModelScorer, top_k
+from igcore.store import Store
+
+MODEL_KIND = "model"
+METHOD = "model interests (exact)"
+LABEL_ITEMS = 10  # a slot is labelled by the catalogue interest of most of its this many best-scored items
+
+
+def slot_id(k: int) -> str:
+    return f"slot:{k}"
+
+
+def has_interests(scorer: ModelScorer | None) -> bool:
+    """Whether the scorer's model holds interest slots (a pipeline trained with ``interests`` > 0)."""
+    return scorer is not None and getattr(getattr(scorer.model, "cfg", None), "interests", 0) > 0
+
+
+def slot_labels(top: np.ndarray, item_ids: np.ndarray, nodes: InterestNodes) -> list[tuple[str, float]]:
+    """Each slot's label and purity from its top items (K, k) of item indexes: the catalogue interest most of
+    them belong to and the share of them it holds; a slot whose items belong to none is ``slot k``."""
+    out = []
+    for k, row in enumerate(top):
+        codes = nodes.codes(item_ids[row])
+        codes = codes[codes >= 0]
+        if len(codes) == 0:
+            out.append((f"slot {k}", 0.0))
+            continue
+        values, counts = np.unique(codes, return_counts=True)
+        best = int(values[counts.argmax()])
+        out.append((str(nodes.label[best]), float(counts.max() / len(row))))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSlots:
+    """What the graph and the timeline of one user's slots are drawn from."""
+
+    user_id: str
+    index: int  # the model's user index
+    track: InterestTrack
+    table: np.ndarray  # (n_items, d) the item vectors the model scores against
+    item_ids: np.ndarray  # object
+    top: np.ndarray  # (K, LABEL_ITEMS) each slot's best-scored items now
+    labels: list[tuple[str, float]]  # each slot's label and purity
+    config: InterestConfig
+
+
+def model_slots(store: Store, scorer: ModelScorer, user_id: str, config: InterestConfig | None = None) -> ModelSlots:
+    """The user's slots in the model's current state, labelled by the store's catalogue interests."""
+    if not has_interests(scorer):
+        raise IgcoreError("the trained model has no interest slots: train with --set interests=K (K > 0)")
+    index = scorer.index_of(user_id)
+    if index is None:
+        raise IgcoreError(f"the trained model does not know user {user_id!r}: update or retrain it")
+    config, nodes, _ = definitions(store, scorer, config)
+    track = scorer.model.interest_tracks([index])[0]
+    if len(track) == 0:
+        raise IgcoreError(f"user {user_id!r} has no events in the model's state")
+    item_ids = np.asarray(scorer.item_ids, dtype=object)
+    table = np.asarray(scorer.model.item_vectors(), dtype=np.float64)
+    top = track.top_items(len(track) - 1, table, LABEL_ITEMS)  # seen items included: what a slot is about
+    return ModelSlots(user_id, index, track, table, item_ids, top, slot_labels(top, item_ids, nodes), config)
+
+
+def slot_shares(slots: ModelSlots) -> pd.DataFrame:
+    """Each slot's weight after each of the user's events, long: event_index, ts (seconds), interest, label,
+    share. Slot k is the same interest at every event, so this is the node's own history."""
+    track, k = slots.track, slots.track.slots
+    return pd.DataFrame({"event_index": np.repeat(np.arange(len(track)), k), "ts": np.repeat(track.times, k),
+                         "interest": [slot_id(j) for j in range(k)] * len(track),
+                         "label": [slots.labels[j][0] for j in range(k)] * len(track),
+                         "share": track.weights.ravel().astype(np.float64)})
+
+
+def model_graph(store: Store, scorer: ModelScorer, user_id: str, config: InterestConfig | None = None,
+                top_events: int = 5, slots: ModelSlots | None = None) -> InterestGraph:
+    """The user's interest graph in the model's current state (see the module's docstring)."""
+    slots = slots or model_slots(store, scorer, user_id, config)
+    model, track, table, item_ids, labels, config = (scorer.model, slots.track, slots.table, slots.item_ids,
+                                                     slots.labels, slots.config)
+    last = len(track) - 1
+    seen = np.unique(track.items) if config.exclude_seen else None
+    recs = _recommendations(model, slots.index, track, table, item_ids, seen, labels, config, top_events)
+    names = titles_of(store, {*item_ids[slots.top.ravel()], *(r["item_id"] for r in recs)})
+    for r in recs:
+        r["title"] = names.get(r["item_id"])
+    routed = track.event_slots()
+    graph_nodes = [{"interest": slot_id(k), "kind": MODEL_KIND, "label": labels[k][0],
+                    "weight": float(track.weights[last, k]), "share": float(track.weights[last, k]),
+                    "events": int((routed == k).sum()), "predicted": None, "purity": labels[k][1],
+                    "top_items": [{"item_id": item_ids[j], "title": names.get(item_ids[j]),
+                                   "weight": float(track.vectors[last, k] @ table[j]), "events": 0}
+                                  for j in slots.top[k, :config.top_items]],
+                    "formed_by": _events(model, track, k, top_events, item_ids)}
+                   for k in np.argsort(-track.weights[last], kind="stable")]
+    return InterestGraph(user_id, iso_utc(track.times[last]), len(track), [MODEL_KIND], scorer.name, graph_nodes,
+                         _edges(track), recs, _changes(track, item_ids, labels, config))
+
+
+def _events(model, track: InterestTrack, slot: int, k: int, item_ids: np.ndarray,
+            contribution: float | None = None) -> list[dict]:
+    """The events that formed ``slot`` in the latest state, strongest first, with their shares of its strength
+    (routing times recency) and, given the slot's ``contribution`` to a score, their parts of it."""
+    last, half_life = len(track) - 1, model.cfg.interest_half_life
+    rows = track.formed_by(last, slot, half_life, k)
+    strength = track.routes[rows, slot] * np.exp2(-(last - rows) / half_life)
+    total = strength.sum()
+    shares = strength / total if total > 0 else np.zeros(len(rows))
+    names = getattr(model, "type_names", ())
+    return [{"item_id": item_ids[track.items[r]], "event_index": int(r), "ts": iso_utc(track.times[r]),
+             "event_type": names[track.types[r]] if track.types[r] < len(names) else "",
+             "contribution": None if contribution is None else float(contribution * sh), "share": float(sh)}
+            for r, sh in zip(rows, shares)]
+
+
+def _edges(track: InterestTrack) -> list[dict]:
+    out = []
+    for kind, matrix in (("transition", slot_transitions(track.routes)), ("cooccurrence",
+                                                                           coactivation(track.weights))):
+        for a, b in zip(*np.nonzero(matrix > 0)):
+            if kind == "cooccurrence" and a > b:
+                continue
+            out.append({"src": slot_id(int(a)), "dst": slot_id(int(b)), "kind": kind, "weight": float(matrix[a, b])})
+    return sorted(out, key=lambda e: -e["weight"])
+
+
+def _recommendations(model, index: int, track: InterestTrack, table: np.ndarray, item_ids: np.ndarray,
+                     seen: np.ndarray | None, labels: list[tuple[str, float]], config: InterestConfig,
+                     top_events: int) -> list[dict]:
+    """The model's own top-k, each attributed exactly to the slot that won it and to the sequence query."""
+    scores = np.asarray(model.score(np.array([index])), dtype=np.float64)
+    if seen is not None:
+        scores[:, seen] = -np.inf
+    cols, vals = top_k(scores, config.top_k)
+    last = len(track) - 1
+    out = []
+    for rank, (j, score) in enumerate(zip(cols[0], vals[0]), start=1):
+        if j < 0:
+            break
+        by_slot = track.vectors[last] @ table[j]
+        k = int(by_slot.argmax())
+        part = float(by_slot[k])
+        interests = [{"interest": slot_id(k), "label": labels[k][0], "contribution": part,
+                      "share": part / score if score else None},
+                     {"interest": None, "label": "(sequence state)", "contribution": float(score - part),
+                      "share": float(score - part) / score if score else None}]
+        out.append({"rank": rank, "item_id": item_ids[j], "title": None, "score": float(score),
+                    "interest": slot_id(k), "label": labels[k][0],
+                    "explanation": {"item_id": item_ids[j], "score": float(score), "method": METHOD,
+                                    "interests": interests,
+                                    "events": _events(model, track, k, top_events, item_ids, part),
+                                    "other_events": float(score - part)}})
+    return out
+
+
+def _changes(track: InterestTrack, item_ids: np.ndarray, labels: list[tuple[str, float]],
+             config: InterestConfig) -> list[dict]:
+    """Change points of the user's slots: the observed detector over each event's slot."""
+    log = from_columns(np.zeros(len(track), dtype=object), item_ids[track.items],
+                       np.full(len(track), "view", dtype=object), track.times, None, config)
+    found = detect_changes(log, track.event_slots(), config)
+    return [{"event_index": int(c.event_index), "ts": iso_utc(float(log.ts[c.row])), "interest": slot_id(c.interest),
+             "label": labels[c.interest][0], "faded": slot_id(c.faded) if c.faded >= 0 else None,
+             "jsd": float(c.jsd)} for c in found.itertuples()]

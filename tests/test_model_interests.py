@@ -1,0 +1,136 @@
+"""The interest graph read from the model's own state (igcore.decode.track, igcore.interests.model_graph): the
+nodes are the decoder's slots at the time shown, each recommendation is attributed exactly to the slot that won
+its score, and slot identity holds over time. Tiny logs and a real store built here."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from igcore.decode.track import InterestTrack, coactivation, slot_transitions, track_windows
+from igcore.errors import IgcoreError
+from igcore.events import from_arrays
+from igcore.ingest import import_items
+from igcore.interests.config import InterestConfig
+from igcore.interests.model_graph import METHOD, model_graph
+from igcore.interests.scoring import ModelScorer
+from igcore.interests.text import graph_text
+from igcore.pipeline.config import PipelineConfig
+from igcore.pipeline.model import IgcoreRecommender
+from igcore.store import Store
+
+TINY = PipelineConfig(dim=16, max_len=6, epochs=2, eval_every=1, batch_size=16, memory_dim=8, time_dim=4,
+                      device="cpu", dropout=0.0, interests=3, use_text=False, memory_batch=4, gnn_layers=2)
+
+
+def _log():
+    """Users walk one of three five-item categories in order (u % 3); u00 walks its category 14 times."""
+    users, items, ts = [], [], []
+    for u in range(9):
+        for k in range(14 if u == 0 else 7):
+            users.append(f"u{u:02d}")
+            items.append(f"i{(u % 3) * 5 + (u + k) % 5:02d}")
+            ts.append(1_700_000_000 + 60 * (k * 9 + u))
+    return from_arrays(users, items, ts)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    log = _log()
+    model = IgcoreRecommender(TINY)
+    model.fit(log)
+    folder = tmp_path_factory.mktemp("model_graph")
+    (folder / "items.csv").write_text("item_id,title,category\n" + "".join(
+        f"i{i:02d},Thing {i},{['Tea', 'Garden', 'Running'][i // 5]}\n" for i in range(15)))
+    with Store(folder / "s.duckdb") as store:
+        import_items(store, folder / "items.csv")
+    return model, log, folder / "s.duckdb"
+
+
+def test_track_windows_give_every_event_half_a_window_of_context():
+    assert track_windows(0, 6) == []
+    assert track_windows(4, 6) == [(0, 4)]
+    assert track_windows(14, 6) == [(0, 6), (6, 9), (9, 12), (12, 14)]
+    assert track_windows(15, 6) == [(0, 6), (6, 9), (9, 12), (12, 15)]
+
+
+def test_edges_and_the_events_that_formed_a_slot():
+    routes = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    weights = np.array([[1.0, 0.0], [0.5, 0.5], [0.5, 0.5]])
+    # event 0 -> 1 goes slot 0 -> 1 wholly; event 1 -> 2 goes slot 1 -> half to each (self-loops dropped)
+    assert slot_transitions(routes).tolist() == [[0.0, 1.0], [0.5, 0.0]]
+    # both slots held at events 1 and 2 (0.5 * 0.5 each), averaged over the three events
+    assert coactivation(weights) == pytest.approx(np.array([[0.0, 0.5 / 3], [0.5 / 3, 0.0]]))
+    track = InterestTrack(np.array([4, 5, 6]), np.zeros(3, dtype=np.int64), np.arange(3.0), np.zeros((3, 2, 1)),
+                          weights, routes)
+    # slot 0 at event 2 (half life 1): event 0 routes 1.0 at age 2 -> 0.25; event 2 routes 0.5 at age 0 -> 0.5
+    assert track.formed_by(2, 0, 1.0, 5).tolist() == [2, 0]
+    assert track.event_slots().tolist() == [0, 1, 0] and track.position_at(1.5) == 1
+
+
+def test_the_track_ends_at_the_models_current_interests(trained):
+    model, log, _ = trained
+    tracks = model.interest_tracks([0, 4])
+    queries, weights = model.interest_state(np.array([0, 4]))
+    assert [len(t) for t in tracks] == [14, 7]
+    for r, track in enumerate(tracks):
+        assert np.allclose(track.vectors[-1], queries[r], atol=1e-5)
+        assert np.allclose(track.weights[-1], weights[r], atol=1e-5)
+        assert np.allclose(track.weights.sum(1), 1.0, atol=1e-5) and np.allclose(track.routes.sum(1), 1.0, atol=1e-5)
+    assert tracks[0].items.tolist() == [k % 5 for k in range(14)]  # u00's walk over i00..i04
+
+
+def test_the_model_graph_is_the_models_state_and_explains_the_score_that_ranks(trained):
+    model, log, db = trained
+    scorer = ModelScorer(model, log.user_ids, log.item_ids, name="igcore")
+    with Store(db, read_only=True) as store:
+        graph = model_graph(store, scorer, "u00")
+    _, weights = model.interest_state(np.array([0]))
+    assert graph.kinds == ["model"] and graph.n_events == 14
+    assert sorted(n["interest"] for n in graph.nodes) == ["slot:0", "slot:1", "slot:2"]
+    assert [n["share"] for n in graph.nodes] == pytest.approx(sorted(weights[0], reverse=True), abs=1e-6)
+    assert all(n["label"] in {"Tea", "Garden", "Running"} for n in graph.nodes)
+    assert all(len(n["top_items"]) == InterestConfig().top_items for n in graph.nodes)
+    assert all(0.1 <= n["purity"] <= 1.0 for n in graph.nodes)
+    scores = model.score(np.array([0]))[0]
+    scores[[0, 1, 2, 3, 4]] = -np.inf  # seen items are left out
+    assert [r["item_id"] for r in graph.recommendations] == log.item_ids[np.argsort(-scores)[:10]].tolist()
+    queries, _ = model.interest_state(np.array([0]))
+    table = model.item_vectors()
+    for r in graph.recommendations:
+        why = r["explanation"]
+        j = int(np.flatnonzero(log.item_ids == r["item_id"])[0])
+        best = int((queries[0] @ table[j]).argmax())
+        assert r["interest"] == f"slot:{best}" and why["method"] == METHOD
+        assert sum(p["contribution"] for p in why["interests"]) == pytest.approx(r["score"], rel=1e-6)
+        assert why["interests"][0]["contribution"] == pytest.approx(float(queries[0, best] @ table[j]), rel=1e-5)
+        assert sum(e["contribution"] for e in why["events"]) == pytest.approx(why["interests"][0]["contribution"])
+    text = graph_text(graph)
+    assert "slot:" in text and "recommendations (igcore)" in text
+
+
+def test_the_model_graph_moves_only_for_the_touched_user(trained):
+    model, log, db = trained
+    twin = model.fork(np.array([0]))
+    scorer = ModelScorer(twin, log.user_ids, log.item_ids, name="igcore")
+    with Store(db, read_only=True) as store:
+        before = [model_graph(store, scorer, u) for u in ("u00", "u01")]
+        late = int(log.ts.max()) + 60
+        twin.update(dataclasses.replace(log.subset(np.array([0, 1])), user=np.array([0, 0]),
+                                        item=np.array([10, 11]), ts=np.array([late, late + 60])))
+        after = [model_graph(store, scorer, u) for u in ("u00", "u01")]
+    assert after[0].n_events == 16 and after[0].nodes != before[0].nodes
+    assert after[1].nodes == before[1].nodes  # slot identity and state of an untouched user hold
+
+
+def test_a_model_without_slots_or_a_stranger_says_so(trained, tmp_path):
+    model, log, db = trained
+    with Store(db, read_only=True) as store:
+        with pytest.raises(IgcoreError, match="does not know user"):
+            model_graph(store, ModelScorer(model, log.user_ids, log.item_ids), "nobody")
+        plain = IgcoreRecommender(TINY, interests=0)
+        plain.fit(log)
+        with pytest.raises(IgcoreError, match="no interest slots"):
+            model_graph(store, ModelScorer(plain, log.user_ids, log.item_ids), "u00")
