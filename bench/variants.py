@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,10 +36,24 @@ def run_variant(model: str, setting: str, db: Path, protocol: str, seed: int, bu
     result = run_in_child(ModelJob(model, ModelContext(seed, "cpu", exclude, db, overrides), protocol))[""]
     head = result["variants"]["history_excluded" if exclude else "nothing_excluded"]
     cost = result.get("cost", {})
-    return {"valid_ndcg@10": round(max(v for _, v in result["curve"]), 5), "ndcg@10": round(head["ndcg@10"], 5),
-            "hr@10": round(head["hr@10"], 5), "s_per_position": cost.get("s_per_position"),
-            "epochs": cost.get("epochs"), "train_s": round(result["train_s"], 1), "seed": seed,
-            "date": today(), "machine": machine()}
+    valid = max((v for _, v in result["curve"]), default=None)  # None: a model that never reads validation
+    row = {"valid_ndcg@10": None if valid is None else round(valid, 5), "ndcg@10": round(head["ndcg@10"], 5),
+           "hr@10": round(head["hr@10"], 5), "s_per_position": cost.get("s_per_position"),
+           "epochs": cost.get("epochs"), "train_s": round(result["train_s"], 1), "seed": seed,
+           "date": today(), "machine": machine()}
+    if "privacy" in result:  # what a private model's training spent (igcore-dp)
+        row["privacy"] = result["privacy"]
+    return row
+
+
+def record(out: str, key: str, row: dict, table: Callable[[dict[str, list[dict]]], str]) -> None:
+    """Add one seed's row under ``key`` (replacing that seed's earlier run) to ``out``'s JSON and section;
+    parallel runs over one dataset merge their rows."""
+    with locked(out):
+        rows = read_json(out) or {}
+        rows[key] = [r for r in rows.get(key, []) if r["seed"] != row["seed"]] + [row]
+        write_json(out, rows)
+        write_section(out, table(rows))
 
 
 def summary(runs: list[dict], key: str) -> str:
@@ -79,11 +94,7 @@ def main() -> None:
             row = run_variant(args.model, setting, db, args.protocol, seed, args.budget)
             key = args.model + (f"[{setting}]" if setting else "")
             print(key, row, flush=True)
-            with locked(out):  # parallel runs over one dataset merge their rows
-                rows = read_json(out) or {}
-                rows[key] = [r for r in rows.get(key, []) if r["seed"] != seed] + [row]
-                write_json(out, rows)
-                write_section(out, table(f"{name} · {args.protocol}", rows))
+            record(out, key, row, lambda rows: table(f"{name} · {args.protocol}", rows))
 
 
 if __name__ == "__main__":
