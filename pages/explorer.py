@@ -181,11 +181,16 @@ def main() -> None:
 
     scorer = common.model_scorer() if latest else None
     model = scorer if ex.knows_user(scorer, user) else None
-    if model is not None and has_interests(model):
+    slots = model is not None and has_interests(model)
+    if slots:
         model_section(path, user, stamp, model)
         st.header("Observed interests (decayed evidence)")
     view = _graph(path, user, no, at, stamp, checkpoint_version(Path(path)) if model else 0.0, _model=model)
-    if model is not None:
+    if slots:
+        st.caption("The user's events grouped by catalogue interest, decayed with time, with the model's predicted "
+                   "share of each beside them; the recommendations are the model's, above.")
+        st.iframe(view.html, height=640)
+    elif model is not None:
         st.caption("Recommendations and predicted affinities come from the trained model in its current state.")
     elif not latest:
         st.caption("A past time: the model scores only in its current state, so the graph and recommendations "
@@ -195,13 +200,14 @@ def main() -> None:
                    + (" (the trained model does not know this user)." if scorer is not None else
                       " (no trained model yet)."))
 
-    left, right = st.columns([3, 2])
-    with left:
-        st.subheader("Interest graph")
-        st.iframe(view.html, height=760)
-    with right:
-        st.subheader(f"Recommendations ({view.graph.scorer})")
-        explain(view)
+    if not slots:
+        left, right = st.columns([3, 2])
+        with left:
+            st.subheader("Interest graph")
+            st.iframe(view.html, height=760)
+        with right:
+            st.subheader(f"Recommendations ({view.graph.scorer})")
+            explain(view)
 
     st.subheader("Interests over time")
     st.plotly_chart(ex.timeline_figure(tl, at), width="stretch")

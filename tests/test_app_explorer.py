@@ -22,6 +22,7 @@ from igcore.dashboard.text import md_literal
 from igcore.ingest import import_events, import_items
 from igcore.interests.config import InterestConfig
 from igcore.interests.graph import interest_graph
+from igcore.interests.model_graph import model_graph
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.snapshots import build_snapshots, timeline
 from igcore.pipeline.config import PipelineConfig
@@ -228,6 +229,23 @@ def test_latest_snapshot_uses_the_trained_model_and_past_ones_the_evidence(app_d
     at.select_slider[0].set_value(3).run()
     assert "Recommendations (evidence)" in [s.value for s in at.subheader]
     assert any("A past time" in c.value for c in at.caption)
+
+
+def test_a_model_with_interest_slots_shows_its_own_graph_first(app_db):
+    config = PipelineConfig(dim=16, max_len=10, epochs=2, eval_every=1, batch_size=64, memory_dim=16, time_dim=4,
+                            device="cpu", use_text=False, interests=2)
+    with Store(app_db, read_only=True) as store:
+        train(store, config)
+        scorer = ModelScorer.from_checkpoint(store, checkpoint_dir(app_db))
+        expected = model_graph(store, scorer, "u1")
+    at = open_page("u1")
+    assert [h.value for h in at.header][:2] == ["The model's interests", "Observed interests (decayed evidence)"]
+    assert frame(at, RECS)["item_id"].tolist() == [r["item_id"] for r in expected.recommendations]
+    assert frame(at, RECS)["interest"].tolist() == [r["label"] for r in expected.recommendations]
+    assert frame(at, WHY_INTERESTS)["share"].sum() == pytest.approx(1.0, abs=1e-6)  # slot + sequence = score
+    slots = [t for t in figures(at)[0]["data"] if t.get("stackgroup") == "shares"]
+    assert len(slots) == 2 and len(slots[0]["x"]) == expected.n_events  # one point per event, per slot
+    assert len(at.get("iframe")) == 2  # the model's graph, then the observed one
 
 
 # --- finding users --------------------------------------------------------------------------------------------------
