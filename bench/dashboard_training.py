@@ -14,6 +14,7 @@ dashboard reaches at least 90% of the library's best validation NDCG@10 within 6
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from igcore.benchio import locked, machine, read_json, today, write_json, write_section  # noqa: E402
 from igcore.config import load_config, parse_assignments  # noqa: E402
 from igcore.dashboard.overview import prepare_store  # noqa: E402
-from igcore.dashboard.training import DASHBOARD_EPOCHS, pipeline_config, train_pipeline  # noqa: E402
+from igcore.dashboard.training import pipeline_config, train_pipeline  # noqa: E402
 from igcore.encode.side import load_side_info  # noqa: E402
 from igcore.pipeline.config import PipelineConfig  # noqa: E402
 from igcore.store import Store  # noqa: E402
@@ -77,7 +78,8 @@ def main() -> None:
                 for name in args.only}
         if args.set:
             jobs["dashboard[" + ",".join(args.set) + "]"] = load_config(
-                PipelineConfig, None, {"epochs": DASHBOARD_EPOCHS, "device": "cpu", **parse_assignments(args.set)})
+                PipelineConfig, None, {**dataclasses.asdict(pipeline_config(device="cpu")),
+                                       **parse_assignments(args.set)})
         for name, config in jobs.items():
             row = run(name, config, source)
             with locked(OUT):

@@ -60,6 +60,10 @@ with st.form("train"):
     dim = cols[2].select_slider("Embedding size (dim)", options=training.DIMS, value=defaults.dim, key="pipeline_dim")
     device = cols[3].selectbox("Device", DEVICES, index=DEVICES.index(defaults.device), key="pipeline_device",
                                help="auto picks a CUDA GPU when present, else the CPU")
+    interests = st.number_input("Interest slots per user (K)", min_value=0, max_value=16,
+                                value=training.DASHBOARD_INTERESTS, step=1, key="pipeline_interests",
+                                help="The model's interests, shown as each user's interest graph in the explorer; "
+                                     "0: a single query vector (the explorer then shows the observed graph)")
     rebuild = st.checkbox("Rebuild interest snapshots with the trained model", value=True, key="pipeline_rebuild",
                           help="Stores predicted affinities and model top-K lists for the explorer and cohorts")
     start = st.form_submit_button("Train", type="primary")
@@ -78,7 +82,8 @@ if start:
             chart.plotly_chart(training.loss_figure(log), width="stretch", key=f"loss-live-{len(log)}")
 
     try:
-        config = training.pipeline_config(use_text, use_graph, use_temporal, gnn, int(epochs), int(dim), device)
+        config = training.pipeline_config(use_text, use_graph, use_temporal, gnn, int(epochs), int(dim), device,
+                                          interests=int(interests))
         outcome = training.train_pipeline(path, config, report, rebuild)
     except IgcoreError as exc:
         bar.progress(1.0, text="Training stopped")

@@ -41,6 +41,8 @@ from igcore.store import Store
 # come on top of the epochs; more epochs reach a better model (the page shows the loss curve), and the library's
 # default (early stopping) is for benchmarks. docs/BENCHMARKS.md ("Dashboard") measures what it takes.
 DASHBOARD_EPOCHS = 2
+# The dashboard trains interest slots by default: they are what the explorer shows as the model's interest graph.
+DASHBOARD_INTERESTS = 4
 DIMS = (16, 32, 64, 128, 256)
 RESULTS_ENV = "IGCORE_BENCH_RESULTS"  # a folder of <dataset>-<protocol>.json to show instead of bench/results
 REFERENCE = "SASRec"  # the ablation charts' reference row
@@ -59,11 +61,11 @@ STAGE_SPANS = {"encode": (0.0, 0.1), "memory": (0.1, 0.2), "train": (0.2, 0.9), 
 # --- training ----------------------------------------------------------------------------------------------------
 def pipeline_config(use_text: bool = True, use_graph: bool = True, use_temporal: bool = True, gnn: str = "gin",
                     epochs: int = DASHBOARD_EPOCHS, dim: int = PipelineConfig.dim, device: str = "auto",
-                    file: str | Path | None = None) -> PipelineConfig:
+                    file: str | Path | None = None, interests: int = DASHBOARD_INTERESTS) -> PipelineConfig:
     """The page's choices layered over the defaults (and an optional TOML/JSON file), as ``igcore train`` does;
     a wrong value is an IgcoreError naming the setting."""
     overrides = {"use_text": use_text, "use_graph": use_graph, "use_temporal": use_temporal, "gnn": gnn,
-                 "epochs": int(epochs), "dim": int(dim), "device": device}
+                 "epochs": int(epochs), "dim": int(dim), "device": device, "interests": int(interests)}
     return load_config(PipelineConfig, file, overrides)
 
 

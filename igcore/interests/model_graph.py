@@ -92,6 +92,26 @@ def model_slots(store: Store, scorer: ModelScorer, user_id: str, config: Interes
     return ModelSlots(user_id, index, track, table, item_ids, top, slot_labels(top, item_ids, nodes), config)
 
 
+def routed_codes(track: InterestTrack, table: np.ndarray, item_codes: np.ndarray, k: int = LABEL_ITEMS,
+                 chunk: int = 4096) -> np.ndarray:
+    """(L,) for each event, the catalogue interest (code; -1: none) of the slot it was routed to, as that slot
+    stood after the event: the interest most of the slot's ``k`` best-scored items belong to. A slot whose
+    content moves to a new interest moves its events to a new code, so the change detector sees drift even
+    when the new interest reuses a slot the user held before."""
+    slots = track.event_slots()
+    out = np.full(len(track), -1, dtype=np.int64)
+    width = int(item_codes.max()) + 2 if len(item_codes) else 1
+    for lo in range(0, len(track), chunk):
+        rows = np.arange(lo, min(lo + chunk, len(track)))
+        scores = track.vectors[rows, slots[rows]] @ table.T  # (n, items)
+        top = np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k]
+        counts = np.zeros((len(rows), width))
+        np.add.at(counts, (np.repeat(np.arange(len(rows)), top.shape[1]), item_codes[top].ravel() + 1), 1)
+        counts[:, 0] = 0  # items in no interest do not vote
+        out[rows] = np.where(counts.max(1) > 0, counts.argmax(1) - 1, -1)
+    return out
+
+
 def slot_shares(slots: ModelSlots) -> pd.DataFrame:
     """Each slot's weight after each of the user's events, long: event_index, ts (seconds), interest, label,
     share. Slot k is the same interest at every event, so this is the node's own history."""
