@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import html
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -246,6 +248,12 @@ def test_a_model_with_interest_slots_shows_its_own_graph_first(app_db):
     slots = [t for t in figures(at)[0]["data"] if t.get("stackgroup") == "shares"]
     assert len(slots) == 2 and len(slots[0]["x"]) == expected.n_events  # one point per event, per slot
     assert len(at.get("iframe")) == 2  # the model's graph, then the observed one
+    cli = [sys.executable, "-m", "igcore.cli", "interests", "u1", "--db", str(app_db), "--model", "--json"]
+    shown = json.loads(subprocess.run(cli, capture_output=True, text=True, check=True, timeout=120).stdout)
+    assert shown["kinds"] == ["model"] and shown["nodes"] == json.loads(json.dumps(expected.nodes))
+    observed = json.loads(subprocess.run([*cli, "--observed"], capture_output=True, text=True, check=True,
+                                         timeout=120).stdout)
+    assert observed["kinds"] == ["category"]
 
 
 # --- finding users --------------------------------------------------------------------------------------------------
