@@ -14,7 +14,7 @@ from igcore.errors import IgcoreError
 from igcore.events import from_arrays
 from igcore.ingest import import_items
 from igcore.interests.config import InterestConfig
-from igcore.interests.model_graph import METHOD, model_graph
+from igcore.interests.model_graph import METHOD, model_graph, routed_codes
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.text import graph_text
 from igcore.pipeline.config import PipelineConfig
@@ -68,6 +68,18 @@ def test_edges_and_the_events_that_formed_a_slot():
     # slot 0 at event 2 (half life 1): event 0 routes 1.0 at age 2 -> 0.25; event 2 routes 0.5 at age 0 -> 0.5
     assert track.formed_by(2, 0, 1.0, 5).tolist() == [2, 0]
     assert track.event_slots().tolist() == [0, 1, 0] and track.position_at(1.5) == 1
+
+
+def test_an_events_code_is_the_catalogue_interest_its_slot_stood_for():
+    table = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])  # items 0, 1: interest 0; 2, 3: interest 1
+    codes = np.array([0, 0, 1, -1])  # item 3 belongs to none: it does not vote
+    x, y = [1.0, 0.0], [0.0, 1.0]
+    vectors = np.array([[x, y], [x, y], [x, x]])  # slot 1 moves to interest 0's content at event 2
+    routes = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]])
+    track = InterestTrack(np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64), np.arange(3.0), vectors,
+                          np.full((3, 2), 0.5), routes)
+    assert routed_codes(track, table, codes, k=2).tolist() == [0, 1, 0]
+    assert routed_codes(track, table, np.full(4, -1), k=2).tolist() == [-1, -1, -1]
 
 
 def test_the_track_ends_at_the_models_current_interests(trained):

@@ -7,7 +7,7 @@ routed from one slot to another) and co-activation (two slots held at once). Eac
 the model's own score, query . v + max over slots of interest_k . v, and is attributed exactly: the slot that
 won the max and the sequence query, their contributions summing to the score; the events listed are those
 that formed the winning slot. Change points come from the same detector as the observed graph's
-(:func:`igcore.interests.changes.detect_changes`), run over each event's slot.
+(:func:`igcore.interests.changes.detect_changes`), run over the catalogue interest each event's slot stood for.
 
 Returned as an :class:`~igcore.interests.graph.InterestGraph` (kinds ``["model"]``), so every view of the
 observed graph (text, HTML, JSON) shows the model's graph too.
@@ -72,6 +72,7 @@ class ModelSlots:
     item_ids: np.ndarray  # object
     top: np.ndarray  # (K, LABEL_ITEMS) each slot's best-scored items now
     labels: list[tuple[str, float]]  # each slot's label and purity
+    nodes: InterestNodes  # the catalogue interests that label the slots
     config: InterestConfig
 
 
@@ -89,7 +90,8 @@ def model_slots(store: Store, scorer: ModelScorer, user_id: str, config: Interes
     item_ids = np.asarray(scorer.item_ids, dtype=object)
     table = np.asarray(scorer.model.item_vectors(), dtype=np.float64)
     top = track.top_items(len(track) - 1, table, LABEL_ITEMS)  # seen items included: what a slot is about
-    return ModelSlots(user_id, index, track, table, item_ids, top, slot_labels(top, item_ids, nodes), config)
+    return ModelSlots(user_id, index, track, table, item_ids, top, slot_labels(top, item_ids, nodes), nodes,
+                      config)
 
 
 def routed_codes(track: InterestTrack, table: np.ndarray, item_codes: np.ndarray, k: int = LABEL_ITEMS,
@@ -144,7 +146,7 @@ def model_graph(store: Store, scorer: ModelScorer, user_id: str, config: Interes
                     "formed_by": _events(model, track, k, top_events, item_ids)}
                    for k in np.argsort(-track.weights[last], kind="stable")]
     return InterestGraph(user_id, iso_utc(track.times[last]), len(track), [MODEL_KIND], scorer.name, graph_nodes,
-                         _edges(track), recs, _changes(track, item_ids, labels, config))
+                         _edges(track), recs, _changes(slots))
 
 
 def _events(model, track: InterestTrack, slot: int, k: int, item_ids: np.ndarray,
@@ -203,12 +205,14 @@ def _recommendations(model, index: int, track: InterestTrack, table: np.ndarray,
     return out
 
 
-def _changes(track: InterestTrack, item_ids: np.ndarray, labels: list[tuple[str, float]],
-             config: InterestConfig) -> list[dict]:
-    """Change points of the user's slots: the observed detector over each event's slot."""
-    log = from_columns(np.zeros(len(track), dtype=object), item_ids[track.items],
-                       np.full(len(track), "view", dtype=object), track.times, None, config)
-    found = detect_changes(log, track.event_slots(), config)
-    return [{"event_index": int(c.event_index), "ts": iso_utc(float(log.ts[c.row])), "interest": slot_id(c.interest),
-             "label": labels[c.interest][0], "faded": slot_id(c.faded) if c.faded >= 0 else None,
-             "jsd": float(c.jsd)} for c in found.itertuples()]
+def _changes(slots: ModelSlots) -> list[dict]:
+    """Change points of the user's slots: the observed detector over the catalogue interest each event's slot
+    stood for (:func:`routed_codes`; measured against the raw slot index in ``bench/interests_bench.py``)."""
+    track, nodes = slots.track, slots.nodes
+    log = from_columns(np.zeros(len(track), dtype=object), slots.item_ids[track.items],
+                       np.full(len(track), "view", dtype=object), track.times, None, slots.config)
+    found = detect_changes(log, routed_codes(track, slots.table, nodes.codes(slots.item_ids)), slots.config)
+    return [{"event_index": int(c.event_index), "ts": iso_utc(float(log.ts[c.row])),
+             "interest": nodes.interest[c.interest], "label": nodes.label[c.interest],
+             "faded": nodes.interest[c.faded] if c.faded >= 0 else None, "jsd": float(c.jsd)}
+            for c in found.itertuples()]
