@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("igcore: interrupted; the store is unchanged by the unfinished step", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (igcore stats | head -2): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at the exit's flush
+        return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, then a non-zero exit
         print(f"igcore: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
     return EXIT_ERROR

@@ -31,6 +31,15 @@ def test_ingest_prints_the_report(tmp_path: Path):
     assert "import 2 line 3: unparseable timestamp: 'nope'" in q.stdout
 
 
+def test_a_reader_that_stops_early_gets_no_error(tmp_path: Path):
+    """igcore stats | head: the reader is gone before the first write; the command stops without a word."""
+    proc = subprocess.Popen([sys.executable, "-m", "igcore.cli", "stats", "--db", str(tmp_path / "s.duckdb")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the interpreter has even started: every write meets a closed pipe
+    _, err = proc.communicate(timeout=120)
+    assert err == b"" and proc.returncode == 1
+
+
 def test_errors_are_one_line_without_traceback(tmp_path: Path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
