@@ -28,6 +28,9 @@ class TextProgressBar:
         self._enabled = stream.isatty()
 
     def __call__(self, stage: str, done: int, total: int, info: dict[str, Any]) -> None:
+        if stage == "train" and "epoch" in info:  # one line an epoch, on a terminal or not
+            self.stream.write(("\r" if self._enabled else "") + epoch_line(info) + "\n")
+            self.stream.flush()
         if not self._enabled:
             return
         now = time.monotonic()
@@ -42,3 +45,10 @@ class TextProgressBar:
         if finished:
             self.stream.write("\n")
         self.stream.flush()
+
+
+def epoch_line(info: dict[str, Any]) -> str:
+    """``epoch 3  loss 6.8120  valid NDCG@10 0.0712  41 s``: what one training epoch reports."""
+    valid = f"  valid NDCG@10 {info['valid_ndcg@10']:.4f}" if "valid_ndcg@10" in info else ""
+    seconds = f"  {info['s']:.0f} s" if "s" in info else ""
+    return f"epoch {info['epoch']}  loss {info['loss']:.4f}{valid}{seconds}"
