@@ -14,7 +14,7 @@ from igcore.errors import IgcoreError
 from igcore.events import from_arrays
 from igcore.ingest import import_items
 from igcore.interests.config import InterestConfig
-from igcore.interests.model_graph import METHOD, model_graph, routed_codes
+from igcore.interests.model_graph import METHOD, model_graph, routed_codes, shown_graph
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.text import graph_text
 from igcore.pipeline.config import PipelineConfig
@@ -146,3 +146,7 @@ def test_a_model_without_slots_or_a_stranger_says_so(trained, tmp_path):
         plain.fit(log)
         with pytest.raises(IgcoreError, match="no interest slots"):
             model_graph(store, ModelScorer(plain, log.user_ids, log.item_ids), "u00")
+        # what the pages show: the slots when the model has them and knows the user, else the observed graph
+        assert shown_graph(store, "u00", ModelScorer(model, log.user_ids, log.item_ids)).kinds == ["model"]
+        with pytest.raises(IgcoreError, match="has no events"):  # observed: this store holds no events
+            shown_graph(store, "u00", ModelScorer(plain, log.user_ids, log.item_ids))

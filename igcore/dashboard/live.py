@@ -25,7 +25,8 @@ from igcore.dashboard.text import figure_text
 from igcore.events import from_arrays, user_event_count
 from igcore.ingest import ImportReport
 from igcore.interests.export import graph_html
-from igcore.interests.graph import InterestGraph, hypothetical_graph, interest_graph
+from igcore.interests.graph import InterestGraph, hypothetical_graph
+from igcore.interests.model_graph import has_interests, model_graph, shown_graph
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.snapshots import stored_config
 from igcore.pipeline.model import IgcoreRecommender
@@ -133,7 +134,7 @@ def item_choices(path: Path) -> pd.DataFrame:
 def current_view(path: Path, user_id: str, model: ModelScorer | None) -> View:
     """The user's graph as of their latest stored event."""
     with Store(path, read_only=True) as store:
-        return view_of(interest_graph(store, user_id, model=model))
+        return view_of(shown_graph(store, user_id, model))
 
 
 def view_of(graph: InterestGraph) -> View:
@@ -226,7 +227,7 @@ def add_events(path: Path, user_id: str, data: bytes, name: str, live: LiveModel
             live.adopt(after)
         scorer = live.scorer if live is not None else None
         known = user_event_count(store, user_id)
-        graph = interest_graph(store, user_id, model=scorer) if known else None
+        graph = shown_graph(store, user_id, scorer) if known else None
     view = view_of(graph) if graph is not None else None
     comparison = compare(before, view) if before is not None and view is not None else None
     return AddResult(after.report, after.snapshots, after.touched_users, after.model, before, view, comparison,
@@ -252,8 +253,9 @@ def what_if(path: Path, user_id: str, item_id: str, event_type: str, at: dt.date
                 "the evidence scorer, which reflects the event exactly.")
     with Store(path, read_only=True) as store:
         if before is None or (twin is None and live is not None):  # the given one was scored by the model
-            before = view_of(interest_graph(store, user_id, model=live.scorer if twin is not None else None))
-        after = view_of(hypothetical_graph(store, user_id, [(item_id, event_type, at)], model=twin))
+            before = view_of(shown_graph(store, user_id, live.scorer if twin is not None else None))
+        after = view_of(model_graph(store, twin, user_id) if has_interests(twin) else
+                        hypothetical_graph(store, user_id, [(item_id, event_type, at)], model=twin))
     return WhatIf(before, after, compare(before, after), note, time.perf_counter() - t0)
 
 

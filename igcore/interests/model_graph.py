@@ -26,7 +26,7 @@ from igcore.interests.changes import detect_changes
 from igcore.interests.config import InterestConfig
 from igcore.interests.events import from_columns
 from igcore.interests.explain import iso_utc
-from igcore.interests.graph import InterestGraph, definitions, titles_of
+from igcore.interests.graph import InterestGraph, definitions, interest_graph, titles_of
 from igcore.interests.nodes import InterestNodes
 from igcore.interests.scoring import ModelScorer, top_k
 from igcore.store import Store
@@ -74,6 +74,14 @@ class ModelSlots:
     labels: list[tuple[str, float]]  # each slot's label and purity
     nodes: InterestNodes  # the catalogue interests that label the slots
     config: InterestConfig
+
+
+def shown_graph(store: Store, user_id: str, model: ModelScorer | None = None) -> InterestGraph:
+    """The graph a user is shown now: the model's slots when the model has them and knows the user, else the
+    observed graph (with the model's predictions and recommendations when there is a model)."""
+    if has_interests(model) and model.index_of(user_id) is not None:
+        return model_graph(store, model, user_id)
+    return interest_graph(store, user_id, model=model)
 
 
 def model_slots(store: Store, scorer: ModelScorer, user_id: str, config: InterestConfig | None = None) -> ModelSlots:
