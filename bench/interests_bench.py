@@ -35,7 +35,7 @@ from igcore.events import load_interactions
 from igcore.interests.changes import detect_changes, evaluate_detections
 from igcore.interests.config import InterestConfig
 from igcore.interests.events import from_columns
-from igcore.interests.model_graph import routed_codes
+from igcore.interests.model_graph import majority, routed_codes
 from igcore.interests.snapshots import build_snapshots, timeline, update_snapshots
 from igcore.paths import SAMPLE_DIR
 from igcore.pipeline.config import PipelineConfig
@@ -112,11 +112,9 @@ def model_interests_on(folder: Path, label: str, settings: dict[str, str]) -> di
         scores[name] = {**evaluate_detections(found, truth, TOLERANCE), "detected": len(found)}
     score = scores[DRIFT_CODE]
     held, pure = 0, 0
-    for t in tracks:
-        for k in np.flatnonzero(t.weights[-1] >= 0.1):
-            top = t.top_items(len(t) - 1, table, 10)[k]
-            _, counts = np.unique(item_category[top].astype(str), return_counts=True)
-            held, pure = held + 1, pure + int(counts.max() >= 7)
+    for t in tracks:  # slots holding >= 10% now; pure: >= 7 of their 10 best-scored items in one category
+        top = t.top_items(len(t) - 1, table, 10)[t.weights[-1] >= 0.1]
+        held, pure = held + len(top), pure + int((majority(top, codes)[1] >= 0.7).sum())
     for name, r in scores.items():
         print(f"{label} (model, {name} codes): P {r['precision']:.3f} R {r['recall']:.3f} F1 {r['f1']:.3f}; "
               f"purity {pure}/{held}; train {train_s:.0f} s", flush=True)

@@ -45,20 +45,23 @@ def has_interests(scorer: ModelScorer | None) -> bool:
     return scorer is not None and getattr(getattr(scorer.model, "cfg", None), "interests", 0) > 0
 
 
+def majority(top: np.ndarray, item_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows of item indexes (n, k): the catalogue interest (code) most of a row's items belong to (-1: none
+    of them belongs to any; ties go to the lower code) and the share of the row it holds."""
+    width = int(item_codes.max()) + 2 if len(item_codes) else 1
+    counts = np.zeros((len(top), width))
+    np.add.at(counts, (np.repeat(np.arange(len(top)), top.shape[1]), item_codes[top].ravel() + 1), 1)
+    counts[:, 0] = 0  # items in no interest do not vote
+    held = counts.max(1)
+    return np.where(held > 0, counts.argmax(1) - 1, -1), held / max(top.shape[1], 1)
+
+
 def slot_labels(top: np.ndarray, item_ids: np.ndarray, nodes: InterestNodes) -> list[tuple[str, float]]:
     """Each slot's label and purity from its top items (K, k) of item indexes: the catalogue interest most of
     them belong to and the share of them it holds; a slot whose items belong to none is ``slot k``."""
-    out = []
-    for k, row in enumerate(top):
-        codes = nodes.codes(item_ids[row])
-        codes = codes[codes >= 0]
-        if len(codes) == 0:
-            out.append((f"slot {k}", 0.0))
-            continue
-        values, counts = np.unique(codes, return_counts=True)
-        best = int(values[counts.argmax()])
-        out.append((str(nodes.label[best]), float(counts.max() / len(row))))
-    return out
+    codes, purity = majority(top, nodes.codes(item_ids))
+    return [(str(nodes.label[c]) if c >= 0 else f"slot {k}", float(p) if c >= 0 else 0.0)
+            for k, (c, p) in enumerate(zip(codes, purity))]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,15 +113,10 @@ def routed_codes(track: InterestTrack, table: np.ndarray, item_codes: np.ndarray
     when the new interest reuses a slot the user held before."""
     slots = track.event_slots()
     out = np.full(len(track), -1, dtype=np.int64)
-    width = int(item_codes.max()) + 2 if len(item_codes) else 1
     for lo in range(0, len(track), chunk):
         rows = np.arange(lo, min(lo + chunk, len(track)))
         scores = track.vectors[rows, slots[rows]] @ table.T  # (n, items)
-        top = np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k]
-        counts = np.zeros((len(rows), width))
-        np.add.at(counts, (np.repeat(np.arange(len(rows)), top.shape[1]), item_codes[top].ravel() + 1), 1)
-        counts[:, 0] = 0  # items in no interest do not vote
-        out[rows] = np.where(counts.max(1) > 0, counts.argmax(1) - 1, -1)
+        out[rows] = majority(np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k], item_codes)[0]
     return out
 
 
