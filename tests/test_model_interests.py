@@ -103,7 +103,8 @@ def test_the_model_graph_is_the_models_state_and_explains_the_score_that_ranks(t
     assert graph.kinds == ["model"] and graph.n_events == 14
     assert sorted(n["interest"] for n in graph.nodes) == ["slot:0", "slot:1", "slot:2"]
     assert [n["share"] for n in graph.nodes] == pytest.approx(sorted(weights[0], reverse=True), abs=1e-6)
-    assert all(n["label"] in {"Tea", "Garden", "Running"} for n in graph.nodes)
+    assert all(n["label"].split(" · ")[0] in {"Tea", "Garden", "Running"} for n in graph.nodes)
+    assert len({n["label"] for n in graph.nodes}) == 3  # two slots on one interest are named apart
     assert all(len(n["top_items"]) == InterestConfig().top_items for n in graph.nodes)
     assert all(0.1 <= n["purity"] <= 1.0 for n in graph.nodes)
     scores = model.score(np.array([0]))[0]

@@ -58,10 +58,13 @@ def majority(top: np.ndarray, item_codes: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def slot_labels(top: np.ndarray, item_ids: np.ndarray, nodes: InterestNodes) -> list[tuple[str, float]]:
     """Each slot's label and purity from its top items (K, k) of item indexes: the catalogue interest most of
-    them belong to and the share of them it holds; a slot whose items belong to none is ``slot k``."""
+    them belong to (with `` · slot k`` when two slots share it) and the share of them it holds; a slot whose
+    items belong to none is ``slot k``."""
     codes, purity = majority(top, nodes.codes(item_ids))
-    return [(str(nodes.label[c]) if c >= 0 else f"slot {k}", float(p) if c >= 0 else 0.0)
-            for k, (c, p) in enumerate(zip(codes, purity))]
+    names = [str(nodes.label[c]) if c >= 0 else f"slot {k}" for k, c in enumerate(codes)]
+    twice = {n for n in names if names.count(n) > 1}  # two slots on one interest: name them apart
+    return [(f"{n} · slot {k}" if n in twice else n, float(p) if c >= 0 else 0.0)
+            for k, (n, c, p) in enumerate(zip(names, codes, purity))]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,5 +223,6 @@ def _changes(slots: ModelSlots) -> list[dict]:
     found = detect_changes(log, routed_codes(track, slots.table, nodes.codes(slots.item_ids)), slots.config)
     return [{"event_index": int(c.event_index), "ts": iso_utc(float(log.ts[c.row])),
              "interest": nodes.interest[c.interest], "label": nodes.label[c.interest],
-             "faded": nodes.interest[c.faded] if c.faded >= 0 else None, "jsd": float(c.jsd)}
+             "faded": nodes.interest[c.faded] if c.faded >= 0 else None,
+             "faded_label": nodes.label[c.faded] if c.faded >= 0 else None, "jsd": float(c.jsd)}
             for c in found.itertuples()]

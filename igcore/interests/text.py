@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from igcore.interests.graph import InterestGraph
 from igcore.interests.snapshots import UserTimeline
 
@@ -10,6 +12,8 @@ def graph_text(graph: InterestGraph) -> str:
     """Interests with their shares and top items, the strongest edges, the recommendations with the interests
     behind them, and the change points."""
     labels = {n["interest"]: n["label"] for n in graph.nodes}
+    counts = Counter(labels.values())  # two nodes of one label (a model's slots can share one) get their ids
+    labels = {k: f"{v} ({k})" if counts[v] > 1 else v for k, v in labels.items()}
     lines = [f"user {graph.user_id} at {graph.at}: {graph.n_events} events; interests by {', '.join(graph.kinds)}"]
     for n in graph.nodes:
         predicted = "" if n["predicted"] is None else f", predicted {n['predicted']:.0%}"
@@ -27,7 +31,7 @@ def graph_text(graph: InterestGraph) -> str:
         lines.append(f"  {r['rank']:>3}. {r['item_id']}  {r['title'] or ''}  ({r['score']:.3f})  because of "
                      f"{why or '-'}")
     for c in graph.changes:
-        faded = f", {labels.get(c['faded'], c['faded'])} faded" if c["faded"] else ""
+        faded = f", {c.get('faded_label') or labels.get(c['faded'], c['faded'])} faded" if c["faded"] else ""
         lines.append(f"  change at event {c['event_index']} ({c['ts']}): {c['label']} emerged{faded} "
                      f"(JSD {c['jsd']:.2f})")
     return "\n".join(lines)
