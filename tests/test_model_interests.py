@@ -8,7 +8,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
+from igcore.decode.interests import InterestExtractor
 from igcore.decode.track import InterestTrack, coactivation, slot_transitions, track_windows
 from igcore.errors import IgcoreError
 from igcore.events import from_arrays
@@ -80,6 +82,24 @@ def test_an_events_code_is_the_catalogue_interest_its_slot_stood_for():
                           np.full((3, 2), 0.5), routes)
     assert routed_codes(track, table, codes, k=2).tolist() == [0, 1, 0]
     assert routed_codes(track, table, np.full(4, -1), k=2).tolist() == [-1, -1, -1]
+
+
+def test_slot_overlap_is_the_mean_squared_cosine_between_distinct_slots():
+    e1, e2, diag = [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]
+    assert InterestExtractor.overlap(torch.tensor([[e1, e2]])).item() == pytest.approx(0.0)
+    assert InterestExtractor.overlap(torch.tensor([[e1, [3.0, 0.0]]])).item() == pytest.approx(1.0)
+    assert InterestExtractor.overlap(torch.tensor([[e1, diag], [e1, e2]])).item() == pytest.approx(0.25)
+
+
+def test_the_diversity_penalty_pulls_slots_apart():
+    log = _log()
+    overlap = {}
+    for weight in (0.0, 1.0):
+        model = IgcoreRecommender(TINY, interest_diversity=weight, epochs=6)
+        model.fit(log)
+        queries, _ = model.interest_state(np.arange(log.n_users))
+        overlap[weight] = InterestExtractor.overlap(torch.as_tensor(queries)).item()
+    assert overlap[1.0] < overlap[0.0] - 0.1, overlap  # the pooled states share much: slots start alike
 
 
 def test_the_track_ends_at_the_models_current_interests(trained):

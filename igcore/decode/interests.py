@@ -56,6 +56,16 @@ class InterestExtractor(nn.Module):
         return torch.softmax(logits, dim=-1) * real[..., None]
 
     @staticmethod
+    def overlap(vectors: torch.Tensor) -> torch.Tensor:
+        """Mean squared cosine between the distinct slots of each row of interest vectors (P, K, d): 0 when
+        every slot points elsewhere, 1 when all coincide. Penalised, it keeps slots from collapsing onto one
+        interest."""
+        unit = nn.functional.normalize(vectors, dim=-1)
+        cos = unit @ unit.transpose(-1, -2)  # (P, K, K)
+        k = vectors.shape[-2]
+        return ((cos ** 2).sum((-1, -2)) - k).mean() / max(k * (k - 1), 1)
+
+    @staticmethod
     def best_for(queries: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Of interest queries (P, K, d), the one each target vector (P, d) matches best: (P, d)."""
         pick = torch.einsum("pkd,pd->pk", queries, targets).argmax(-1)

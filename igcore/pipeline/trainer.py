@@ -85,8 +85,11 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
     targets, own = batch.targets[real], slices[real]
     query = net.head(interest[real])
     interests = net.interest_queries(hidden, batch.items > 0)
+    penalty = 0.0
     if interests is not None:  # the interest that matches each target best (ComiRec's rule)
         query = query + InterestExtractor.best_for(interests[0][real], tables[own, targets].detach())
+        if net.cfg.interest_diversity > 0:
+            penalty = net.cfg.interest_diversity * InterestExtractor.overlap(interests[0][real])
     if len(tables) == 1:
         logits = net.head.scores(query, tables[0])
     else:
@@ -94,4 +97,4 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
         for s in own.unique().tolist():
             rows = own == s
             logits[rows] = net.head.scores(query[rows], tables[s])
-    return nn.functional.cross_entropy(logits, targets - 1)
+    return nn.functional.cross_entropy(logits, targets - 1) + penalty
