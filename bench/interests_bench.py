@@ -239,7 +239,9 @@ def main() -> None:
         data["drift"] = {name: {**r, **stamp} for name, r in run_drift(args.seeds).items()}
     if args.part in ("model", "all"):
         settings = dict(parse_assignments(args.set))
-        data["model"] = {name: {**r, **stamp} for name, r in run_model(args.seeds, settings).items()}
+        suffix = f" [{','.join(args.set)}]" if args.set else ""  # rows of other settings stay beside these
+        data["model"] = {**(read_json("interests") or {}).get("model", {}),
+                         **{name + suffix: {**r, **stamp} for name, r in run_model(args.seeds, settings).items()}}
     if args.part in ("beauty", "all"):
         data["beauty"] = {**run_beauty(), **stamp}
     write_json("interests", data, merge=True)
