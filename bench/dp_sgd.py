@@ -36,13 +36,14 @@ def table(name: str, protocol: str, rows: dict[str, list[dict]]) -> str:
              "settings, no validation, the planned steps). ε target: what the noise was calibrated to; ε spent: "
              "Opacus's RDP accountant over the steps taken. ε = ∞ is the same training without clipping or noise. "
              "Mean ± standard deviation over the seeds run.", "",
-             "| ε target | seeds | ε spent | noise multiplier | steps | test NDCG@10 | test HR@10 | train s | date | "
-             "machine |", "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+             "| ε target | settings | seeds | ε spent | noise multiplier | steps | test NDCG@10 | test HR@10 | train s | "
+             "date | machine |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for key, runs in sorted(rows.items(), key=lambda kv: float(kv[0])):
         spent = [r["privacy"]["epsilon"] for r in runs]
         spent_text = "∞" if None in spent else f"{max(spent):.2f}"
         p = runs[-1]["privacy"]
-        lines.append(f"| {'∞' if math.isinf(float(key)) else key} | {len(runs)} | {spent_text} | "
+        settings = ", ".join(runs[-1].get("settings") or []) or "defaults"
+        lines.append(f"| {'∞' if math.isinf(float(key)) else key} | {settings} | {len(runs)} | {spent_text} | "
                      f"{p['noise_multiplier']:.3f} | {p['steps']} | {summary(runs, 'ndcg@10')} | "
                      f"{summary(runs, 'hr@10')} | {statistics.median(r['train_s'] for r in runs):.0f} | "
                      f"{runs[-1]['date']} | {runs[-1]['machine']} |")
@@ -56,12 +57,16 @@ def main() -> None:
     ap.add_argument("--epsilons", type=float, nargs="+", default=list(EPSILONS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--budget", type=float, help="training time cap in seconds (0: none)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="other settings of every run, e.g. dp_epochs=2 (recorded with each row)")
     args = ap.parse_args()
     name, db, _ = dataset_interactions(args.dataset)
     out = f"dp-sgd-{name}-{args.protocol}"
     for eps in args.epsilons:
         for seed in args.seeds:
-            row = run_variant("igcore-dp", f"dp_epsilon={eps:g}", db, args.protocol, seed, args.budget)
+            row = run_variant("igcore-dp", ",".join([f"dp_epsilon={eps:g}", *args.set]), db, args.protocol, seed,
+                              args.budget)
+            row["settings"] = args.set
             print(f"epsilon={eps:g}", row, flush=True)
             record(out, f"{eps:g}", row, lambda rows: table(name, args.protocol, rows))
 
