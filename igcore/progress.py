@@ -48,7 +48,7 @@ class TextProgressBar:
 
 
 def epoch_line(info: dict[str, Any]) -> str:
-    """``epoch 3  loss 6.8120  valid NDCG@10 0.0712  41 s``: what one training epoch reports."""
+    """What one training epoch reports, in one line: epoch, loss, validation NDCG@10 (when validated), seconds."""
     valid = f"  valid NDCG@10 {info['valid_ndcg@10']:.4f}" if "valid_ndcg@10" in info else ""
     seconds = f"  {info['s']:.0f} s" if "s" in info else ""
     return f"epoch {info['epoch']}  loss {info['loss']:.4f}{valid}{seconds}"

@@ -11,7 +11,6 @@ from igcore.dashboard import explorer as ex
 from igcore.dashboard.models import checkpoint_version
 from igcore.dashboard.text import md_literal
 from igcore.dashboard.types import PER_USER_NOTE, DataFrame, Timestamp
-from igcore.interests.model_graph import has_interests
 from pages import common
 
 
@@ -181,7 +180,7 @@ def main() -> None:
 
     scorer = common.model_scorer() if latest else None
     model = scorer if ex.knows_user(scorer, user) else None
-    slots = model is not None and has_interests(model)
+    slots = model is not None and ex.shows_slots(model)
     if slots:
         model_section(path, user, stamp, model)
         st.header("Observed interests (decayed evidence)")

@@ -28,7 +28,7 @@ from igcore.interests.changes import jsd_terms
 from igcore.interests.config import InterestConfig
 from igcore.interests.export import graph_html
 from igcore.interests.graph import InterestGraph, interest_graph
-from igcore.interests.model_graph import model_graph, model_slots, slot_shares
+from igcore.interests.model_graph import has_interests, model_graph, model_slots, slot_shares
 from igcore.interests.schema import read_state
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.snapshots import build_snapshots, stored_config, timeline
@@ -286,6 +286,11 @@ def graph_view(path: Path, user_id: str, at: Any, model: ModelScorer | None = No
     when = pd.Timestamp(at).to_pydatetime().replace(tzinfo=dt.UTC)
     with Store(path, read_only=True) as store:
         return _view(store, interest_graph(store, user_id, when, model=model), parts)
+
+
+def shows_slots(model: ModelScorer | None) -> bool:
+    """Whether the explorer draws the model's own interest slots (a model trained with interests > 0)."""
+    return has_interests(model)
 
 
 def model_view(path: Path, user_id: str, model: ModelScorer, parts: int = 3) -> tuple[GraphView, ExplorerTimeline]:
