@@ -175,6 +175,8 @@ def _events(model, track: InterestTrack, slot: int, k: int, item_ids: np.ndarray
 
 
 def _edges(track: InterestTrack) -> list[dict]:
+    """Slot -> slot edges over the whole track, strongest first: transitions (directed) and co-activation
+    (undirected, listed once)."""
     out = []
     for kind, matrix in (("transition", slot_transitions(track.routes)), ("cooccurrence",
                                                                            coactivation(track.weights))):
