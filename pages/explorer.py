@@ -141,7 +141,7 @@ def model_section(path: str, user: str, stamp: float, model) -> None:
         explain(view)
     st.plotly_chart(ex.timeline_figure(tl), width="stretch")
     st.caption("The slots' shares after each of the user's events (a slot is the same interest throughout); "
-               "dashed lines: change points of the slots each event was routed to.")
+               "dashed lines: change points, where the interest the events are routed to changes.")
 
 
 def main() -> None:
