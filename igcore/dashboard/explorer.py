@@ -307,10 +307,9 @@ def model_view(path: Path, user_id: str, model: ModelScorer, parts: int = 3) -> 
                           "top_interest": [f"slot:{k}" for k in wide.argmax(1)],
                           "jsd": np.r_[np.nan, jsd_terms(wide[:-1], wide[1:]).sum(1)]})
     snaps["label"] = [f"event {n}" for n in snaps["n_events"]]
-    changes = pd.DataFrame(view.graph.changes, columns=["event_index", "ts", "interest", "label", "faded", "jsd"])
-    labels = dict(zip(slots.nodes.interest, slots.nodes.label))  # change points name catalogue interests
-    changes = changes.assign(ts=pd.to_datetime(changes["ts"]).dt.tz_localize(None),
-                             faded_label=changes["faded"].map(labels))
+    changes = pd.DataFrame(view.graph.changes, columns=["event_index", "ts", "interest", "label", "faded",
+                                                        "faded_label", "jsd"])
+    changes = changes.assign(ts=pd.to_datetime(changes["ts"]).dt.tz_localize(None))
     shares = shares.assign(snapshot_no=shares["event_index"], snapshot_at=pd.to_datetime(shares["ts"], unit="s"))
     ranks = pd.DataFrame(columns=["snapshot_no", "snapshot_at", "scorer", "rank", "item_id", "title", "score",
                                   "prev_rank"])
