@@ -107,7 +107,7 @@ def _interests(args: argparse.Namespace) -> int:
     from igcore.dp import PER_USER_NOTE
     from igcore.interests.export import graph_json, write_html
     from igcore.interests.graph import interest_graph
-    from igcore.interests.model_graph import has_interests, model_graph
+    from igcore.interests.model_graph import shown_graph
     from igcore.interests.snapshots import timeline
     from igcore.interests.text import graph_text, timeline_text
 
@@ -125,10 +125,8 @@ def _interests(args: argparse.Namespace) -> int:
             print(PER_USER_NOTE, file=sys.stderr)
             return 0
         model = _model_scorer(args, store, at)
-        if has_interests(model) and not args.observed:
-            graph = model_graph(store, model, args.user)
-        else:
-            graph = interest_graph(store, args.user, at, model)
+        graph = interest_graph(store, args.user, at, model) if args.observed else \
+            shown_graph(store, args.user, model, at)
     print(PER_USER_NOTE, file=sys.stderr)
     if args.html:
         print(f"wrote {write_html(graph, args.html)}", file=sys.stderr)

@@ -180,7 +180,7 @@ def main() -> None:
 
     scorer = common.model_scorer() if latest else None
     model = scorer if ex.knows_user(scorer, user) else None
-    slots = model is not None and ex.shows_slots(model)
+    slots = ex.shows_slots(model)
     if slots:
         model_section(path, user, stamp, model)
         st.header("Observed interests (decayed evidence)")

@@ -35,10 +35,6 @@ class InterestTrack:
         """The slot each event was routed to most: (L,)."""
         return self.routes.argmax(1)
 
-    def position_at(self, ts: float) -> int:
-        """The last event at or before ``ts`` (-1: none)."""
-        return int(np.searchsorted(self.times, ts, side="right")) - 1
-
     def formed_by(self, position: int, slot: int, half_life: float, k: int) -> np.ndarray:
         """The up to ``k`` events (indexes, strongest first) that formed ``slot`` at ``position``: their routing
         to the slot times the recency weight with which they count in its weight (halving every ``half_life``
@@ -48,12 +44,9 @@ class InterestTrack:
         order = np.argsort(-strength, kind="stable")[:k]
         return order[strength[order] > 0]
 
-    def top_items(self, position: int, table: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
-        """Each slot's ``k`` best items (K, k) at ``position`` by its own score against the item table (n, d);
-        ``exclude`` (item indexes) never chosen."""
+    def top_items(self, position: int, table: np.ndarray, k: int) -> np.ndarray:
+        """Each slot's ``k`` best items (K, k) at ``position`` by its own score against the item table (n, d)."""
         scores = self.vectors[position] @ table.T  # (K, n)
-        if exclude is not None and len(exclude):
-            scores[:, exclude] = -np.inf
         k = min(k, table.shape[0])
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(scores, part, 1), axis=1, kind="stable")

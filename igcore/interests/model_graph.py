@@ -16,6 +16,7 @@ observed graph (text, HTML, JSON) shows the model's graph too.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -82,12 +83,14 @@ class ModelSlots:
     config: InterestConfig
 
 
-def shown_graph(store: Store, user_id: str, model: ModelScorer | None = None) -> InterestGraph:
-    """The graph a user is shown now: the model's slots when the model has them and knows the user, else the
-    observed graph (with the model's predictions and recommendations when there is a model)."""
+def shown_graph(store: Store, user_id: str, model: ModelScorer | None = None,
+                at: dt.datetime | None = None) -> InterestGraph:
+    """The graph a user is shown: the model's slots when the model has them and knows the user (a model
+    replayed up to ``at`` for a past time), else the observed graph up to ``at`` (with the model's predictions
+    and recommendations when there is a model)."""
     if has_interests(model) and model.index_of(user_id) is not None:
         return model_graph(store, model, user_id)
-    return interest_graph(store, user_id, model=model)
+    return interest_graph(store, user_id, at, model)
 
 
 def model_slots(store: Store, scorer: ModelScorer, user_id: str, config: InterestConfig | None = None) -> ModelSlots:
