@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 from igcore.errors import IgcoreError
 
+SHARE_COLUMNS = ("share_before", "share_after", "change")  # the trend's mean shares and their change: percents
 Command = Callable[[str, Callable[[argparse.Namespace], "int | None"], str], argparse.ArgumentParser]
 
 
@@ -140,6 +142,7 @@ def _interests(args: argparse.Namespace) -> int:
 def _drift(args: argparse.Namespace) -> int:
     from igcore.dp import PER_USER_NOTE
     from igcore.interests.drift import drift_timeline, recent_changes
+    from igcore.numbers import format_table
 
     notes: list[str] = []
     frames: dict = {} if args.user else _private_drift(args, notes)
@@ -155,7 +158,8 @@ def _drift(args: argparse.Namespace) -> int:
         for name, frame in frames.items():
             if name != "privacy":
                 print(f"{name}:")
-                print(frame.to_string(index=False) if len(frame) else "  (none)")
+                print(textwrap.indent(format_table(frame, percent=SHARE_COLUMNS, decimals={"jsd": 2}), "  ")
+                      if len(frame) else "  (none)")
     print("\n".join(notes), file=sys.stderr)
     return 0
 

@@ -24,6 +24,7 @@ import pandas as pd
 from igcore.interests.nodes import InterestNodes
 from igcore.interests.vectors import ItemVectors
 from igcore.interests.weights import decay
+from igcore.numbers import clean
 
 EXACT = "exact"
 SIMILARITY = "similarity-weighted evidence"
@@ -77,4 +78,7 @@ def iso_utc(seconds: float) -> str:
 
 
 def _share(value: float, total: float) -> float | None:
-    return float(value / total) if total else None
+    """``value`` as a share of ``total`` (None for a zero total), with float noise made 0: a contribution that
+    is zero but for rounding (a similarity of orthogonal vectors) is no share of the score. Only the share is
+    cleaned; the contribution beside it is kept as computed, so that contributions still sum to the score."""
+    return clean(value / total) if total else None
