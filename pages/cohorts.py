@@ -8,6 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from igcore.dashboard import cohorts
+from igcore.dashboard.axes import axis_format
 from igcore.dashboard.types import PER_USER_NOTE, BudgetExhausted, DataFrame, Release, Timestamp
 from pages import common
 
@@ -86,7 +87,8 @@ else:
                 fig = px.bar(chart, x="label", y="change", color="direction", title="Change in mean share",
                              color_discrete_map={"rising": "#2a9d8f", "fading": "#e76f51"},
                              labels={"label": "interest", "change": "change in share"})
-                fig.update_yaxes(tickformat=".0%")
+                fig.update_xaxes(**axis_format(chart["label"], "category"))
+                fig.update_yaxes(**axis_format(chart["change"], "percent"))
                 st.plotly_chart(fig, width="stretch")
             st.dataframe(trend, width="stretch", hide_index=True,
                          column_config={"share_before": PERCENT, "share_after": PERCENT, "change": PERCENT})
@@ -99,11 +101,16 @@ else:
         fig = px.bar(jsd.frame, x="jsd from", y="users", title="Users by mean change between snapshots (JSD)",
                      labels={"jsd from": "Jensen-Shannon divergence (bin start)"})
         fig.update_traces(width=cohorts.JSD_BIN * 0.9, offset=0)
+        fig.update_xaxes(**axis_format([*jsd.frame["jsd from"], jsd.frame["jsd from"].max() + cohorts.JSD_BIN],
+                                       "number"))
+        fig.update_yaxes(**axis_format(jsd.frame["users"], "count"))
         left.plotly_chart(fig, width="stretch")
         left.caption(jsd.caption())
     if points is not None:
-        right.plotly_chart(px.bar(points.frame, x="change points", y="users", title="Change points per user"),
-                           width="stretch")
+        fig = px.bar(points.frame, x="change points", y="users", title="Change points per user")
+        fig.update_xaxes(**axis_format(points.frame["change points"], "category"))  # "5+" would read as no number
+        fig.update_yaxes(**axis_format(points.frame["users"], "count"))
+        right.plotly_chart(fig, width="stretch")
         right.caption(points.caption())
 
     st.subheader("Latest change points")
@@ -128,7 +135,7 @@ else:
         else:
             fig = px.area(weekly, x="week", y="share", color="shown", labels={"shown": "interest"},
                           title="Mean share of the users active each week")
-            fig.update_yaxes(tickformat=".0%")
+            fig.update_yaxes(**axis_format(weekly.groupby("week")["share"].sum(), "percent"))  # stacked
             st.plotly_chart(fig, width="stretch")
         st.caption(made.caption())
 

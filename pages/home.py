@@ -6,6 +6,8 @@ import plotly.express as px
 import streamlit as st
 
 from igcore.dashboard import status
+from igcore.dashboard.axes import axis_format
+from igcore.dashboard.overview import import_table
 from igcore.dashboard.types import DataFrame
 from pages import common
 
@@ -43,11 +45,14 @@ st.caption(_snapshot_status(str(path), common.stamp()).summary())
 
 if stats["event_types"]:
     mix = DataFrame({"event type": list(stats["event_types"]), "events": list(stats["event_types"].values())})
-    st.plotly_chart(px.bar(mix, x="event type", y="events", title="Event-type mix"), width="stretch")
+    fig = px.bar(mix, x="event type", y="events", title="Event-type mix")
+    fig.update_xaxes(**axis_format(mix["event type"], "category"))
+    fig.update_yaxes(**axis_format(mix["events"], "count"))
+    st.plotly_chart(fig, width="stretch")
 
 if analyst:  # imported files and quarantined raw lines (user ids among them) are for analysts
     st.subheader("Imports")
-    st.dataframe(common.imports(), width="stretch", hide_index=True)
+    st.dataframe(import_table(common.imports()), width="stretch", hide_index=True)  # counts first, short sha
     quarantined = common.quarantine()
     if not quarantined.empty:
         st.subheader("Quarantined rows")

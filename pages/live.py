@@ -7,6 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from igcore.dashboard import live as dashboard
+from igcore.dashboard.axes import axis_format
 from igcore.dashboard.types import PER_USER_NOTE, DataFrame
 from pages import common
 
@@ -46,7 +47,8 @@ def _comparison(cmp: dashboard.Comparison, before: dashboard.View, after_label: 
     left.dataframe(cmp.interests, width="stretch", hide_index=True, column_config=SHARES, key=f"{key}_interests")
     fig = px.bar(cmp.chart, x="label", y="share", color="state", barmode="group", title="Interest shares",
                  labels={"label": "interest"}, color_discrete_map={"before": "#a8dadc", "after": "#2a9d8f"})
-    fig.update_yaxes(tickformat=".0%")
+    fig.update_yaxes(**axis_format(cmp.chart["share"], "percent"))
+    fig.update_xaxes(**axis_format(cmp.chart["label"], "category"))
     right.plotly_chart(fig, width="stretch", key=f"{key}_chart")
     left, right = st.columns(2)
     left.markdown("**Recommendations before**")

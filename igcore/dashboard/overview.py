@@ -45,6 +45,20 @@ def import_log(path: Path) -> pd.DataFrame:
         return store.imports()
 
 
+IMPORT_COLUMNS = ["import_id", "kind", "file_name", "rows_loaded", "rows_quarantined", "rows_duplicate",
+                  "rows_read", "status", "finished", "sha256"]
+SHA_SHOWN = 12  # hex digits of a file's sha256 in a summary table: enough to tell the files apart
+
+
+def import_table(log: pd.DataFrame) -> pd.DataFrame:
+    """The import log as a summary table (Home): the counts right after the file name, the sha256 cut to its
+    first ``SHA_SHOWN`` hex digits, the mapping and notes left to the Data page's full log."""
+    out = log[[c for c in IMPORT_COLUMNS if c in log.columns]].copy()
+    if "sha256" in out.columns:
+        out["sha256"] = out["sha256"].map(lambda s: s[:SHA_SHOWN] if isinstance(s, str) else s)
+    return out
+
+
 def quarantine_rows(path: Path, limit: int = 500) -> pd.DataFrame:
     with Store(path, read_only=True) as store:
         return store.quarantined(limit=limit)

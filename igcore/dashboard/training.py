@@ -22,6 +22,7 @@ from plotly.subplots import make_subplots
 
 from igcore.benchio import RESULTS
 from igcore.config import load_config
+from igcore.dashboard.axes import axis_format
 from igcore.dashboard.text import figure_text
 from igcore.device import resolve_device
 from igcore.encode.side import load_side_info, missing_text_vectors
@@ -170,7 +171,7 @@ def loss_figure(log: list[dict[str, Any]]) -> go.Figure:
         fig.add_trace(go.Scatter(x=[int(e["epoch"]) for e in valid], y=[float(e["valid_ndcg@10"]) for e in valid],
                                  mode="lines+markers", name="validation NDCG@10"), secondary_y=True)
     fig.update_xaxes(title_text="epoch", dtick=1 if len(log) <= 20 else None)
-    fig.update_yaxes(title_text="loss", type="log", secondary_y=False)
+    fig.update_yaxes(title_text="loss", secondary_y=False, **axis_format([e["loss"] for e in log], "log"))
     fig.update_yaxes(title_text="NDCG@10", secondary_y=True, rangemode="tozero")
     fig.update_layout(title="Training", height=360, margin={"t": 50, "b": 40}, legend={"orientation": "h"})
     return fig
