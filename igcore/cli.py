@@ -256,6 +256,7 @@ def _update(args: argparse.Namespace) -> int:
 
 def _recommend(args: argparse.Namespace) -> int:
     from igcore.dp import PER_USER_NOTE
+    from igcore.numbers import fixed, percent_labels
     from igcore.pipeline.run import recommend
 
     with _open(args, read_only=True) as store:
@@ -266,12 +267,15 @@ def _recommend(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        if "sources" in row:
-            print("interest sources: " + ", ".join(f"{k} {v:.0%}" for k, v in row["sources"].items()))
+        if "sources" in row:  # the gate's weights: parts of one whole, so their percents add to 100
+            sources = row["sources"]
+            print("interest sources: " + ", ".join(f"{k} {p}" for k, p in zip(sources, percent_labels(
+                list(sources.values())), strict=True)))
             continue
-        print(f"{row['rank']:>3}. {row['item_id']}  {row['title'] or ''}  ({row['score']:.3f})")
+        print(f"{row['rank']:>3}. {row['item_id']}  {row['title'] or ''}  ({fixed(row['score'], 3)})")
         for why in row.get("because_of", []):
-            print(f"       because of {why['item_id']} {why['title'] or ''} (similarity {why['similarity']:.2f})")
+            print(f"       because of {why['item_id']} {why['title'] or ''} "
+                  f"(similarity {fixed(why['similarity'], 2)})")
     return 0
 
 
@@ -288,7 +292,7 @@ def _forget(args: argparse.Namespace) -> int:
 
 def _app(args: argparse.Namespace) -> int:
     from igcore.dashboard.serve import check_start
-    from igcore.paths import REPO_ROOT
+    from igcore.paths import REPO_ROOT, default_db_path
     from igcore.store import db_key
 
     check_start(args.address)  # a non-local address without a login is refused here, before the server starts
@@ -296,10 +300,24 @@ def _app(args: argparse.Namespace) -> int:
     if args.db:
         env["IGCORE_DB"] = str(Path(args.db).resolve())
     db_key(env)  # an unreadable or open-to-others key file is refused now rather than on the first page
+    _prepare_store(Path(env["IGCORE_DB"]) if args.db else default_db_path())
     cmd = [sys.executable, "-c", _STREAMLIT_V2, "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
            "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     os.execve(sys.executable, cmd, env)  # this process becomes the server: a signal to it stops the server
+
+
+def _prepare_store(path: Path) -> None:
+    """Make the store ready before the server answers (the first start loads the bundled sample and builds its
+    snapshots here, with a progress bar), so the first page only draws."""
+    from igcore.dashboard.overview import prepare_store
+    from igcore.progress import TextProgressBar
+
+    if not path.exists():
+        print(f"first start: loading the bundled sample into {path} and building its interest snapshots",
+              file=sys.stderr)
+    for line in prepare_store(path, TextProgressBar()):
+        print(line.splitlines()[0], file=sys.stderr)
 
 
 # Streamlit's command line, started with its legacy pages/ discovery already off (igcore.dashboard.serve says why).

@@ -81,7 +81,7 @@ def test_home_without_a_model_links_to_the_pipeline_and_dates_the_snapshots(app_
     assert [i.value for i in at.info] == ["No model trained yet: train one on the Pipeline page."]
     [link] = at.get("page_link")
     assert (link.proto.label, link.proto.page) == ("Pipeline: train a model", "pipeline")
-    assert "2 interest snapshots of 2 users, built 2026-11-30 10:00 UTC, updated 2026-11-30 12:30 UTC" in [
+    assert "4 interest snapshots of 2 users, built 2026-11-30 10:00 UTC, updated 2026-11-30 12:30 UTC" in [
         c.value for c in at.caption]
 
 

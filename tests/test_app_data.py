@@ -117,11 +117,11 @@ def test_corrected_mapping_imports_exactly_its_rows_and_updates_snapshots(tiny_d
     assert {m.label: m.value for m in at.metric} == {"Rows read": "5", "Loaded": "5", "Quarantined": "0",
                                                      "Duplicate": "0"}
     assert at.success[0].value.startswith("Import 3 (events): ok")
-    assert at.success[1].value.startswith("Interest snapshots updated: 1 snapshots of 1 users written (5 events")
+    assert at.success[1].value.startswith("Interest snapshots updated: 2 snapshots of 1 users written (5 events")
     with Store(tiny_db, read_only=True) as store:
         assert store.rows("SELECT user_id, item_id, event_type, epoch(ts)::INT FROM events WHERE import_id = 3 "
                           "ORDER BY event_id") == [("u9", f"i{k % 4 + 1}", "interaction", 7000 + k) for k in range(5)]
-        assert store.value("SELECT count(*) FROM interest_snapshots WHERE user_id = 'u9'") == 1
+        assert store.value("SELECT count(*) FROM interest_snapshots WHERE user_id = 'u9'") == 2
         assert read_state(store)["last_event_id"] == "17"
     assert frame_with(at, "rows_loaded")["import_id"].tolist() == [1, 2, 3]
 
@@ -271,7 +271,7 @@ def test_import_upload_refreshes_snapshots_on_a_real_store(tmp_path):
     assert (report.import_id, report.rows_read, report.rows_loaded, report.rows_quarantined) == (2, 6, 5, 1)
     assert outcome.quarantined[["line_no", "reason"]].values.tolist() == [[7, "unparseable timestamp: 'soon'"]]
     assert outcome.reasons().values.tolist() == [["unparseable timestamp", 1]]
-    assert outcome.after.snapshots.startswith("built: 1 snapshots of 1 users written (5 ev")
+    assert outcome.after.snapshots.startswith("built: 2 snapshots of 1 users written (5 ev")
     assert outcome.after.model == "no trained model: recommendations come from the evidence scorer"
     again = uploads.import_upload(db, data, "e-copy.csv", "events", {"who": "user_id", "what": "item_id",
                                                                      "when": "ts"})
@@ -280,11 +280,11 @@ def test_import_upload_refreshes_snapshots_on_a_real_store(tmp_path):
     more = "who,what,when\n" + "".join(f"u3,i{k % 4 + 1},{300 + k}\n" for k in range(5))
     later = uploads.import_upload(db, more.encode(), "more.csv", "events",
                                   {"who": "user_id", "what": "item_id", "when": "ts"})
-    assert later.after.snapshots.startswith("updated: 1 snapshots of 1 users written (5")
+    assert later.after.snapshots.startswith("updated: 2 snapshots of 1 users written (5")
     assert later.after.touched_users == ["u3"]
     with Store(db, read_only=True) as store:
         assert store.rows("SELECT user_id, count(*) FROM interest_snapshots GROUP BY 1 ORDER BY 1") == [
-            ("u1", 1), ("u3", 1)]
+            ("u1", 2), ("u3", 2)]
 
 
 def test_md_literal_escapes_markdown_and_html():  # igcore.dashboard.text, used by every page

@@ -159,8 +159,8 @@ def test_adding_an_event_writes_it_updates_only_that_user_and_shows_the_new_inte
             pd.testing.assert_frame_equal(frame, {t: f[f["user_id"] == user].reset_index(drop=True)
                                                   for t, f in before.items()}[table])
     u1 = snapshot_rows(app_db, "u1")["interest_weights"]
-    assert sorted(u1["snapshot_no"].unique()) == [1, 2, 3]  # the 6th event made a new snapshot (events:2)
-    assert sorted(u1.loc[u1["snapshot_no"] == 3, "interest"]) == ["category:Running", "category:Tea"]
+    assert sorted(u1["snapshot_no"].unique()) == [1, 2, 3, 4]  # the 6th event made a new snapshot (events:2)
+    assert sorted(u1.loc[u1["snapshot_no"] == 4, "interest"]) == ["category:Running", "category:Tea"]
 
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Loaded"], metrics["Quarantined"], metrics["Duplicates"]) == ("1", "0", "0")

@@ -77,12 +77,13 @@ def test_decayed_weights_are_exact(store, tmp_path):
     assert config.type_weight("view") < config.type_weight("cart") < config.type_weight("wishlist") \
         < config.type_weight("purchase") and config.type_weight("review") == 1.0
     build_snapshots(store, config)
-    first = weights(store, "u1", 1)  # at the 3rd event, T0 + 2 days
+    assert weights(store, "u1", 1)["category:Running"][0] == 1.0  # at the first event: a view of weight 1
+    first = weights(store, "u1", 2)  # at the 3rd event, T0 + 2 days
     assert first["category:Running"][0] == pytest.approx(1 * 0.25 + 5 * 0.5, rel=1e-12)
     assert first["category:Coffee"][0] == pytest.approx(2.0, rel=1e-12)
     assert first["category:Running"][1] == pytest.approx(2.75 / 4.75, rel=1e-12)
     assert first["category:Running"][2] == 2 and first["category:Coffee"][2] == 1
-    assert store.value("SELECT count(*) FROM interest_snapshots WHERE user_id = 'u1'") == 1  # 5 events: one full 3
+    assert store.value("SELECT count(*) FROM interest_snapshots WHERE user_id = 'u1'") == 2  # the 1st and 3rd event
     edges = store.rows("SELECT src, dst, kind, weight FROM interest_edges WHERE user_id = 'u1'")
     assert edges == [("category:Running", "category:Coffee", "transition", 1.0)]
     graph = interest_graph(store, "u1", pd.Timestamp(T0 + 5 * DAY, unit="s").to_pydatetime())
@@ -114,12 +115,12 @@ def test_planted_new_interest_emerges_at_the_right_snapshot(store, tmp_path):
                             drift_window_before=10, drift_window_after=10)
     build_snapshots(store, config)
     snaps = timeline(store, "u1").snapshots
-    assert snaps["n_events"].tolist() == [5, 10, 15, 20]
-    assert [list(x) for x in snaps["emerging"]] == [[], [], ["category:Coffee"], []]
-    assert [list(x) for x in snaps["fading"]] == [[], [], ["category:Running"], []]
+    assert snaps["n_events"].tolist() == [1, 5, 10, 15, 20]
+    assert [list(x) for x in snaps["emerging"]] == [[], [], [], ["category:Coffee"], []]
+    assert [list(x) for x in snaps["fading"]] == [[], [], [], ["category:Running"], []]
     p, q = np.array([1.0, 0.0]), np.array([2 / 3, 1 / 3])
-    assert snaps["jsd"].iloc[2] == pytest.approx(jsd_terms(p, q).sum(), rel=1e-6)
-    assert snaps["jsd"].iloc[1] == 0.0 and np.isnan(snaps["jsd"].iloc[0])
+    assert snaps["jsd"].iloc[3] == pytest.approx(jsd_terms(p, q).sum(), rel=1e-6)
+    assert snaps["jsd"].iloc[1] == snaps["jsd"].iloc[2] == 0.0 and np.isnan(snaps["jsd"].iloc[0])
     changes = timeline(store, "u1").changes
     assert changes[["event_index", "interest", "faded"]].values.tolist() == [[10, "category:Coffee",
                                                                              "category:Running"]]

@@ -37,7 +37,7 @@ class InterestConfig:
     default_type_weight: float = 1.0  # for types not listed (review, interaction, ...)
     half_life_days: float = 14.0
     # snapshots
-    cadence: str = "events:5"  # events:N (after every N events of a user) | day | week (last event of each)
+    cadence: str = "events:5"  # events:N (after the first and every N-th event) | day | week (last event of each)
     session_gap_minutes: float = 30.0  # a longer pause starts a new session (for co-occurrence edges)
     top_items: int = 3  # a user's own items shown per interest
     top_k: int = 10  # recommendations stored per snapshot

@@ -50,12 +50,13 @@ def period_index(ts: np.ndarray, kind: str) -> np.ndarray:
 
 
 def snapshot_points(log: UserLog, cadence: str) -> Points:
-    """``events:N``: after every N-th event of a user; ``day``/``week``: at the last event of each period in
-    which the user was active. Events after a user's last point belong to no snapshot yet."""
+    """``events:N``: after a user's first event and after every N-th; ``day``/``week``: at the last event of each
+    period in which the user was active. So every user with an event has a snapshot from their first event on;
+    events after a user's last point belong to no snapshot yet."""
     kind, n = parse_cadence(cadence)
     pos = log.pos
     if kind == "events":
-        marks = (pos + 1) % n == 0
+        marks = (pos == 0) | ((pos + 1) % n == 0)
     else:
         period = period_index(log.ts, kind)
         marks = np.ones(len(log), dtype=bool)
