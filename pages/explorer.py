@@ -13,6 +13,8 @@ from igcore.dashboard.text import md_literal
 from igcore.dashboard.types import PER_USER_NOTE, DataFrame, Timestamp
 from pages import common
 
+GRAPH_PX = 690  # the graph page's heading, legend and network
+
 
 @st.cache_data(show_spinner=False)
 def _built(path: str, stamp: float) -> bool:
@@ -27,6 +29,11 @@ def _active(path: str, stamp: float) -> DataFrame:
 @st.cache_data(show_spinner=False)
 def _find(path: str, text: str, stamp: float) -> DataFrame:
     return ex.find_users(Path(path), text)
+
+
+@st.cache_data(show_spinner=False)
+def _most_changed(path: str, users: tuple[str, ...], stamp: float) -> str | None:
+    return ex.most_changed(Path(path), list(users))
 
 
 @st.cache_data(show_spinner=False)
@@ -78,8 +85,9 @@ def pick_user(path: str, stamp: float) -> str | None:
         ids.insert(0, param)
         rows += list(_find(path, param, stamp).head(1).itertuples(index=False))
     labels = {u: f"{u} · {p} ({n:,} events)" for u, p, n in rows}
+    start = param if param in ids else (None if text else _most_changed(path, tuple(ids), stamp)) or ids[0]
     user = right.selectbox("User" + (" (matches, most active first)" if text else " (most active first)"), ids,
-                           index=ids.index(param) if param in ids else 0, format_func=lambda u: labels.get(u, u))
+                           index=ids.index(start), format_func=lambda u: labels.get(u, u))
     if user != param:
         st.query_params["user"] = user
     if _user_events(path, user, stamp) == 0:
@@ -105,24 +113,42 @@ def forget_section(path: str, user: str, stamp: float) -> None:
             st.rerun()
 
 
+SMALL, MEDIUM = "small", "medium"
+SHARE = st.column_config.NumberColumn(format="percent", width=SMALL)
+RECS_SHOWN = {"rank": st.column_config.NumberColumn(width=SMALL), "title": st.column_config.TextColumn(width=MEDIUM),
+              "score": st.column_config.NumberColumn(format="%.4f", width=SMALL),
+              "interest": st.column_config.TextColumn(width=SMALL),
+              "supporting interests": st.column_config.TextColumn("because of", width=MEDIUM)}
+
+
 def explain(view: ex.GraphView) -> None:
+    """The recommendations (the columns that fit; the table keeps ids and events) and, for the chosen one,
+    the interests and events behind its score."""
     if view.recommendations.empty:
         st.info("No recommendations at this time (no item has a vector, or every item was seen).")
         return
-    st.dataframe(view.recommendations, width="stretch", hide_index=True,
-                 column_config={"score": st.column_config.NumberColumn(format="%.4f")})
+    left, right = st.columns(2)
+    left.subheader(f"Recommendations ({view.graph.scorer})")
+    left.dataframe(view.recommendations, hide_index=True, column_order=list(RECS_SHOWN), column_config=RECS_SHOWN)
     titles = dict(zip(view.recommendations["rank"], view.recommendations["title"].fillna(
         view.recommendations["item_id"])))
-    rank = st.selectbox("Why this recommendation?", list(titles), format_func=lambda r: f"#{r} {titles[r]}")
-    interests, events, other = view.explanations[rank]
-    share = st.column_config.NumberColumn(format="percent")
-    st.caption("Supporting interests (share of the score)")
-    st.dataframe(interests, width="stretch", hide_index=True, column_config={"share": share})
-    st.caption("Supporting events (the largest contributions)")
-    st.dataframe(events, width="stretch", hide_index=True, column_config={"share": share})
-    method = view.graph.recommendations[0]["explanation"]["method"]
-    st.caption(f"Attribution: {method}. Interest contributions sum to the score; the events listed and the "
-               f"other events ({other:+.4f}) do too.")
+    with right:
+        rank = st.selectbox("Why this recommendation?", list(titles), format_func=lambda r: f"#{r} {titles[r]}")
+        interests, events, other = view.explanations[rank]
+        st.caption("Supporting interests (share of the score)")
+        st.dataframe(interests, hide_index=True, column_order=["interest", "contribution", "share"],
+                     column_config={"interest": st.column_config.TextColumn(width=MEDIUM),
+                                    "contribution": st.column_config.NumberColumn(format="%.4f", width=SMALL),
+                                    "share": SHARE})
+        st.caption("Supporting events (the largest contributions)")
+        st.dataframe(events, hide_index=True, column_order=["time", "title", "event_type", "share"],
+                     column_config={"time": st.column_config.TextColumn(width=MEDIUM),
+                                    "title": st.column_config.TextColumn(width=MEDIUM),
+                                    "event_type": st.column_config.TextColumn("event", width=SMALL),
+                                    "share": SHARE})
+        method = view.graph.recommendations[0]["explanation"]["method"]
+        st.caption(f"Attribution: {method}. Interest contributions sum to the score; the events listed and the "
+                   f"other events ({other:+.4f}) do too.")
 
 
 def model_section(path: str, user: str, stamp: float, model) -> None:
@@ -133,12 +159,8 @@ def model_section(path: str, user: str, stamp: float, model) -> None:
                "recent behaviour routed to it and labelled by the catalogue interest of most of its best-scored "
                "items; the recommendations are ranked by the model's own score, and each names the slot that "
                "won it and the events that formed that slot.")
-    left, right = st.columns([3, 2])
-    with left:
-        st.iframe(view.html, height=640)
-    with right:
-        st.subheader(f"Recommendations ({view.graph.scorer})")
-        explain(view)
+    st.iframe(view.html, height=GRAPH_PX)
+    explain(view)
     st.plotly_chart(ex.timeline_figure(tl), width="stretch")
     st.caption("The slots' shares after each of the user's events (a slot is the same interest throughout); "
                "dashed lines: change points, where the interest the events are routed to changes.")
@@ -188,7 +210,7 @@ def main() -> None:
     if slots:
         st.caption("The user's events grouped by catalogue interest, decayed with time, with the model's predicted "
                    "share of each beside them; the recommendations are the model's, above.")
-        st.iframe(view.html, height=640)
+        st.iframe(view.html, height=GRAPH_PX)
     elif model is not None:
         st.caption("Recommendations and predicted affinities come from the trained model in its current state.")
     elif not latest:
@@ -200,13 +222,9 @@ def main() -> None:
                       " (no trained model yet)."))
 
     if not slots:
-        left, right = st.columns([3, 2])
-        with left:
-            st.subheader("Interest graph")
-            st.iframe(view.html, height=760)
-        with right:
-            st.subheader(f"Recommendations ({view.graph.scorer})")
-            explain(view)
+        st.subheader("Interest graph")
+        st.iframe(view.html, height=GRAPH_PX)
+        explain(view)
 
     st.subheader("Interests over time")
     st.plotly_chart(ex.timeline_figure(tl, at), width="stretch")
@@ -219,7 +237,7 @@ def main() -> None:
     st.subheader("How the top-K changed")
     scorers = sorted(tl.ranks["scorer"].unique())
     chosen = st.radio("Scorer", scorers, horizontal=True) if len(scorers) > 1 else "evidence"
-    st.plotly_chart(ex.rank_figure(tl, chosen), width="stretch")
+    st.plotly_chart(ex.rank_figure(tl, chosen, no), width="stretch")
     st.dataframe(ex.entries_exits(tl.ranks), width="stretch", hide_index=True)
 
 

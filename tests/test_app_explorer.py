@@ -27,6 +27,7 @@ from igcore.interests.graph import interest_graph
 from igcore.interests.model_graph import model_graph
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.snapshots import build_snapshots, timeline
+from igcore.interests.text import reasons
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.run import checkpoint_dir, train
 from igcore.store import Store
@@ -129,24 +130,24 @@ def test_query_param_opens_a_user_at_the_latest_snapshot(app_db):
     at = open_page("u1")
     assert at.selectbox[0].value == "u1"
     slider = at.select_slider[0]
-    assert slider.options == [f"snapshot {n}: 2023-11-15 {h:02d}:00, {5 * n} events"
-                              for n, h in zip(range(1, 5), (4, 9, 14, 19))]
-    assert slider.value == 4
+    assert slider.options == ["snapshot 1: 2023-11-15 00:00, 1 events"] + [  # from the first event on
+        f"snapshot {n + 1}: 2023-11-15 {h:02d}:00, {5 * n} events" for n, h in zip(range(1, 5), (4, 9, 14, 19))]
+    assert slider.value == 5
 
     spec = figures(at)[0]
     shares = {t["name"]: t["y"] for t in spec["data"] if t.get("stackgroup")}
     assert list(shares) == ["Running", "Coffee"]  # by mean share; no "other" with two interests
-    assert shares["Running"] == pytest.approx([1.0, 1.0, 2 / 3, 0.5], rel=1e-6)
-    assert shares["Coffee"] == pytest.approx([0.0, 0.0, 1 / 3, 0.5], rel=1e-6)
+    assert shares["Running"] == pytest.approx([1.0, 1.0, 1.0, 2 / 3, 0.5], rel=1e-6)
+    assert shares["Coffee"] == pytest.approx([0.0, 0.0, 0.0, 1 / 3, 0.5], rel=1e-6)
     xs = {tuple(t["x"]) for t in spec["data"] if t.get("stackgroup")}
-    assert xs == {tuple(stamp(T0 + h * HOUR) for h in (4, 9, 14, 19))}
+    assert xs == {tuple(stamp(T0 + h * HOUR) for h in (0, 4, 9, 14, 19))}
     marker = [t for t in spec["data"] if t["name"] == "change point"]
     assert len(marker) == 1 and marker[0]["x"] == [stamp(T0 + 10 * HOUR)]  # the first Coffee view
     assert "Coffee emerges, Running fades" in marker[0]["hovertext"][0]
     lines = {(s["x0"], s["line"].get("dash")) for s in spec["layout"]["shapes"]}
     assert lines == {(stamp(T0 + 10 * HOUR), "dash"), (stamp(T0 + 19 * HOUR), None)}  # change, selected time
     jsd = next(t for t in spec["data"] if t["name"] == "JSD")["y"]
-    assert jsd[0] is None and jsd[1] == 0.0 and jsd[2] > 0
+    assert jsd[0] is None and jsd[1] == jsd[2] == 0.0 and jsd[3] > 0
 
     events = frame(at, EVENTS)
     assert len(events) == 20
@@ -168,8 +169,10 @@ def test_recommendations_match_the_library_and_explanations_add_up(app_db):
     assert recs["title"].tolist() == [TITLES[i] for i in recs["item_id"]]
     assert "Recommendations (evidence)" in [s.value for s in at.subheader]
     top = expected[0]["explanation"]
-    assert recs["supporting interests"][0] == "; ".join(f"{p['label']} {p['share']:.0%}"
-                                                         for p in top["interests"][:3])
+    because = recs["supporting interests"][0]
+    assert because == reasons(top["interests"], 3)
+    percents = [int(part.rsplit(" ", 1)[1].rstrip("%")) for part in because.split(", ")]
+    assert sum(percents) == 100 and percents == sorted(percents, reverse=True)  # whole percents of the whole
     interests = frame(at, WHY_INTERESTS)
     assert interests["share"].sum() == pytest.approx(1.0, abs=1e-9)  # exact attribution: shares sum to 1
     assert interests["contribution"].sum() == pytest.approx(recs["score"][0], abs=1e-9)
@@ -188,24 +191,28 @@ def test_top_k_changes_over_time(app_db):
     with Store(app_db, read_only=True) as store:
         recs = timeline(store, "u1").recommendations
     ranks = figures(at)[1]
-    ever = sorted(set(recs.loc[recs["rank"] <= 5, "item_id"]))
-    assert sorted(t["name"] for t in ranks["data"]) == sorted(html.escape(TITLES[i]) for i in ever)
+    own = recs[recs["scorer"] == "evidence"]
+    now = own[(own["snapshot_no"] == own["snapshot_no"].max()) & (own["rank"] <= 5)].sort_values("rank")
+    assert [t["name"] for t in ranks["data"]] == [html.escape(TITLES[i]) for i in now["item_id"]]  # best first
+    deepest = own["rank"].max() + 0.5
+    assert len(ranks["data"]) == min(5, len(now)) and ranks["layout"]["yaxis"]["range"] == [deepest, 0.5]
     moves = frame(at, MOVES)
-    # u1 sees B1-B3 by snapshot 3, so they leave the list there (seen items are left out); nothing else moves
-    assert moves["change"].tolist() == ["left"] * 3 and set(moves["snapshot_no"]) == {3}
-    second = recs[recs["snapshot_no"] == 2].set_index("item_id")["rank"]
+    # u1 sees B1-B3 by snapshot 4, so they leave the list there (seen items are left out)
+    assert set(moves["change"]) == {"left"} and set(moves["snapshot_no"]) == {2, 4}  # 2: after the first views
+    moves = moves[moves["snapshot_no"] == 4]
+    second = recs[recs["snapshot_no"] == 3].set_index("item_id")["rank"]
     assert dict(zip(moves["item_id"], moves["prev_rank"])) == {i: second[i] for i in ("B1", "B2", "B3")}
 
 
 def test_moving_the_slider_back_changes_graph_and_tables(app_db):
     at = open_page("u1")
     latest_recs = frame(at, RECS)["item_id"].tolist()
-    at.select_slider[0].set_value(2).run()
+    at.select_slider[0].set_value(3).run()  # 10 events
     assert not at.exception
     events = frame(at, EVENTS)
     assert events["item_id"].tolist() == [f"A{1 + k % 3}" for k in range(9, -1, -1)]  # the first 10 events
     page = graph_page(at)
-    assert "Interests of u1 at 2023-11-15T09:00:00Z" in page and html.escape("Coffee") not in page.split("<h2>")[1]
+    assert "Interests of u1 at 2023-11-15T09:00:00Z" in page and '"label": "Coffee"' not in page
     recs = frame(at, RECS)["item_id"].tolist()
     assert recs != latest_recs and {"B1", "B2", "B3"} <= set(recs)  # not seen yet at snapshot 2
     with Store(app_db, read_only=True) as store:
@@ -272,7 +279,7 @@ def test_search_box_lists_matches_most_active_first(app_db):
     at.text_input[0].input("U").run()  # most events first, then by id
     assert at.selectbox[0].options == [label("u1", 20), label("u2", 20), label("u4", 6)]
     at.selectbox[0].select("u2").run()
-    assert at.query_params["user"] == "u2" and len(at.select_slider[0].options) == 4
+    assert at.query_params["user"] == "u2" and len(at.select_slider[0].options) == 5
     assert "Interests of u2 at" in graph_page(at)
     at.text_input[0].input("u4").run()
     assert at.selectbox[0].value == "u4"
@@ -325,7 +332,7 @@ def test_store_without_snapshots_offers_to_build_them(tmp_path, monkeypatch):
         _import(store, tmp_path, events=False)
     at.button[0].click().run()
     assert not at.exception and not at.error
-    assert at.selectbox[0].value == "u1" and len(at.select_slider[0].options) == 4
+    assert at.selectbox[0].value == "u1" and len(at.select_slider[0].options) == 5
 
 
 # --- untrusted text ---------------------------------------------------------------------------------------------------
@@ -336,8 +343,9 @@ def test_untrusted_ids_and_titles_stay_text(app_db):
     assert set(events["title"]) >= set(EVIL)  # plain text in the table
     page = graph_page(at)
     specs = [chart.proto.spec for chart in at.get("plotly_chart")]
-    for payload in EVIL:
-        assert payload not in page and html.escape(payload) in page
+    for payload in EVIL:  # the graph's labels and tooltips: JSON with <, >, & as \u escapes, drawn as text
+        assert payload not in page
+        assert json.dumps(payload)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e") in page
         for spec in specs:
             assert payload not in spec and payload.replace("/", "\\/") not in spec
     assert html.escape(EVIL_USER) in json.loads(specs[0])["layout"]["title"]["text"]
@@ -375,11 +383,12 @@ def test_shares_keep_the_top_interests_and_sum_the_rest_as_other():
     assert wide.loc[2].to_dict() == pytest.approx({"A": 0.1, "B": 0.6, "other": 0.3})
 
 
-def test_ranked_items_are_capped_by_time_in_the_top():
+def test_the_bump_chart_follows_the_current_top_items_only():
     ranks = pd.DataFrame({"scorer": "evidence", "snapshot_no": np.repeat([1, 2, 3], 3),
                           "rank": [1, 2, 3] * 3, "item_id": ["a", "b", "c", "a", "d", "b", "e", "a", "f"]})
-    assert ex.ranked_items(ranks, top=2, most=2) == ["a", "e"]  # a: 3 times; e: rank 1 once
-    assert ex.ranked_items(ranks, top=2, most=10) == ["a", "b", "d", "e"]
+    assert ex.current_top(ranks, top=2) == ["e", "a"]  # snapshot 3's list, best first
+    assert ex.current_top(ranks, at_no=2, top=2) == ["a", "d"]
+    assert ex.current_top(ranks, at_no=0) == []
 
 
 # --- the bundled sample -----------------------------------------------------------------------------------------------

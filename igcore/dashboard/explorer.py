@@ -29,9 +29,10 @@ from igcore.interests.config import InterestConfig
 from igcore.interests.export import graph_html
 from igcore.interests.graph import InterestGraph, interest_graph
 from igcore.interests.model_graph import has_interests, model_graph, model_slots, slot_shares
-from igcore.interests.schema import read_state
+from igcore.interests.schema import has_tables, read_state
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.snapshots import build_snapshots, stored_config, timeline
+from igcore.interests.text import reasons
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
@@ -107,6 +108,18 @@ def find_users(path: Path, text: str, limit: int = 50) -> pd.DataFrame:
                          "ORDER BY user_id = ? DESC, events DESC, user_id LIMIT ?",
                          [text, by_pseudonym, text, limit])
         return _with_pseudonyms(store, found)
+
+
+def most_changed(path: Path, users: list[str]) -> str | None:
+    """Of ``users``, the one whose interests changed most often (stored change points; ties: the earlier in
+    ``users``), or None when none changed: the explorer opens on a user with a story to show."""
+    if not users:
+        return None
+    with Store(path, read_only=True) as store:
+        counts = dict(store.rows("SELECT user_id, count(*) FROM interest_changes WHERE list_contains(?, user_id) "
+                                 "GROUP BY user_id", [users])) if has_tables(store) else {}
+    best = max(users, key=lambda u: (counts.get(u, 0), -users.index(u)))
+    return best if counts.get(best, 0) > 0 else None
 
 
 def _with_pseudonyms(store: Store, users: pd.DataFrame) -> pd.DataFrame:
@@ -243,31 +256,38 @@ def timeline_figure(tl: ExplorerTimeline, selected_at: Any = None) -> go.Figure:
     return fig
 
 
-def ranked_items(ranks: pd.DataFrame, scorer: str = "evidence", top: int = 5, most: int = 10) -> list[str]:
-    """The items ``scorer`` ever ranked within ``top``: the ``most`` that stayed there longest (then best rank,
-    then id), a bounded set for the chart even when the list changes at every snapshot."""
-    own = ranks[(ranks["scorer"] == scorer) & (ranks["rank"] <= top)]
-    stay = own.groupby("item_id")["rank"].agg(["count", "min"]).reset_index()
-    stay = stay.sort_values(["count", "min", "item_id"], ascending=[False, True, True])
-    return sorted(stay["item_id"].head(most))
+def current_top(ranks: pd.DataFrame, scorer: str = "evidence", at_no: int | None = None,
+                top: int = 5) -> list[str]:
+    """The items ``scorer`` ranks within ``top`` in its latest stored list at or before snapshot ``at_no``
+    (None: its latest), best first: the lines of the bump chart."""
+    own = ranks[ranks["scorer"] == scorer]
+    if at_no is not None:
+        own = own[own["snapshot_no"] <= at_no]
+    if own.empty:
+        return []
+    last = own[(own["snapshot_no"] == own["snapshot_no"].max()) & (own["rank"] <= top)]
+    return last.sort_values("rank")["item_id"].tolist()
 
 
-def rank_figure(tl: ExplorerTimeline, scorer: str = "evidence", top: int = 5, most: int = 10) -> go.Figure:
-    """Rank per item over the snapshots for the items of :func:`ranked_items` (a gap where the item is out of
-    the stored list). Text is escaped."""
+def rank_figure(tl: ExplorerTimeline, scorer: str = "evidence", at_no: int | None = None, top: int = 5,
+                window: int = 12) -> go.Figure:
+    """A bump chart: the rank of each item of :func:`current_top` over the scorer's last ``window`` stored
+    lists up to ``at_no`` (a gap where the item was out of the list). Text is escaped."""
     own = tl.ranks[tl.ranks["scorer"] == scorer]
-    shown = ranked_items(tl.ranks, scorer, top, most)
+    nos = sorted(n for n in own["snapshot_no"].unique() if at_no is None or n <= at_no)[-window:]
+    at = tl.snapshots.set_index("snapshot_no")["snapshot_at"].reindex(nos)
+    deepest = int(own["rank"].max()) if len(own) else top
     fig = go.Figure()
-    at = tl.snapshots["snapshot_at"]
-    for item in shown:
-        rows = own[own["item_id"] == item].set_index("snapshot_no")["rank"].reindex(tl.snapshots["snapshot_no"])
+    for item in current_top(tl.ranks, scorer, at_no, top):
+        rows = own[own["item_id"] == item].set_index("snapshot_no")["rank"].reindex(nos)
         title = own.loc[own["item_id"] == item, "title"].iloc[0]
         name = _e(_short(title if isinstance(title, str) and title else item))
         fig.add_trace(go.Scatter(x=_list(at), y=_list(rows), name=name, mode="lines+markers",
+                                 line={"width": 3}, marker={"size": 9}, connectgaps=False,
                                  hovertemplate=f"{name}<br>rank %{{y}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title_text="rank", dtick=1)
-    fig.update_layout(title=f"Ranks of items in the top {top} ({_e(scorer)} scorer)", height=380,
-                      margin={"t": 50, "b": 30})
+    fig.update_yaxes(autorange=False, range=[deepest + 0.5, 0.5], title_text="rank", dtick=1)
+    fig.update_layout(title=f"How the current top {top} got there ({_e(scorer)} scorer)", height=380,
+                      margin={"t": 50, "b": 30}, legend={"orientation": "h", "y": -0.15})
     return fig
 
 
@@ -335,13 +355,10 @@ def _view(store: Store, graph: InterestGraph, parts: int) -> GraphView:
         explanations[r["rank"]] = (interests, events, why["other_events"])
         rows.append({"rank": r["rank"], "item_id": r["item_id"], "title": r["title"], "score": r["score"],
                      "interest": r["label"],
-                     "supporting interests": "; ".join(_part(p["label"], p["share"]) for p in why["interests"][:parts]),
-                     "supporting events": "; ".join(
-                         _part(f"{titles.get(e['item_id']) or e['item_id']} ({e['event_type']})", e["share"])
-                         for e in why["events"][:parts])})
+                     "supporting interests": reasons(why["interests"], parts),
+                     "supporting events": reasons([{"label": f"{titles.get(e['item_id']) or e['item_id']} "
+                                                             f"({e['event_type']})", "share": e["share"]}
+                                                   for e in why["events"]], parts)})
     columns = ["rank", "item_id", "title", "score", "interest", "supporting interests", "supporting events"]
-    return GraphView(graph, graph_html(graph), pd.DataFrame(rows, columns=columns), explanations)
+    return GraphView(graph, graph_html(graph, tables=False), pd.DataFrame(rows, columns=columns), explanations)
 
-
-def _part(name: str, share: float | None) -> str:
-    return f"{name} {share:.0%}" if share is not None and np.isfinite(share) else name

@@ -145,7 +145,7 @@ def view_of(graph: InterestGraph) -> View:
     recs = pd.DataFrame([{"rank": r["rank"], "item_id": r["item_id"], "title": r["title"], "score": r["score"],
                           "interest": r["label"]} for r in graph.recommendations],
                         columns=["rank", "item_id", "title", "score", "interest"])
-    return View(graph, interests, recs, graph_html(graph))
+    return View(graph, interests, recs, graph_html(graph, tables=False))
 
 
 # --- comparison -----------------------------------------------------------------------------------------------

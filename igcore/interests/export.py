@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from igcore.interests.graph import InterestGraph
+from igcore.interests.layout import FONT_PX, Box, box_size, radial_layout
 
 _EXTERNAL = (
     re.compile(r"<!--\s*<link[^>]*node_modules.*?-->", re.S),
@@ -46,47 +47,83 @@ def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def graph_html(graph: InterestGraph) -> str:
-    """The graph as one HTML page: the network (user, interests, their top items, recommendations) and
-    tables of interests, recommendations with their explanations, and change points."""
+FONT = "'Source Sans Pro', 'Source Sans 3', system-ui, sans-serif"  # the dashboard's face where installed
+DRAWN_INTERESTS, DRAWN_ITEMS, DRAWN_RECS = 8, 3, 5  # what the picture holds; the tables hold the rest
+LABEL_CHARS = 26
+_STYLE = ("<style>body{font-family:" + FONT + ";margin:0;color:#31333f} h1{font-size:1rem;font-weight:600;"
+          "margin:.3rem 0 .2rem} .legend{font-size:.8rem;margin-bottom:.3rem} .legend span{margin-right:1rem}"
+          " .legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:-.1rem;"
+          "border-radius:2px} table{border-collapse:collapse;font-size:.85rem} td,th{padding:2px 6px}</style>")
+
+
+def graph_html(graph: InterestGraph, tables: bool = True) -> str:
+    """The graph as one HTML page: the network (the user at the centre, the strongest interests around it sized
+    by share, each with the user's top items and the recommendations it supports in its own sector, at fixed
+    positions from :mod:`igcore.interests.layout`) and, with ``tables``, every interest, recommendation and
+    change point as tables (the dashboard shows its own tables and leaves them out)."""
     from pyvis.network import Network
 
-    net = Network(height="620px", width="100%", directed=True, cdn_resources="in_line")
+    net = Network(height="600px", width="100%", directed=True, cdn_resources="in_line")
     net.templateEnv = _template_env(net.template_dir)  # compiled once: pyvis makes a new environment per network
-    net.add_node("u", label=graph.user_id, title=f"user {graph.user_id} at {graph.at}", shape="star",
-                 color=COLORS["user"], size=30)
-    ids = {}
-    for i, n in enumerate(graph.nodes):
+    font = {"face": FONT, "size": FONT_PX, "color": "#31333f"}
+    nodes: list[dict] = []
+
+    def node(node_id: str, label: str, shape: str, color: str, title: str, ring: int, parent: str | None = None,
+             size: float = 0.0) -> None:
+        nodes.append({"n_id": node_id, "label": label, "shape": shape, "color": color, "title": title,
+                      "size": size or None, "font": font,
+                      "box": Box(node_id, *box_size(label, shape, size), ring, parent)})
+
+    node("u", _short(graph.user_id, LABEL_CHARS), "star", COLORS["user"], f"user {graph.user_id} at {graph.at}",
+         0, size=24)
+    ids, edges = {}, []
+    for i, n in enumerate(graph.nodes[:DRAWN_INTERESTS]):
         ids[n["interest"]] = f"i{i}"
         predicted = "" if n["predicted"] is None else f", predicted {n['predicted']:.1%}"
-        net.add_node(f"i{i}", label=_short(n["label"]), color=COLORS["interest"], size=10 + 30 * n["share"],
-                     title=f"{n['label']} ({n['interest']}): share {n['share']:.1%}, weight {n['weight']:.3g}, "
-                           f"{n['events']} events{predicted}")
-        net.add_edge("u", f"i{i}", value=n["share"], title=f"share {n['share']:.1%}")
-        for j, item in enumerate(n["top_items"]):
-            node = f"i{i}t{j}"
+        node(f"i{i}", _short(n["label"], LABEL_CHARS), "dot", COLORS["interest"],
+             f"{n['label']} ({n['interest']}): share {n['share']:.1%}, weight {n['weight']:.3g}, "
+             f"{n['events']} events{predicted}", 1, size=8 + 24 * n["share"])
+        edges.append(("u", f"i{i}", {"width": 1 + 6 * n["share"], "title": f"share {n['share']:.1%}"}))
+        heaviest = max([item["weight"] for item in n["top_items"]], default=0.0) or 1.0
+        for j, item in enumerate(n["top_items"][:DRAWN_ITEMS]):
             name = item["title"] or item["item_id"]
-            net.add_node(node, label=_short(name), shape="box", color=COLORS["item"],
-                         title=f"{name} ({item['item_id']}): {item['events']} events, weight {item['weight']:.3g}")
-            net.add_edge(f"i{i}", node, value=item["weight"])
+            node(f"i{i}t{j}", _short(name, LABEL_CHARS), "box", COLORS["item"],
+                 f"{name} ({item['item_id']}): {item['events']} events, weight {item['weight']:.3g}", 2, f"i{i}")
+            edges.append((f"i{i}", f"i{i}t{j}", {"width": 1 + 3 * item["weight"] / heaviest}))
     for e in graph.edges:
         if e["src"] in ids and e["dst"] in ids:
-            net.add_edge(ids[e["src"]], ids[e["dst"]], value=e["weight"], dashes=e["kind"] == "cooccurrence",
-                         arrows="to" if e["kind"] == "transition" else "", title=f"{e['kind']} {e['weight']:.3g}")
-    for r in graph.recommendations:
-        node = f"r{r['rank']}"
+            edges.append((ids[e["src"]], ids[e["dst"]], {
+                "width": 1, "dashes": e["kind"] == "cooccurrence",
+                "arrows": "to" if e["kind"] == "transition" else "", "title": f"{e['kind']} {e['weight']:.3g}"}))
+    for r in graph.recommendations[:DRAWN_RECS]:
         name = r["title"] or r["item_id"]
-        net.add_node(node, label=f"#{r['rank']} {_short(name)}", shape="box", color=COLORS["recommended"],
-                     title=f"{name} ({r['item_id']}): score {r['score']:.3g}")
-        for part in r["explanation"]["interests"][:2]:
-            if part["interest"] in ids and part["contribution"] > 0:
-                net.add_edge(ids[part["interest"]], node, dashes=True, title=f"supports {part['share']:.0%}")
+        support = [p for p in r["explanation"]["interests"][:2] if p["interest"] in ids and p["contribution"] > 0]
+        node(f"r{r['rank']}", f"#{r['rank']} {_short(name, LABEL_CHARS)}", "box", COLORS["recommended"],
+             f"{name} ({r['item_id']}): score {r['score']:.3g}", 3, ids[support[0]["interest"]] if support else None)
+        edges += [(ids[p["interest"]], f"r{r['rank']}", {"dashes": True, "title": f"supports {p['share']:.0%}"})
+                  for p in support]
+    where = radial_layout([n["box"] for n in nodes])
+    for n in nodes:
+        box = n.pop("box")
+        x, y = where[box.id]
+        net.add_node(**{k: v for k, v in n.items() if v is not None}, x=x, y=y, physics=False)
+    for src, dst, options in edges:
+        net.add_edge(src, dst, **options)
+    net.toggle_physics(False)
+    net.set_edge_smooth("continuous")
     page = net.generate_html()
     for pattern in _EXTERNAL:
         page = pattern.sub("", page)
-    heading = f"<h1>Interests of {_e(graph.user_id)} at {_e(graph.at)}</h1>"
-    page = page.replace("<h1></h1>", heading, 1)
-    return page.replace("</body>", _tables(graph) + "\n</body>", 1)
+    heading = f"<h1>Interests of {_e(graph.user_id)} at {_e(graph.at)}</h1>{_legend()}"
+    page = page.replace("<h1></h1>", heading, 1).replace("</head>", _STYLE + "</head>", 1)
+    return page.replace("</body>", (_tables(graph) if tables else "") + "\n</body>", 1)
+
+
+def _legend() -> str:
+    parts = [("user", "the user"), ("interest", "interest (size: share of recent behaviour)"),
+             ("item", "items of the user's under an interest"), ("recommended", "recommended (#rank)")]
+    return "<div class=\"legend\">" + "".join(
+        f"<span><i style=\"background:{COLORS[k]}\"></i>{_e(text)}</span>" for k, text in parts) + "</div>"
 
 
 def _tables(graph: InterestGraph) -> str:
@@ -103,7 +140,7 @@ def _tables(graph: InterestGraph) -> str:
             for r in graph.recommendations]
     changes = [[c["event_index"], c["ts"], c["label"], c["faded"] or "", f"{c['jsd']:.2f}"] for c in graph.changes]
     interest_head = ["interest", "id", "share", "weight", "events", "predicted", "top items"]
-    return ("<div style=\"padding:1em;font-family:sans-serif\">"
+    return ("<div style=\"padding:1em\">"
             f"<h2>Interests</h2>{table(interest_head, interests)}"
             f"<h2>Recommendations ({_e(graph.scorer)})</h2>"
             f"{table(['rank', 'item', 'score', 'interest', 'supported by (contribution)'], recs)}"
