@@ -81,14 +81,16 @@ def server(cmd: list[str], env: dict[str, str], port: int, log_path: Path,
 
 
 @contextlib.contextmanager
-def chromium(viewport: tuple[int, int] = (1400, 1000)) -> Iterator:
-    """A Playwright page in Debian's Chromium."""
+def chromium(viewport: tuple[int, int] = (1440, 900), timeout_ms: float = 0) -> Iterator:
+    """A Playwright page in Debian's Chromium. Its actions wait ``timeout_ms`` at most for what they act on
+    (0: as long as it takes; a test's own timeout bounds it), so a busy machine slows a run but never fails it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            page.set_default_timeout(timeout_ms)
             yield page
         finally:
             browser.close()

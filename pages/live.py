@@ -11,9 +11,20 @@ from igcore.dashboard.axes import axis_format
 from igcore.dashboard.types import PER_USER_NOTE, DataFrame
 from pages import common
 
-PERCENT = st.column_config.NumberColumn(format="percent")
+PERCENT = st.column_config.NumberColumn(format="percent", width=80)
 SHARES = {"share": PERCENT, "share before": PERCENT, "share after": PERCENT, "predicted": PERCENT,
-          "change (pp)": st.column_config.NumberColumn(format="%+.1f")}
+          "change (pp)": st.column_config.NumberColumn(format="%+.1f", width=90)}
+# Each table shows the columns that fit half a laptop's width; the frames keep their ids.
+TEXT = {name: st.column_config.TextColumn(width=width) for name, width in
+        (("label", 200), ("title", 210), ("interest", 110), ("move", 70))}
+RANK = {"rank": st.column_config.NumberColumn(width=50), "rank before": st.column_config.NumberColumn(width=60),
+        "score": st.column_config.NumberColumn(format="%.4f", width=80)}
+COLUMNS = {**SHARES, **TEXT, **RANK}
+INTERESTS = ["label", "share", "events", "predicted"]
+COMPARED = ["label", "share before", "share after", "change (pp)"]
+RECS = ["rank", "title", "score", "interest"]
+MOVED = ["rank", "title", "rank before", "move"]
+LEFT = ["rank before", "title", "interest"]
 
 
 @st.cache_data(show_spinner=False)
@@ -44,7 +55,8 @@ def _view(path: str, stamp: float, user: str, model_key: int | None, _live) -> d
 def _comparison(cmp: dashboard.Comparison, before: dashboard.View, after_label: str, key: str) -> None:
     """Interest shares before and after (table and chart), the two top-K lists, and what left the list."""
     left, right = st.columns(2)
-    left.dataframe(cmp.interests, width="stretch", hide_index=True, column_config=SHARES, key=f"{key}_interests")
+    left.dataframe(cmp.interests, hide_index=True, column_order=COMPARED, column_config=COLUMNS,
+                   key=f"{key}_interests")
     fig = px.bar(cmp.chart, x="label", y="share", color="state", barmode="group", title="Interest shares",
                  labels={"label": "interest"}, color_discrete_map={"before": "#a8dadc", "after": "#2a9d8f"})
     fig.update_yaxes(**axis_format(cmp.chart["share"], "percent"))
@@ -52,12 +64,14 @@ def _comparison(cmp: dashboard.Comparison, before: dashboard.View, after_label: 
     right.plotly_chart(fig, width="stretch", key=f"{key}_chart")
     left, right = st.columns(2)
     left.markdown("**Recommendations before**")
-    left.dataframe(before.recommendations, width="stretch", hide_index=True, key=f"{key}_before")
+    left.dataframe(before.recommendations, hide_index=True, column_order=RECS, column_config=COLUMNS,
+                   key=f"{key}_before")
     right.markdown(f"**Recommendations {after_label}**")
-    right.dataframe(cmp.recommendations, width="stretch", hide_index=True, key=f"{key}_after")
+    right.dataframe(cmp.recommendations, hide_index=True, column_order=MOVED, column_config=COLUMNS,
+                    key=f"{key}_after")
     if not cmp.left.empty:
         st.markdown("**Left the top-K**")
-        st.dataframe(cmp.left, width="stretch", hide_index=True, key=f"{key}_left")
+        st.dataframe(cmp.left, hide_index=True, column_order=LEFT, column_config=COLUMNS, key=f"{key}_left")
 
 
 def _graph(view: dashboard.View) -> None:
@@ -158,8 +172,9 @@ with add_tab:
             _graph(result.after)
     elif before is not None:
         left, right = st.columns(2)
-        left.dataframe(before.interests, width="stretch", hide_index=True, column_config=SHARES)
-        right.dataframe(before.recommendations, width="stretch", hide_index=True)
+        shown = [c for c in INTERESTS if c != "predicted" or before.interests[c].notna().any()]
+        left.dataframe(before.interests, hide_index=True, column_order=shown, column_config=COLUMNS)
+        right.dataframe(before.recommendations, hide_index=True, column_order=RECS, column_config=COLUMNS)
         _graph(before)
 
 with what_if_tab:
