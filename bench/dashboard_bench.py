@@ -12,9 +12,10 @@ live:     the bundled sample with a model trained as the Pipeline page trains it
           with the new event counted and graph and recommendations redrawn (the first add, which loads the
           page's caches, apart), beside the page's own "Updated in" figure.
 fresh:    ``git clone`` of this repository into a temporary folder, then the README's first command run there
-          verbatim (venv, pip install from the local package index/cache, ``igcore app`` on port 8501);
-          Chromium waits for the Home page (the bundled sample loads and its snapshots are built on the first
-          start), trains the pipeline on the Pipeline page with its default settings, and opens a user in the
+          verbatim (venv, pip install from the local package index/cache, ``igcore app`` on port 8501, which
+          loads the bundled sample and builds its snapshots before the server answers); Chromium opens the
+          explorer as a first visitor (timed from the server answering until its default user is drawn), then
+          Home, trains the pipeline on the Pipeline page with its default settings, and opens a user in the
           explorer. The figure is the time from the command's start to the explorer's graph being drawn.
 
     .venv/bin/python bench/dashboard_bench.py [--part explorer|live|fresh|all] [--users 10] [--adds 10]
@@ -46,12 +47,15 @@ from igcore.interests.config import InterestConfig  # noqa: E402
 from igcore.interests.snapshots import build_snapshots  # noqa: E402
 from igcore.store import Store  # noqa: E402
 
-TARGETS = {"explorer_s": 3.0, "live_s": 1.0, "fresh_s": 180.0}
+TARGETS = {"explorer_s": 1.5, "link_s": 2.5, "live_s": 1.0, "fresh_s": 150.0, "first_view_s": 10.0}
 GRAPH_OF = ("user => Array.from(document.querySelectorAll('iframe')).some(f => { try { const d = f.contentDocument; "
             "const h = d && d.querySelector('h1'); return h !== null && h.textContent.includes('Interests of ' + user "
             "+ ' at') && d.querySelector('canvas') !== null; } catch (e) { return false; } })")
 SEARCH_PLACEHOLDER = "the whole id or a part of it"
 CHART_DRAWN = "[data-testid='stPlotlyChart'] .main-svg"
+GRAPH_DRAWN = ("() => Array.from(document.querySelectorAll('iframe')).some(f => { try { "
+               "return f.contentDocument && f.contentDocument.querySelector('canvas') !== null; } "
+               "catch (e) { return false; } })")
 
 
 def explorer_url(base: str, user: str) -> str:
@@ -180,6 +184,11 @@ def run_fresh() -> dict:
                     time.sleep(0.5)
             marks["server_up_s"] = time.perf_counter() - t0
             with chromium() as page:
+                page.goto(base + "/explorer")  # a first visitor opens the explorer: its default user, drawn
+                page.wait_for_function(GRAPH_DRAWN, timeout=600_000, polling=50)
+                page.wait_for_selector(CHART_DRAWN, timeout=600_000)
+                wait_idle(page, 600_000)
+                marks["first_view_s"] = time.perf_counter() - t0 - marks["server_up_s"]
                 page.goto(base + "/")
                 wait_idle(page, 600_000)
                 page.get_by_text("Events", exact=True).first.wait_for(timeout=600_000)
@@ -212,24 +221,28 @@ def section(data: dict) -> str:
     ex = data.get("explorer")
     if ex:
         lines += [f"| Beauty: open a user in the explorer (id typed; graph, charts and tables drawn), median of "
-                  f"{ex['users']} users | {ex['p50_s']:.2f} s | <= {TARGETS['explorer_s']:.0f} s |",
-                  f"| Beauty: slowest of those users | {ex['max_s']:.2f} s | <= {TARGETS['explorer_s']:.0f} s |",
+                  f"{ex['users']} users | {ex['p50_s']:.2f} s | <= {TARGETS['explorer_s']:.1f} s |",
+                  f"| Beauty: slowest of those users | {ex['max_s']:.2f} s | |",
                   f"| Beauty: a link to a user opened in a fresh page load, median of {ex['users']} | "
-                  f"{ex['link_p50_s']:.2f} s | |",
+                  f"{ex['link_p50_s']:.2f} s | <= {TARGETS['link_s']:.1f} s |",
                   f"| Beauty: slowest fresh page load | {ex['link_max_s']:.2f} s | |",
                   f"| Beauty: first view after the server started (process warm-up) | {ex['first_s']:.2f} s | |"]
     live = data.get("live")
     if live:
         lines += [f"| sample, trained model: Live page, add an event until graph and recommendations are redrawn "
                   f"(browser), median of {live['adds']} | {live['p50_s']:.2f} s | <= {TARGETS['live_s']:.0f} s |",
-                  f"| sample: slowest of those adds | {live['max_s']:.2f} s | <= {TARGETS['live_s']:.0f} s |",
+                  f"| sample: slowest of those adds | {live['max_s']:.2f} s | |",
                   f"| sample: the page's own figure (import, snapshots, model update, new graph), median / max | "
                   f"{live['page_p50_s']:.2f} / {live['page_max_s']:.2f} s | |",
                   f"| sample: first add (warms the page's caches) | {live['first_s']:.2f} s | |"]
     fresh = data.get("fresh")
     if fresh:
-        lines += [f"| fresh clone: README command to server up (venv + pip install) | {fresh['server_up_s']:.0f} s | |",
-                  f"| fresh clone: ... Home shows the sample (loaded, snapshots built) | {fresh['home_s']:.0f} s | |",
+        lines += [f"| fresh clone: README command to server up (venv + pip install; the store made ready: sample "
+                  f"loaded, snapshots built) | {fresh['server_up_s']:.0f} s | |"]
+        if "first_view_s" in fresh:
+            lines += [f"| fresh clone: server up to the explorer's default user drawn (first start) | "
+                      f"{fresh['first_view_s']:.1f} s | <= {TARGETS['first_view_s']:.0f} s |"]
+        lines += [f"| fresh clone: ... Home shows the sample | {fresh['home_s']:.0f} s | |",
                   f"| fresh clone: ... pipeline trained on the sample (Pipeline page defaults) | "
                   f"{fresh['trained_s']:.0f} s | |",
                   f"| fresh clone: ... a user's explorer view drawn (usable dashboard) | {fresh['explorer_s']:.0f} s "

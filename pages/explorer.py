@@ -113,42 +113,36 @@ def forget_section(path: str, user: str, stamp: float) -> None:
             st.rerun()
 
 
-SMALL, MEDIUM = "small", "medium"
-SHARE = st.column_config.NumberColumn(format="percent", width=SMALL)
-RECS_SHOWN = {"rank": st.column_config.NumberColumn(width=SMALL), "title": st.column_config.TextColumn(width=MEDIUM),
-              "score": st.column_config.NumberColumn(format="%.4f", width=SMALL),
-              "interest": st.column_config.TextColumn(width=SMALL),
-              "supporting interests": st.column_config.TextColumn("because of", width=MEDIUM)}
+SHARE = st.column_config.NumberColumn(format="percent", width=80)
+RECS_SHOWN = {"rank": st.column_config.NumberColumn(width=50), "title": st.column_config.TextColumn(width=280),
+              "score": st.column_config.NumberColumn(format="%.4f", width=80),
+              "interest": st.column_config.TextColumn(width=150),
+              "supporting interests": st.column_config.TextColumn("because of", width=240)}
+WHY_INTERESTS = {"interest": st.column_config.TextColumn(width=240),
+                 "contribution": st.column_config.NumberColumn(format="%.4f", width=100), "share": SHARE}
+WHY_EVENTS = {"time": st.column_config.TextColumn(width=180), "title": st.column_config.TextColumn(width=280),
+              "event_type": st.column_config.TextColumn("event", width=90), "share": SHARE}
 
 
 def explain(view: ex.GraphView) -> None:
-    """The recommendations (the columns that fit; the table keeps ids and events) and, for the chosen one,
-    the interests and events behind its score."""
+    """The recommendations and, for the chosen one, the interests and events behind its score: each table with
+    the columns that fit a laptop's width (the frames keep ids for the tests and exports)."""
+    st.subheader(f"Recommendations ({view.graph.scorer})")
     if view.recommendations.empty:
         st.info("No recommendations at this time (no item has a vector, or every item was seen).")
         return
-    left, right = st.columns(2)
-    left.subheader(f"Recommendations ({view.graph.scorer})")
-    left.dataframe(view.recommendations, hide_index=True, column_order=list(RECS_SHOWN), column_config=RECS_SHOWN)
+    st.dataframe(view.recommendations, hide_index=True, column_order=list(RECS_SHOWN), column_config=RECS_SHOWN)
     titles = dict(zip(view.recommendations["rank"], view.recommendations["title"].fillna(
         view.recommendations["item_id"])))
-    with right:
-        rank = st.selectbox("Why this recommendation?", list(titles), format_func=lambda r: f"#{r} {titles[r]}")
-        interests, events, other = view.explanations[rank]
-        st.caption("Supporting interests (share of the score)")
-        st.dataframe(interests, hide_index=True, column_order=["interest", "contribution", "share"],
-                     column_config={"interest": st.column_config.TextColumn(width=MEDIUM),
-                                    "contribution": st.column_config.NumberColumn(format="%.4f", width=SMALL),
-                                    "share": SHARE})
-        st.caption("Supporting events (the largest contributions)")
-        st.dataframe(events, hide_index=True, column_order=["time", "title", "event_type", "share"],
-                     column_config={"time": st.column_config.TextColumn(width=MEDIUM),
-                                    "title": st.column_config.TextColumn(width=MEDIUM),
-                                    "event_type": st.column_config.TextColumn("event", width=SMALL),
-                                    "share": SHARE})
-        method = view.graph.recommendations[0]["explanation"]["method"]
-        st.caption(f"Attribution: {method}. Interest contributions sum to the score; the events listed and the "
-                   f"other events ({other:+.4f}) do too.")
+    rank = st.selectbox("Why this recommendation?", list(titles), format_func=lambda r: f"#{r} {titles[r]}")
+    interests, events, other = view.explanations[rank]
+    st.caption("Supporting interests (share of the score)")
+    st.dataframe(interests, hide_index=True, column_order=list(WHY_INTERESTS), column_config=WHY_INTERESTS)
+    st.caption("Supporting events (the largest contributions)")
+    st.dataframe(events, hide_index=True, column_order=list(WHY_EVENTS), column_config=WHY_EVENTS)
+    method = view.graph.recommendations[0]["explanation"]["method"]
+    st.caption(f"Attribution: {method}. Interest contributions sum to the score; the events listed and the "
+               f"other events ({other:+.4f}) do too.")
 
 
 def model_section(path: str, user: str, stamp: float, model) -> None:
