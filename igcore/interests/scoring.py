@@ -22,7 +22,7 @@ import numpy as np
 
 from igcore.interests.vectors import ItemVectors, normalised
 
-POINT_CHUNK = 1024
+POINT_CHUNK = 256
 
 
 @dataclasses.dataclass
@@ -81,14 +81,31 @@ def query_vectors(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_poi
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(column indexes, scores) of each row's k best, best first; -inf entries never chosen (fewer columns
-    then come back as -1)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    cols, vals = np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
-    cols[~np.isfinite(vals)] = -1
+    """(column indexes, scores) of each row's k best, best first (ties: the lower column first); -inf entries
+    never chosen (fewer columns then come back as -1).
+
+    On a wide matrix a strided sample of each row bounds the row's k-th best from below (the k-th best of a
+    subset cannot beat the k-th best of the whole), so one comparison pass leaves a few candidates per row to
+    sort instead of a selection over every column."""
+    rows_n, n = scores.shape
+    k = min(k, n)
+    cols = np.full((rows_n, k), -1, dtype=np.int64)
+    vals = np.full((rows_n, k), -np.inf)
+    if k == 0 or rows_n == 0:
+        return cols, vals
+    step = max(1, n // (256 * k))
+    sample = scores[:, ::step]
+    floor = np.partition(sample, sample.shape[1] - k, axis=1)[:, sample.shape[1] - k] if step > 1 else \
+        np.full(rows_n, -np.inf)
+    row, col = np.nonzero(scores >= floor[:, None])
+    val = scores[row, col]
+    finite = np.isfinite(val)
+    row, col, val = row[finite], col[finite], val[finite]
+    order = np.lexsort((col, -val, row))
+    row, col, val = row[order], col[order], val[order]
+    rank = np.arange(len(row)) - np.searchsorted(row, row)
+    keep = rank < k
+    cols[row[keep], rank[keep]], vals[row[keep], rank[keep]] = col[keep], val[keep]
     return cols, vals
 
 
@@ -98,9 +115,10 @@ def evidence_top_k(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_po
     queries = query_vectors(point, item, weight, n_points, vectors)
     cols = np.full((n_points, min(k, len(vectors.item_ids))), -1, dtype=np.int64)
     vals = np.full(cols.shape, -np.inf)
+    items_t = np.ascontiguousarray(vectors.matrix.T, dtype=np.float64)  # once, not per chunk
     for lo in range(0, n_points, POINT_CHUNK):
         hi = min(lo + POINT_CHUNK, n_points)
-        scores = queries[lo:hi] @ vectors.matrix.T.astype(np.float64)
+        scores = queries[lo:hi] @ items_t
         scores[~queries[lo:hi].any(axis=1)] = -np.inf
         if exclude_seen:
             sel = (point >= lo) & (point < hi)
