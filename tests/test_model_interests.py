@@ -91,6 +91,19 @@ def test_slot_overlap_is_the_mean_squared_cosine_between_distinct_slots():
     assert InterestExtractor.overlap(torch.tensor([[e1, diag], [e1, e2]])).item() == pytest.approx(0.25)
 
 
+def test_interests_at_the_last_position_alone_equal_the_last_of_all_positions():
+    torch.manual_seed(0)
+    extractor = InterestExtractor(8, 3, 5.0).eval()
+    hidden = torch.randn(4, 6, 8)
+    real = torch.tensor([[0, 0, 1, 1, 1, 1], [1] * 6, [0] * 5 + [1], [0, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    with torch.no_grad():
+        every, every_w = extractor(hidden, real)
+        last, last_w = extractor(hidden, real, last=True)
+    assert last.shape == (4, 1, 3, 8) and last_w.shape == (4, 1, 3)
+    torch.testing.assert_close(last, every[:, -1:], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(last_w, every_w[:, -1:], rtol=1e-6, atol=1e-6)
+
+
 def test_the_diversity_penalty_pulls_slots_apart():
     log = _log()
     overlap = {}

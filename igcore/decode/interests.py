@@ -30,19 +30,22 @@ class InterestExtractor(nn.Module):
         self.attend = nn.Sequential(nn.Linear(dim, 4 * k), nn.Tanh(), nn.Linear(4 * k, k))
         self.decay = math.log(2.0) / half_life
 
-    def forward(self, hidden: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, hidden: torch.Tensor, real: torch.Tensor,
+                last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Interest vectors (B, L, K, d) and weights (B, L, K) at every position of left-padded hidden states
         (B, L, d); ``real`` (B, L) marks the positions that hold events. A padded position's interests are
-        those of its own (zero) state: it is never read."""
+        those of its own (zero) state: it is never read. ``last``: at the last position only (L = 1 in the
+        output), what serving needs, without the work for every earlier one."""
         b, length, _ = hidden.shape
         logits = self.attend(hidden)  # (B, L, K): how much each slot attends to each position
         steps = torch.arange(length, device=hidden.device)
-        visible = (steps[None, :] <= steps[:, None])[None] & real[:, None, :]  # (B, L_t, L_s)
-        visible = visible | torch.eye(length, dtype=torch.bool, device=hidden.device)[None]
+        targets = steps[-1:] if last else steps
+        visible = (steps[None, :] <= targets[:, None])[None] & real[:, None, :]  # (B, L_t, L_s)
+        visible = visible | (targets[:, None] == steps[None, :])[None]
         scores = logits.transpose(1, 2)[:, :, None, :].masked_fill(~visible[:, None], float("-inf"))
         pooled = torch.softmax(scores, dim=-1) @ hidden[:, None]  # (B, K, L_t, d)
         routes = self._routes(logits, real)
-        recency = torch.exp(-self.decay * (steps[:, None] - steps[None, :]).clamp(min=0).float())
+        recency = torch.exp(-self.decay * (targets[:, None] - steps[None, :]).clamp(min=0).float())
         recency = recency * visible  # (B, L_t, L_s)
         weights = recency @ routes / (recency @ real[..., None].float()).clamp(min=1e-9)
         return pooled.transpose(1, 2), weights

@@ -226,7 +226,7 @@ class IgcoreRecommender(SeededModel):
             hidden = self.net.seq.last_state(items, batch.items, batch.types, batch.gaps)
         else:
             states = self.net.seq(items, batch.items, batch.types, batch.gaps)
-            hidden, interests = states[:, -1], self.net.interest_queries(states, batch.items > 0)
+            hidden, interests = states[:, -1], self.net.interest_queries(states, batch.items > 0, last=True)
         u = torch.as_tensor(users, device=self.device)
         memory = self.memory.user_memory(u.cpu()).to(self.device) if self.memory is not None else None
         interest, weights = self.net.fusion(hidden, graph_user[u] if graph_user is not None else None, memory)

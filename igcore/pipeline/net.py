@@ -43,12 +43,14 @@ class IgcoreNet(nn.Module):
     def n_sources(self) -> int:
         return self.fusion.n_sources
 
-    def interest_queries(self, hidden: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """The users' interests as scoring queries (B, L, K, d) and their weights (B, L, K), or None without
-        interests: each interest vector goes through the scoring head, as the sequence query does."""
+    def interest_queries(self, hidden: torch.Tensor, real: torch.Tensor,
+                         last: bool = False) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The users' interests as scoring queries (B, L, K, d) and their weights (B, L, K) (``last``: at the
+        last position only, L = 1), or None without interests: each interest vector goes through the scoring
+        head, as the sequence query does."""
         if self.interests is None:
             return None
-        vectors, weights = self.interests(hidden, real)
+        vectors, weights = self.interests(hidden, real, last)
         return self.head(vectors), weights
 
     @property
