@@ -308,16 +308,20 @@ def _app(args: argparse.Namespace) -> int:
 
 
 def _prepare_store(path: Path) -> None:
-    """Make the store ready before the server answers (the first start loads the bundled sample and builds its
-    snapshots here, with a progress bar), so the first page only draws."""
+    """Make the store ready before the server answers (the first start loads the bundled sample, builds its
+    snapshots and warms the pages' imports here, with a progress bar), so the first page only draws."""
     from igcore.dashboard.overview import prepare_store
+    from igcore.dashboard.serve import warm_imports
     from igcore.progress import TextProgressBar
 
-    if not path.exists():
+    first = not path.exists()
+    if first:
         print(f"first start: loading the bundled sample into {path} and building its interest snapshots",
               file=sys.stderr)
     for line in prepare_store(path, TextProgressBar()):
         print(line.splitlines()[0], file=sys.stderr)
+    if first:
+        warm_imports()
 
 
 # Streamlit's command line, started with its legacy pages/ discovery already off (igcore.dashboard.serve says why).

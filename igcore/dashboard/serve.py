@@ -15,7 +15,9 @@ arguments (``run app.py --server.address ...``).
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from igcore.dashboard import access
+
+PAGE_IMPORTS = ("streamlit", "plotly.express", "plotly.graph_objects", "plotly.subplots", "pyvis.network")
+
+
+def warm_imports() -> None:
+    """Import what the pages import (the libraries above and every ``igcore.dashboard`` module). After an install
+    without byte-compiling (the README's ``--no-compile``) the first import of a module compiles it; done here,
+    before the server answers, the bytecode cache is written while the store is prepared rather than while the
+    first visitor waits."""
+    import igcore.dashboard as dashboard
+
+    for name in PAGE_IMPORTS:
+        importlib.import_module(name)
+    for module in pkgutil.iter_modules(dashboard.__path__):
+        importlib.import_module(f"igcore.dashboard.{module.name}")
 
 
 def use_navigation_only() -> bool:
