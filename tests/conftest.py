@@ -9,6 +9,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+if "PYTEST_XDIST_WORKER" in os.environ:  # two workers share the two cores: one math thread each, not two
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from igcore.paths import SHARED_DATA  # noqa: E402
 from igcore.store import Store  # noqa: E402

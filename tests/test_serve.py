@@ -9,6 +9,9 @@ app.py's frame, whether started by `igcore app` or by a plain `streamlit run app
 from __future__ import annotations
 
 import os
+import pkgutil
+import re
+import subprocess
 import sys
 import urllib.parse
 import urllib.request
@@ -138,3 +141,16 @@ def test_on_a_non_local_address_a_visitor_sees_the_login_and_a_viewer_no_user(tm
         assert "User explorer" in _nav_labels(page)
         page.locator("[data-testid='stSidebarNav'] a", has_text="User explorer").click()
         page.get_by_text(SECRET_USER).first.wait_for(timeout=60_000)
+
+
+def test_warming_imports_every_module_the_pages_import(tmp_path):
+    out = subprocess.run([sys.executable, "-c", "import sys; from igcore.dashboard.serve import warm_imports; "
+                          "warm_imports(); print(' '.join(sorted(sys.modules)))"], capture_output=True, text=True,
+                         check=True, cwd=tmp_path, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    loaded = set(out.stdout.split())
+    pages = {m.group(1) for page in (REPO / "pages").glob("*.py")
+             for m in re.finditer(r"^(?:from|import) ((?:igcore|streamlit|plotly|pyvis)[\w.]*)", page.read_text(),
+                                  re.M)}
+    assert pages and pages <= loaded, pages - loaded
+    modules = pkgutil.iter_modules([str(Path(serve.__file__).parent)])
+    assert {f"igcore.dashboard.{m.name}" for m in modules} <= loaded  # what the pages read through
