@@ -118,8 +118,8 @@ def most_changed(path: Path, users: list[str]) -> str | None:
     with Store(path, read_only=True) as store:
         counts = dict(store.rows("SELECT user_id, count(*) FROM interest_changes WHERE list_contains(?, user_id) "
                                  "GROUP BY user_id", [users])) if has_tables(store) else {}
-    best = max(users, key=lambda u: (counts.get(u, 0), -users.index(u)))
-    return best if counts.get(best, 0) > 0 else None
+    best = max(range(len(users)), key=lambda i: (counts.get(users[i], 0), -i))
+    return users[best] if counts.get(users[best], 0) > 0 else None
 
 
 def _with_pseudonyms(store: Store, users: pd.DataFrame) -> pd.DataFrame:
