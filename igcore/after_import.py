@@ -4,8 +4,9 @@ The CLI (``igcore ingest``, ``igcore update``), the Data page and the Live page 
 :func:`import_and_refresh`, so a file leaves the same store, serving state and snapshots whichever way it came
 in. After the rows are accounted for (:mod:`igcore.ingest`):
 
-1. when a trained checkpoint exists and events were added, the model's online state is rebuilt from every
-   stored event, without gradient steps (:func:`igcore.pipeline.run.refresh`), and its serving state saved;
+1. when a trained checkpoint exists and events were added, the model's online state takes them in without
+   gradient steps (:func:`igcore.pipeline.run.refresh`: from its saved state when the new events come after
+   the ones it holds, else replayed from every stored event), and its online and serving states are saved;
 2. the interest snapshots of the users the import touched are updated, scored by that model; a store with
    events but no snapshots yet gets them built (as the dashboard's first start does).
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from igcore.config import IngestConfig
 from igcore.errors import IgcoreError
@@ -30,6 +31,9 @@ from igcore.pipeline.checkpoint import has_checkpoint
 from igcore.pipeline.run import default_checkpoint, load, refresh
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
+
+if TYPE_CHECKING:
+    from igcore.pipeline.grow import Joined
 
 KINDS = ("events", "items")
 
@@ -83,19 +87,32 @@ def _refresh_model(store: Store, model_dir: Path, new: list[tuple[str, str]],
         return None, "no new events: the model's state is unchanged"
     progress("model", 0, 1, {})
     try:
-        model, meta = refresh(store, model_dir)
+        model, meta, online = refresh(store, model_dir)
     except IgcoreError as exc:  # e.g. a checkpoint of an older network: the import stands, the model says why
         return None, f"not refreshed: {exc}"
     progress("model", 1, 1, {})
-    users, items = set(meta["user_ids"]), set(meta["item_ids"])
-    unknown = sum(1 for u, i in new if u not in users or i not in items)
-    known = sum(len(h) for h in model.state.items)
-    line = (f"online state rebuilt from the {known:,} stored events it knows ({known - meta['events']:+,} since "
-            "training; no gradient steps), serving state saved")
-    if unknown:
-        line += (f"; {unknown:,} new user-item pairs name a user or item the model was not trained on and were "
-                 "left out (retrain to include them)")
-    return ModelScorer.from_meta(model, meta), line
+    if online.fed is not None:
+        line = (f"online state moved by the {len(online.fed.events):,} new events (resumed from its saved state; "
+                "no gradient steps), serving state saved")
+    else:
+        known = sum(len(h) for h in model.state.items)
+        line = (f"online state rebuilt from the {known:,} stored events ({known - meta['events']:+,} since "
+                "training; no gradient steps), serving state saved")
+    return ModelScorer.from_meta(model, meta), line + joined_line(online.new)
+
+
+def joined_line(new: Joined) -> str:
+    """What an import's new users and items got from the model (:mod:`igcore.pipeline.grow`)."""
+    if not new.users and not new.items:
+        return ""
+    served = new.served_items()
+    line = f"; new to the model: {len(new.users):,} users, served from their events"
+    if new.items:
+        line += (f", and {len(new.items):,} items, {served:,} served from their text, attributes or "
+                 "co-occurrences")
+        if served < len(new.items):
+            line += f" ({len(new.items) - served:,} with none of these are served once they co-occur)"
+    return line
 
 
 def _refresh_snapshots(store: Store, scorer: ModelScorer | None, model_dir: Path,

@@ -9,6 +9,7 @@ there are events, which imports the log holds) are written once here rather than
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -122,3 +123,19 @@ def users_items_since(store: Store, after_event_id: int) -> list[tuple[str, str]
     """The distinct (user, item) pairs of the events stored after ``after_event_id``."""
     return [(u, i) for u, i in store.rows(
         "SELECT DISTINCT user_id, item_id FROM events WHERE event_id > ? ORDER BY 1, 2", [int(after_event_id)])]
+
+
+def newcomers(known: Iterable[str], ids: Iterable[str]) -> list[str]:
+    """The ids of ``ids`` that ``known`` lacks, each once, in the order they first appear."""
+    seen, out = set(known), []
+    for x in ids:
+        if x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
+
+
+def first_seen(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of ``codes`` in the order they first appear."""
+    values, first = np.unique(codes, return_index=True)
+    return values[np.argsort(first, kind="stable")]

@@ -15,15 +15,16 @@ What goes, in one store transaction:
 Then the file is compacted (:func:`igcore.store.compact`): DuckDB keeps deleted rows in free blocks, so the
 store is copied with its live rows only and swapped in, and the old file is overwritten before it is freed.
 
-Outside the store: the serving state (a query vector per user, and every other user's vector computed from a
-graph and item memories the user's events fed) is deleted, not edited, and rebuilt by replaying the remaining
-events. The checkpoint's ``model.json`` loses the id from its user list. That renumbers the users after it,
-which is consistent with the weights because the network has no per-user parameter: a user is their events
-(sequence, graph, memory), replayed at every load. The rebuild restores the network with the new list and would
-fail on any mismatch; it then says so and the serving state stays deleted, so ``recommend`` replays. The online
-memory is not saved anywhere: it is replayed from the events, so it holds nothing of the user from then on.
-The weights were trained on the user's events and keep what they learned from them until the next training
-(``retrain``). Files written outside the store and checkpoint (``--html`` exports, downloads) are not reached.
+Outside the store: the serving and online states (a query vector and a memory per user, and every other user's
+vector computed from a graph and item memories the user's events fed) are deleted, not edited, and rebuilt by
+replaying the remaining events. The checkpoint's ``model.json`` loses the id from its user list. That renumbers
+the users after it, which is consistent with the weights because the network has no per-user parameter: a user
+is their events (sequence, graph, memory). A user who joined the model after training is named only in the
+online state, which goes as a whole. The rebuild restores the network with the new list and would fail on any
+mismatch; it then says so and the serving state stays deleted, so ``recommend`` replays. The replayed memory
+holds nothing of the user from then on. The weights were trained on the user's events and keep what they
+learned from them until the next training (``retrain``). Files written outside the store and checkpoint
+(``--html`` exports, downloads) are not reached.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from igcore.pipeline.run import checkpoint_dir, refresh, train
 from igcore.progress import Progress, no_progress
 from igcore.recommend.serving import SERVING
 from igcore.store import Store, compact
+from igcore.update.saved import ONLINE, joined_ids
 
 FORGOTTEN = "[forgotten user]"
 NOT_NEEDED = "not needed"
@@ -101,7 +103,7 @@ class ForgetReport:
         kept = [f"kept: {n:,} rows of {c} hold the same text as another kind of id (not this user's)"
                 for c, n in self.plan.same_text.items() if n]
         return [self.store, f"compaction: {self.compacted}", *kept, f"model: {self.model}",
-                f"weights: {self.weights}", "online memory: not saved anywhere; every load replays it from the "
+                f"weights: {self.weights}", "online memory: its saved state was deleted and replayed from the "
                 "events, which no longer hold this user's"]
 
 
@@ -253,30 +255,37 @@ def _forget_in_checkpoint(db_path: Path, model_dir: Path, user_id: str, retrain:
         for f in (p for p in old.rglob("*") if p.is_file()):
             scrub(f)
         shutil.rmtree(old, ignore_errors=True)
-    if user_id not in record.get("user_ids", []):
+    trained = user_id in record.get("user_ids", [])
+    if not trained and user_id not in joined_ids(model_dir / ONLINE)[0]:
         return "the model was not trained with this user: unchanged", "none of this user's events were trained on"
-    if serving.exists():
-        scrub(serving)
-    record["user_ids"] = [u for u in record["user_ids"] if u != user_id]
-    fd, tmp = tempfile.mkstemp(prefix=f".{META}-", dir=model_dir)
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(record, indent=1, default=str))
-    replace_scrubbed(meta_path, Path(tmp))
-    if retrain:
-        try:
-            config, _ = read_meta(model_dir)
-            with Store(db_path) as store:
-                train(store, config, model_dir, progress)
-        except IgcoreError as exc:
-            return "user removed from its user list; serving state deleted", f"not retrained: {exc}"
-        return "retrained on the remaining events (new checkpoint and serving state)", \
-            "retrained: they no longer reflect this user"
-    weights = ("trained with this user's events, they keep what they learned from them until the next training: "
-               "run `igcore train` (or forget with --retrain)")
+    for derived in (serving, model_dir / ONLINE):  # each holds a vector per user, made from their events
+        if derived.exists():
+            scrub(derived)
+    weights = "none of this user's events were trained on"  # joined after training: named in the online state
+    lead = "the user joined the model after training"
+    if trained:
+        lead = "user removed from its user list"
+        record["user_ids"] = [u for u in record["user_ids"] if u != user_id]
+        fd, tmp = tempfile.mkstemp(prefix=f".{META}-", dir=model_dir)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(record, indent=1, default=str))
+        replace_scrubbed(meta_path, Path(tmp))
+        if retrain:
+            try:
+                config, _ = read_meta(model_dir)
+                with Store(db_path) as store:
+                    train(store, config, model_dir, progress)
+            except IgcoreError as exc:
+                return f"{lead}; serving state deleted", f"not retrained: {exc}"
+            return "retrained on the remaining events (new checkpoint and serving state)", \
+                "retrained: they no longer reflect this user"
+        weights = ("trained with this user's events, they keep what they learned from them until the next "
+                   "training: run `igcore train` (or forget with --retrain)")
     try:
         with Store(db_path, read_only=True) as store:
             refresh(store, model_dir)
     except Exception as exc:  # noqa: BLE001 - whatever stops the rebuild, the deleted serving state is safe
-        return (f"user removed from its user list; serving state deleted, not rebuilt ({exc}): recommendations "
+        return (f"{lead}; serving state deleted, not rebuilt ({exc}): recommendations "
                 "replay the events until the model is retrained"), weights
-    return "user removed from its user list; serving state rebuilt from the remaining events", weights
+    return f"{lead}; serving state rebuilt from the remaining events", weights
+

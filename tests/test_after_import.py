@@ -3,6 +3,7 @@ interest snapshots for the same file (igcore.after_import)."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import sys
@@ -11,14 +12,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from safetensors.numpy import load_file
 
+from igcore.after_import import import_and_refresh
 from igcore.dashboard import live, models, uploads
+from igcore.events import last_event_id, load_interactions
+from igcore.forget import forget
 from igcore.pipeline.checkpoint import has_checkpoint
 from igcore.pipeline.config import PipelineConfig
-from igcore.pipeline.run import checkpoint_dir, train
+from igcore.pipeline.run import checkpoint_dir, load, recommend, reindexed, train
 from igcore.recommend.serving import SERVING
 from igcore.store import Store
+from igcore.update.saved import ONLINE
 from tests.test_app_live import T0, build, three_users
 
 NEW = ("user_id,item_id,event_type,timestamp\n"
@@ -65,14 +71,14 @@ def test_cli_data_page_and_live_page_leave_the_same_state(trained_store, tmp_pat
     done = subprocess.run([sys.executable, "-m", "igcore.cli", "ingest", str(csv), "--db", str(via_cli)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "model: online state rebuilt from the 16 stored events it knows (+3 since training" in done.stdout
+    assert "model: online state moved by the 5 new events (resumed from its saved state" in done.stdout
     assert "interest snapshots: updated: " in done.stdout
 
     outcome = uploads.import_upload(via_data, NEW.encode(), "new.csv", "events")
     assert outcome.report.rows_loaded == 5 and outcome.report.rows_quarantined == 1
     assert outcome.after.touched_users == ["u1", "u2", "u4"]
-    assert outcome.after.model.endswith("2 new user-item pairs name a user or item the model was not trained on "
-                                        "and were left out (retrain to include them)")
+    assert outcome.after.model.endswith("; new to the model: 1 users, served from their events, and 1 items, 1 "
+                                        "served from their text, attributes or co-occurrences")
 
     held = models.load_live_model(via_live)
     result = live.add_events(via_live, "u2", NEW.encode(), "new.csv", held)
@@ -90,6 +96,77 @@ def test_cli_data_page_and_live_page_leave_the_same_state(trained_store, tmp_pat
     assert not np.array_equal(cli["serving"]["queries"], before["queries"])  # the new events moved users
     scores = held.scorer.model.score(np.arange(len(cli["serving"]["queries"])))
     assert np.allclose(scores, cli["serving"]["queries"] @ cli["serving"]["items"].T, atol=1e-5)
+
+
+def test_an_import_moves_the_saved_online_state_without_replaying_the_log(trained_store, tmp_path):
+    path = copy_of(trained_store, tmp_path / "resume")
+    with Store(path, read_only=True) as store:
+        model, meta = load(store)  # resumed from the state training saved
+        since = last_event_id(store)
+    known = ("user_id,item_id,event_type,timestamp\n"  # users and items the model was trained on
+             f"u1,B1,view,{T0 + 9 * 3600}\nu1,B2,view,{T0 + 10 * 3600}\nu2,A1,view,{T0 + 11 * 3600}\n")
+    with Store(path) as store:
+        after = import_and_refresh(store, io.BytesIO(known.encode()), name="known.csv")
+        fed = reindexed(load_interactions(store, since), meta)
+    assert after.model == ("online state moved by the 3 new events (resumed from its saved state; no gradient "
+                           "steps), serving state saved")
+    model.update(fed)  # the state training saved, fed the same events in memory
+    users = np.arange(model.n_users)
+    assert np.allclose(after.scorer.model.score(users), model.score(users), atol=1e-5)
+    saved = load_file(str(checkpoint_dir(path) / SERVING))  # the touched users' rows, the others copied
+    full = model.serving_state("")
+    for name in ("queries", "sources", "items"):
+        assert np.allclose(saved[name], getattr(full, name), atol=1e-5), name
+    with Store(path, read_only=True) as store:
+        again, _ = load(store)  # the next start resumes the state the import saved
+    assert np.allclose(again.score(users), model.score(users), atol=1e-5)
+
+
+def test_new_users_and_items_are_served_by_the_model_at_once(trained_store, tmp_path):
+    path = copy_of(trained_store, tmp_path / "join")
+    with Store(path) as store:
+        after = import_and_refresh(store, io.BytesIO(NEW.encode()), name="new.csv")
+        rows = recommend(store, "u4", k=3)  # a user the checkpoint never saw
+    assert [r["rank"] for r in rows] == [1, 2, 3] and "A1" not in {r["item_id"] for r in rows}
+    assert "new to the model: 1 users, served from their events, and 1 items, 1 served" in after.model
+    model = after.scorer.model
+    items = list(after.scorer.item_ids)
+    c1 = items.index("C1")  # only u2 chose it: its id row is the mean of u2's other choices' (B1 twice)
+    trained = [items.index(i) for i in ("B1", "B2", "B1", "B3", "A1")]
+    id_rows = model.net.items.item_id.weight.detach()
+    assert torch.allclose(id_rows[c1 + 1], id_rows[[i + 1 for i in trained]].mean(dim=0), atol=1e-6)
+    with Store(path, read_only=True) as store:
+        again, meta = load(store)  # joined for good: the next load builds the same network
+    assert meta["user_ids"][-1] == "u4" and meta["item_ids"][-1] == "C1"
+    assert torch.equal(again.net.items.item_id.weight, model.net.items.item_id.weight)
+    users = np.arange(again.n_users)
+    assert np.allclose(again.score(users), model.score(users), atol=1e-5)
+
+
+def test_forgetting_a_user_who_joined_after_training_leaves_no_trace_beside_the_model(trained_store, tmp_path):
+    path = copy_of(trained_store, tmp_path / "forget")
+    with Store(path) as store:
+        import_and_refresh(store, io.BytesIO(NEW.encode()), name="new.csv")
+    folder = checkpoint_dir(path)
+    assert b"u4" in (folder / ONLINE).read_bytes()
+    report = forget(path, "u4", "test")
+    assert report.model == "the user joined the model after training; serving state rebuilt from the remaining events"
+    assert [f.name for f in folder.iterdir() if b"u4" in f.read_bytes()] == []
+    with Store(path, read_only=True) as store:
+        assert "u4" not in load(store)[1]["user_ids"]
+
+
+def test_a_back_dated_event_replays_the_log(trained_store, tmp_path):
+    path = copy_of(trained_store, tmp_path / "backdated")
+    old = f"user_id,item_id,event_type,timestamp\nu3,A3,view,{T0 - 3600}\n"  # before every stored event
+    with Store(path) as store:
+        after = import_and_refresh(store, io.BytesIO(old.encode()), name="old.csv")
+    assert after.model.startswith("online state rebuilt from the 14 stored events (+1 since training")
+    (checkpoint_dir(path) / ONLINE).unlink()
+    with Store(path, read_only=True) as store:
+        replayed, _ = load(store)
+    users = np.arange(replayed.n_users)
+    assert np.allclose(after.scorer.model.score(users), replayed.score(users), atol=1e-5)
 
 
 def test_without_a_model_the_import_still_updates_the_snapshots(tmp_path):

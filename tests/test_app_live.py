@@ -293,7 +293,7 @@ def test_model_what_if_scores_a_copy_and_adding_updates_the_live_model(app_db):
     assert not at.exception and not at.error
     assert live.scorer.model.state.items[user] == [*history, live.meta["item_ids"].index("A1")]  # online update
     assert not np.allclose(live.scorer.model.score(np.array([user])), scores)
-    assert any("online state rebuilt from the 14 stored events it knows (+1 since training" in c.value
+    assert any("online state moved by the 1 new events (resumed from its saved state" in c.value
                for c in at.caption)
 
 

@@ -256,7 +256,7 @@ def test_cli_train_then_recommend(shop, tmp_path):
                                        "U00002,I00001,2030-01-01,view\nU00002,I00002,2030-01-02,purchase\n")
     update = run("update", str(tmp_path / "more.csv"))
     assert update.returncode == 0, update.stderr
-    assert "loaded 2" in update.stdout and "(+2 since training;" in update.stdout
+    assert "loaded 2" in update.stdout and "moved by the 2 new events (resumed" in update.stdout
     assert serving.read_bytes() != before  # the next recommend scores the new events without a replay
     after = run("recommend", "U00002", "-k", "3", "--json")
     assert after.returncode == 0 and "I00002" not in {r["item_id"] for r in json.loads(after.stdout)}  # bought

@@ -1,8 +1,9 @@
 """The trained pipeline as the dashboard holds it: loaded once, then kept current by online updates.
 
-Loading replays every stored event (seconds on the sample); after that, events imported later are fed to the
-model's ``update`` (no gradient steps), so a page shows a new event's effect in well under a second instead of
-reloading. Events of users or items the checkpoint does not know are skipped (retrain to include them).
+Loading resumes the online state saved beside the checkpoint (:mod:`igcore.update.saved`); after that, events
+imported later are fed to the model's ``update`` (no gradient steps), so a page shows a new event's effect
+without reloading. An import through the after-import service hands over its refreshed model (``adopt``), with
+any users and items that joined; events caught up from other processes skip ids the model does not know yet.
 """
 
 from __future__ import annotations

@@ -55,9 +55,16 @@ def text_matrix(side: SideInfo, item_ids: np.ndarray) -> torch.Tensor | None:
 
 def attr_matrix(side: SideInfo, item_ids: np.ndarray) -> tuple[torch.Tensor | None, int]:
     """(n_items + 1, MAX_ATTRS) attribute token ids (0 = none) and the vocabulary size; (None, 0) without any."""
+    vocab, out = attr_vocab(side, item_ids)
+    return (out, len(vocab)) if vocab else (None, 0)
+
+
+def attr_vocab(side: SideInfo, item_ids: np.ndarray) -> tuple[dict[str, int], torch.Tensor]:
+    """The attribute vocabulary of ``item_ids`` (token -> id from 1, in the order the items first name them)
+    and their (n_items + 1, MAX_ATTRS) token ids; the items' order fixes the ids."""
     vocab: dict[str, int] = {}
     out = np.zeros((len(item_ids) + 1, MAX_ATTRS), dtype=np.int64)
     for i, item in enumerate(item_ids):
         for j, token in enumerate(side.attrs.get(item, [])[:MAX_ATTRS]):
             out[i + 1, j] = vocab.setdefault(token, len(vocab) + 1)
-    return (torch.as_tensor(out), len(vocab)) if vocab else (None, 0)
+    return vocab, torch.as_tensor(out)

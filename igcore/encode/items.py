@@ -88,13 +88,15 @@ def uncached_count(store: Store, model: str) -> int:
 
 
 def encode_items(store: Store, encoder: TextEncoder, item_ids: list[str] | None = None,
-                 progress: Progress = no_progress) -> tuple[pd.DataFrame, int]:
+                 progress: Progress = no_progress, cached_only: bool = False) -> tuple[pd.DataFrame, int]:
     """Vectors for the catalogue's items with text (or for ``item_ids``); returns (item_id -> vector frame,
     number of texts newly encoded). Writes new vectors to the cache in one transaction (the store must be
-    writable when something is new)."""
+    writable when something is new); with ``cached_only``, items whose text is not cached are left out."""
     items = _item_texts(store, encoder.name, item_ids)
     cached = _cached(store, encoder.name)
     known = set(cached["hash"])
+    if cached_only:
+        items = items[items["hash"].isin(known)]
     todo = items[~items["hash"].isin(known)].drop_duplicates("hash")
     if len(todo):
         vectors = []

@@ -49,6 +49,32 @@ def load_side_info(store: Store, device: str = "auto", text_model: str = DEFAULT
     return SideInfo(text=dict(zip(vectors["item_id"], vectors["vector"])), attrs=attrs)
 
 
+def side_info_of(store: Store, item_ids: list[str], text_model: str = DEFAULT_TEXT_MODEL, with_text: bool = True,
+                 device: str = "cpu") -> SideInfo:
+    """:func:`load_side_info` of ``item_ids`` alone (items that joined a trained model). Their texts the cache
+    lacks are encoded (loading the text model only then) on a writable store; on a read-only one they go
+    without a text vector."""
+    wanted = set(item_ids)
+    attrs = {i: tokens for i, tokens in item_attributes(store).items() if i in wanted}
+    if not item_ids or not _has_text(store, with_text):
+        return SideInfo(text={}, attrs=attrs)
+    vectors = encode_items(store, _LazyEncoder(text_model, device), item_ids, cached_only=store.read_only)[0]
+    return SideInfo(text=dict(zip(vectors["item_id"], vectors["vector"])), attrs=attrs)
+
+
+class _LazyEncoder:
+    """A :class:`TextEncoder` made on the first ``encode``: loading the text model costs seconds, and a joined
+    item's text is usually cached already."""
+
+    def __init__(self, name: str, device: str) -> None:
+        self.name, self.device, self._encoder = name, device, None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self._encoder is None:
+            self._encoder = TextEncoder(self.name, self.device)
+        return self._encoder.encode(texts)
+
+
 @functools.lru_cache(maxsize=4)
 def side_info(store_path: Path, device: str = "auto", text_model: str = DEFAULT_TEXT_MODEL,
               with_text: bool = True) -> SideInfo:

@@ -1,10 +1,10 @@
 """Checkpoints: safetensors weights + a JSON config, written atomically; loading never unpickles.
 
 A checkpoint folder holds ``weights.safetensors`` and ``model.json`` (pipeline config, user/item/type ids, the
-import ids of the data it was trained on, the training log). The online state (histories, graph, memory) is
-not saved: it is replayed from the store's events, which is exact and keeps checkpoints small. What scoring
-needs of that state is saved as well (``serving.safetensors``, :mod:`igcore.recommend.serving`), for stores
-whose events have not changed since. ``model.json`` carries a format number: a checkpoint of an older network
+import ids of the data it was trained on, the training log). The online state's tensors (memory, cached item
+tables) are saved beside them (``online.safetensors``, :mod:`igcore.update.saved`), and what scoring needs of
+that state (``serving.safetensors``, :mod:`igcore.recommend.serving`); histories and graph edges are read back
+from the store's events. ``model.json`` carries a format number: a checkpoint of an older network
 is refused with a message to retrain, never half-loaded. torch is imported only to read or write weights, so
 that reading a checkpoint's ids and config costs no torch import.
 """
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from igcore.errors import IgcoreError
 from igcore.pipeline.config import PipelineConfig
 from igcore.recommend.serving import SERVING, ServingState
+from igcore.update.saved import ONLINE, SavedOnline
 
 if TYPE_CHECKING:
     import torch
@@ -31,7 +32,8 @@ FORMAT = 4  # bumped when the network's weights change meaning or names (4: a tr
 
 
 def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: PipelineConfig,
-                    meta: dict[str, Any], serving: ServingState | None = None) -> Path:
+                    meta: dict[str, Any], serving: ServingState | None = None,
+                    online: SavedOnline | None = None) -> Path:
     """Write to a temporary folder beside ``path``, then swap it in: a crash leaves the old one or none."""
     from safetensors.torch import save_file
 
@@ -44,6 +46,8 @@ def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], config: 
         (tmp / META).write_text(json.dumps(record, indent=1, default=str))
         if serving is not None:
             serving.save(tmp / SERVING)
+        if online is not None:
+            online.save(tmp / ONLINE)
         old = path.with_name(f".{path.name}.old")
         if path.exists():
             os.replace(path, old)

@@ -21,6 +21,7 @@ from igcore.encode.item_encoder import attr_matrix, text_matrix
 from igcore.encode.side import SideInfo
 from igcore.events import Interactions
 from igcore.pipeline.config import PipelineConfig
+from igcore.pipeline.grow import Joined
 from igcore.pipeline.net import IgcoreNet, ItemTables
 from igcore.pipeline.training import SeededModel, validation_ndcg
 from igcore.pipeline.windows import windows
@@ -29,6 +30,7 @@ from igcore.ranking import top_k
 from igcore.recommend.serving import ServingState
 from igcore.update.memory import InterestMemory
 from igcore.update.online import OnlineState
+from igcore.update.saved import SavedOnline
 
 MEMORY_STATE = {"memory", "last_update", "_assoc"}  # replayed from events, not saved
 
@@ -63,6 +65,51 @@ class IgcoreRecommender(SeededModel):
 
     def restore(self, events: Interactions, weights: dict[str, torch.Tensor]) -> None:
         """Rebuild a trained model from its weights and the events it should know (no training)."""
+        self._load(events, weights)
+        self.rebuild_state(events)
+
+    def resume(self, events: Interactions, weights: dict[str, torch.Tensor], saved: SavedOnline) -> bool:
+        """Rebuild a trained model whose online state took in ``events`` and was saved as ``saved``
+        (:meth:`saved_online`): the same state as the model that saved it, without replaying the log. Users and
+        items that joined since get empty memories; True when the saved item tables still serve (no item
+        joined), False when they are recomputed over the graph as it stands."""
+        self._load(events, weights)
+        tensors = {k: v.to(self.device) for k, v in saved.tensors.items()}
+        items = tensors["base"].shape[0] - 1
+        if self.memory is not None:  # nodes: users, then items; each part keeps its saved rows first
+            users = tensors["memory"].shape[0] - items
+            for name in ("memory", "last_update"):
+                mine, theirs = getattr(self.memory.tgn, name), tensors[name]
+                mine[:users], mine[self.n_users:self.n_users + items] = theirs[:users], theirs[users:]
+        kept = items == self.n_items
+        self.state.resume(events, saved.pending if kept else 0)
+        if kept:
+            base, graph_user = tensors["base"], tensors.get("graph_user")
+            if graph_user is not None and len(graph_user) < self.n_users:
+                graph_user = torch.cat([graph_user, graph_user.new_zeros(self.n_users - len(graph_user),
+                                                                         graph_user.shape[1])])
+            self._tables = ItemTables(tensors.get("table", base), base, graph_user)
+        return kept
+
+    def saved_online(self, key: str, events: int, joined: Joined | None = None) -> SavedOnline:
+        """The online state to save (:mod:`igcore.update.saved`), having taken in ``events`` events (keyed
+        ``key``): the memory's buffers, the item tables (and graph user vectors) cached since the graph's last
+        refresh and the ``joined`` users and items with their rows; :meth:`resume` reads it back."""
+        tables = self._item_tables()
+        out = {"base": tables.base}
+        if tables.table is not tables.base:  # the graph propagated it (``graph_on="items"``)
+            out["table"] = tables.table
+        if tables.graph_user is not None:
+            out["graph_user"] = tables.graph_user
+        if self.memory is not None:
+            out.update(memory=self.memory.tgn.memory, last_update=self.memory.tgn.last_update)
+        joined = joined or Joined()
+        out.update({f"rows.{k}": v for k, v in joined.rows.items()})
+        return SavedOnline({k: v.detach().cpu().contiguous() for k, v in out.items()}, key, events,
+                           self.state.pending, joined.users, joined.items)
+
+    def _load(self, events: Interactions, weights: dict[str, torch.Tensor]) -> None:
+        """A network and memory for ``events``' users and items with the learned ``weights``."""
         text, attrs = weights.get("net.items.text"), weights.get("net.items.attrs")
         n_attrs = weights["net.items.attr_bag.weight"].shape[0] - 1 if attrs is not None else 0
         self._build(events, text, attrs, n_attrs)
@@ -71,7 +118,6 @@ class IgcoreRecommender(SeededModel):
         if self.memory is not None:
             own = {k[7:]: v for k, v in weights.items() if k.startswith("memory.")}
             self.memory.load_state_dict({**self.memory.state_dict(), **own})
-        self.rebuild_state(events)
 
     def _build(self, events: Interactions, text: torch.Tensor | None, attrs: torch.Tensor | None,
                n_attrs: int) -> None:
@@ -101,12 +147,15 @@ class IgcoreRecommender(SeededModel):
         return {k: v.detach().cpu().contiguous() for k, v in out.items()}
 
     # --- online -------------------------------------------------------------------------------------
-    def update(self, events: Interactions) -> None:
+    def update(self, events: Interactions) -> bool:
         """Take in new events without a gradient step: sequences and memory reflect every event at once; the
         GNN re-runs over the grown graph every ``graph_refresh`` events, so one event costs time for its own
-        user, not a pass over the whole graph."""
+        user, not a pass over the whole graph. True when the item tables were dropped for that re-run (every
+        user's scores may move), False when only the users of ``events`` moved."""
         if self.state.update(events, self.cfg.graph_refresh):
             self._tables = None
+            return True
+        return False
 
     def fork(self, users: np.ndarray) -> IgcoreRecommender:
         """A copy whose online state can move on alone for events of ``users``; it shares the learned weights
@@ -174,20 +223,25 @@ class IgcoreRecommender(SeededModel):
         return self._item_tables().table[1:].cpu().numpy()
 
     @torch.no_grad()
-    def serving_state(self, key: str, chunk: int = 2048) -> ServingState:
+    def serving_state(self, key: str, since: ServingState | None = None, users: np.ndarray | None = None,
+                      chunk: int = 2048) -> ServingState:
         """Every user's query vector and source weights and the item table in the current online state, to
-        score without the network while the events stay as they are (:mod:`igcore.recommend.serving`)."""
-        parts = [self._queries(np.arange(lo, min(lo + chunk, self.n_users))) for lo in range(0, self.n_users, chunk)]
+        score without the network while the events stay as they are (:mod:`igcore.recommend.serving`). Given
+        ``since``, a serving state made under the same item tables, only the rows of ``users`` (those whose
+        events moved since) are computed, the others copied."""
+        rows = np.arange(self.n_users) if since is None else np.unique(np.asarray(users, dtype=np.int64))
+        parts = [self._queries(rows[lo:lo + chunk]) for lo in range(0, len(rows), chunk)]
         k, d = self.cfg.interests, self.cfg.dim
 
         def joined(name: str, *shape: int) -> np.ndarray:
             values = [getattr(p, name) for p in parts if getattr(p, name) is not None]
-            out = torch.cat(values) if values else torch.zeros(self.n_users, *shape)
+            out = torch.cat(values) if values else torch.zeros(len(rows), *shape)
             return np.ascontiguousarray(out.float().cpu().numpy(), dtype=np.float32)
 
-        return ServingState(joined("query", d), joined("sources", self.net.n_sources),
-                            np.ascontiguousarray(self.item_vectors(), dtype=np.float32), key,
-                            joined("interests", k, d) if k else None, joined("interest_weights", k) if k else None)
+        fresh = ServingState(joined("query", d), joined("sources", self.net.n_sources),
+                             np.ascontiguousarray(self.item_vectors(), dtype=np.float32), key,
+                             joined("interests", k, d) if k else None, joined("interest_weights", k) if k else None)
+        return fresh if since is None else since.with_rows(rows, fresh)
 
     def validation_ndcg(self, valid: Interactions) -> float:
         """NDCG@10 of ``valid``'s items in the current weights (the item table is recomputed around it)."""

@@ -18,15 +18,17 @@ import numpy as np
 
 from igcore.decode.sources import source_names
 from igcore.errors import IgcoreError
-from igcore.events import Interactions, event_import_ids, load_interactions
+from igcore.events import Interactions, event_import_ids, first_seen, load_interactions, newcomers
 from igcore.pipeline.checkpoint import load_weights, read_meta, save_checkpoint
 from igcore.pipeline.config import PipelineConfig
 from igcore.progress import Progress, no_progress
 from igcore.recommend.lists import EXCLUDE, because_of, excluded_items, recent_distinct, top_items
 from igcore.recommend.serving import SERVING, load_serving, state_key
 from igcore.store import Store
+from igcore.update.saved import ONLINE, joined_ids, load_online
 
 if TYPE_CHECKING:
+    from igcore.pipeline.grow import Joined
     from igcore.pipeline.model import IgcoreRecommender
 
 def default_checkpoint(store: Store) -> Path:
@@ -63,26 +65,96 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None,
     meta = {"checkpoint_id": checkpoint_id, "user_ids": data.user_ids.tolist(), "item_ids": data.item_ids.tolist(),
             "type_names": list(data.type_names), "import_ids": imports, "events": len(data),
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "log": model.log}
+    key = state_key(checkpoint_id, data)
     path = save_checkpoint(path or default_checkpoint(store), model.weights(), config, meta,
-                           model.serving_state(state_key(checkpoint_id, data)))
+                           model.serving_state(key), model.saved_online(key, len(data)))
     return model, path
 
 
 def load(store: Store, path: Path | None = None, at: dt.datetime | None = None) -> tuple[IgcoreRecommender, dict]:
-    """A trained model with its online state rebuilt from the store's events (up to ``at`` if given).
-    Users and items unknown to the checkpoint are left out (retrain to include them)."""
+    """A trained model with its online state at the store's events (up to ``at`` if given): resumed from the
+    saved online state where it took in a prefix of them, replayed otherwise. Users and items that came after
+    training join it (:mod:`igcore.pipeline.grow`); ``meta``'s id lists name them after the trained ones."""
     path, config, meta, data = _checkpoint_events(store, path, at)
-    return _restored(path, config, data), meta
+    return _online_model(store, path, config, meta, data).model, meta
 
 
-def refresh(store: Store, path: Path | None = None) -> tuple[IgcoreRecommender, dict]:
-    """:func:`load` with every stored event, saving the serving state for them: after new events, the next
-    ``recommend`` scores without replaying them again."""
+def refresh(store: Store, path: Path | None = None) -> tuple[IgcoreRecommender, dict, Online]:
+    """:func:`load` with every stored event, saving the online and serving states for them, so that the next
+    call takes in only the events stored after this one. Where the saved state was resumed and the item tables
+    did not change, only the serving rows of the users with new events are recomputed."""
     path, config, meta, data = _checkpoint_events(store, path, None)
-    model = _restored(path, config, data)
+    online = _online_model(store, path, config, meta, data)
+    model, fed = online.model, online.fed
     if "checkpoint_id" in meta:
-        model.serving_state(state_key(meta["checkpoint_id"], data)).save(path / SERVING)
-    return model, meta
+        key = state_key(meta["checkpoint_id"], data)
+        since = None
+        if fed is not None and not fed.refreshed:
+            since = load_serving(path / SERVING, fed.key)
+        model.serving_state(key, since, fed.events.user if since is not None else None).save(path / SERVING)
+        model.saved_online(key, len(data), online.joined).save(path / ONLINE)
+    return model, meta, online
+
+
+@dataclasses.dataclass(frozen=True)
+class Fed:
+    """Events fed to a model resumed from its saved online state: the key that state was saved under, the
+    events after it, and whether the item tables were recomputed on the way (every user's scores may move)."""
+
+    key: str
+    events: Interactions
+    refreshed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Online:
+    """A model with its online state at the store's events; what was fed to its saved state (None: the log was
+    replayed); every user and item that joined it after training, and those that joined just now."""
+
+    model: IgcoreRecommender
+    fed: Fed | None
+    joined: Joined
+    new: Joined
+
+
+def _online_model(store: Store, path: Path, config: PipelineConfig, meta: dict[str, Any],
+                  data: Interactions) -> Online:
+    """The model at ``data``: resumed from ``online.safetensors`` and fed the events after the ones it took in
+    when those are a prefix of ``data``, else replayed; with the rows of the items that joined after training
+    (those new to the saved state made from ``data``'s co-occurrences and the catalogue)."""
+    from igcore.encode.side import side_info_of
+    from igcore.pipeline.grow import Joined, grown, item_rows
+    weights = load_weights(path)
+    saved = load_online(path / ONLINE) if "checkpoint_id" in meta else None
+    trained_users, trained_items = meta["trained_users"], meta["trained_items"]
+    joined = Joined(saved.users, saved.items, {k[5:]: v for k, v in saved.tensors.items() if k.startswith("rows.")}
+                    ) if saved is not None else Joined()
+    first = trained_items + len(joined.items)
+    item_ids = meta["item_ids"]
+    rows = {}
+    if len(item_ids) > first:
+        side = side_info_of(store, item_ids[first:], config.text_model, config.use_text)
+        rows = item_rows(grown(weights, joined), data, first, item_ids[:trained_items], side)
+    new = Joined(meta["user_ids"][trained_users + len(joined.users):], item_ids[first:], rows)
+    joined = joined.then(new)
+    weights = grown(weights, joined)
+    model = _model(config)
+    if saved is not None and saved.events <= len(data):
+        head = data.subset(slice(0, saved.events))
+        if saved.key == state_key(meta["checkpoint_id"], head):
+            kept = model.resume(head, weights, saved)
+            rest = data.subset(slice(saved.events, None))
+            refreshed = model.update(rest) if len(rest) else False
+            return Online(model, Fed(saved.key, rest, refreshed or not kept), joined, new)
+    model.restore(data, weights)
+    return Online(model, None, joined, new)
+
+
+def _model(config: PipelineConfig) -> IgcoreRecommender:
+    """An empty pipeline to load weights into; a model trained on CUDA serves on the CPU."""
+    from igcore.pipeline.model import IgcoreRecommender
+
+    return IgcoreRecommender(dataclasses.replace(config, device="cpu" if config.device == "cuda" else config.device))
 
 
 def _checkpoint_events(store: Store, path: Path | None, at: dt.datetime | None
@@ -90,32 +162,32 @@ def _checkpoint_events(store: Store, path: Path | None, at: dt.datetime | None
     """The checkpoint folder, its config and record, and the store's events (up to ``at``) in its indexes."""
     path = Path(path or default_checkpoint(store))
     config, meta = read_meta(path)
-    data = reindexed(load_interactions(store), meta)
+    events = load_interactions(store)
+    users, items = joined_ids(path / ONLINE) if "checkpoint_id" in meta else ([], [])
+    known_users, known_items = meta["user_ids"] + users, meta["item_ids"] + items
+    meta = {**meta, "trained_users": len(meta["user_ids"]), "trained_items": len(meta["item_ids"]),
+            "user_ids": known_users + newcomers(known_users, events.user_ids[first_seen(events.user)]),
+            "item_ids": known_items + newcomers(known_items, events.item_ids[first_seen(events.item)])}
+    data = reindexed(events, meta)
     if at is not None:
         data = data.subset(data.ts <= int(at.replace(tzinfo=dt.UTC).timestamp()))
     return path, config, meta, data
 
 
-def _restored(path: Path, config: PipelineConfig, data: Interactions) -> IgcoreRecommender:
-    from igcore.pipeline.model import IgcoreRecommender
-
-    model = IgcoreRecommender(dataclasses.replace(config, device="cpu" if config.device == "cuda" else config.device))
-    model.restore(data, load_weights(path))
-    return model
-
-
 def reindexed(data: Interactions, meta: dict[str, Any]) -> Interactions:
-    """Events renumbered to the checkpoint's user and item ids."""
-    users = {u: i for i, u in enumerate(meta["user_ids"])}
-    items = {u: i for i, u in enumerate(meta["item_ids"])}
-    types = {t: i for i, t in enumerate(meta["type_names"])}
-    u = np.array([users.get(x, -1) for x in data.user_ids[data.user]])
-    i = np.array([items.get(x, -1) for x in data.item_ids[data.item]])
-    t = np.array([types.get(x, 0) for x in np.asarray(data.type_names, dtype=object)[data.event_type]])
+    """Events renumbered to the checkpoint's user and item ids (events of ids it lacks are left out)."""
+    import pandas as pd
+
+    def codes(ids: list[str], own: np.ndarray, index: np.ndarray) -> np.ndarray:
+        return pd.Index(ids).get_indexer(pd.Index(own))[index] if len(own) else np.zeros(0, dtype=np.int64)
+
+    u = codes(meta["user_ids"], data.user_ids, data.user)
+    i = codes(meta["item_ids"], data.item_ids, data.item)
+    t = np.maximum(codes(meta["type_names"], np.asarray(data.type_names, dtype=object), data.event_type), 0)
     keep = (u >= 0) & (i >= 0)
-    return Interactions(u[keep], i[keep], data.ts[keep], t[keep].astype(np.int16),
-                        np.asarray(meta["user_ids"], dtype=object), np.asarray(meta["item_ids"], dtype=object),
-                        tuple(meta["type_names"]))
+    return Interactions(u[keep].astype(np.int64), i[keep].astype(np.int64), data.ts[keep],
+                        t[keep].astype(np.int16), np.asarray(meta["user_ids"], dtype=object),
+                        np.asarray(meta["item_ids"], dtype=object), tuple(meta["type_names"]))
 
 
 def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = None,
@@ -132,8 +204,8 @@ def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = 
     scorer = None
     if at is None and "checkpoint_id" in meta:
         scorer = load_serving(path / SERVING, state_key(meta["checkpoint_id"], data))
-    if scorer is None:  # new events, another time or an older checkpoint: replay the log through the model
-        scorer = _restored(path, config, data)
+    if scorer is None:  # new events, another time or an older checkpoint: the model's online state
+        scorer = _online_model(store, path, config, meta, data).model
     mine = data.user == u
     seen, types = data.item[mine], data.event_type[mine]
     scores = scorer.score(np.array([u]))[0]

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from igcore.events import Interactions
+from igcore.paths import atomic_path
 
 SERVING = "serving.safetensors"
 
@@ -57,19 +56,27 @@ class ServingState:
     def item_vectors(self) -> np.ndarray:
         return self.items
 
+    def with_rows(self, users: np.ndarray, part: ServingState) -> ServingState:
+        """A copy with the rows of ``users`` taken from ``part`` (their rows only, in that order), and
+        ``part``'s item table and key."""
+        def merged(mine: np.ndarray | None, theirs: np.ndarray | None) -> np.ndarray | None:
+            if mine is None:
+                return None
+            out = mine.copy()
+            out[users] = theirs
+            return out
+
+        return ServingState(merged(self.queries, part.queries), merged(self.sources, part.sources), part.items,
+                            part.key, merged(self.interests, part.interests),
+                            merged(self.interest_weights, part.interest_weights))
+
     def save(self, path: Path) -> None:
         """Write to a temporary file beside ``path``, then swap it in: readers see the old state or the new."""
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-        os.close(fd)
-        try:
-            arrays = {"queries": self.queries, "sources": self.sources, "items": self.items}
-            if self.interests is not None:
-                arrays.update(interests=self.interests, interest_weights=self.interest_weights)
-            save_file(arrays, tmp, metadata={"key": self.key})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        arrays = {"queries": self.queries, "sources": self.sources, "items": self.items}
+        if self.interests is not None:
+            arrays.update(interests=self.interests, interest_weights=self.interest_weights)
+        with atomic_path(path) as tmp:
+            save_file(arrays, str(tmp), metadata={"key": self.key})
 
 
 def state_key(checkpoint_id: str, events: Interactions) -> str:

@@ -2,8 +2,9 @@
 
 Each user's history (items, event types, times: the sequence encoder's input), the edges of the user-item graph
 and the TGN memory. ``replay`` rebuilds it for a whole log, in time order, in ``memory_batch`` chunks: a
-restored checkpoint and a freshly trained model reach the same state from the same events. ``update`` appends
-events in time proportional to them; ``fork`` gives a copy that can move on alone ("what if" questions).
+restored checkpoint and a freshly trained model reach the same state from the same events. ``resume`` picks up
+a saved state; ``update`` appends events in time proportional to them; ``fork`` gives a copy that can move on
+alone ("what if" questions).
 """
 
 from __future__ import annotations
@@ -32,19 +33,24 @@ class OnlineState:
 
     def set_histories(self, events: Interactions) -> None:
         """Histories of exactly ``events`` (graph and memory untouched)."""
-        self.items = [[] for _ in range(self.n_users)]
-        self.types = [[] for _ in range(self.n_users)]
-        self.times = [[] for _ in range(self.n_users)]
-        self.append(events)
+        order = np.argsort(events.user, kind="stable")  # each user's events, in time order
+        cuts = np.searchsorted(events.user[order], np.arange(1, self.n_users))
+        for name, values in (("items", events.item), ("types", events.event_type), ("times", events.ts)):
+            setattr(self, name, [part.tolist() for part in np.split(values[order], cuts)])
 
     def replay(self, events: Interactions) -> None:
         """The canonical state for a log: histories, graph edges and memory rebuilt from ``events``."""
-        self.set_histories(events)
-        self.edges = [(events.user, events.item)]
+        self.resume(events, 0)
         if self.memory is not None:
             self.memory.reset_state()
             self.observe(events)
-        self.pending = 0
+
+    def resume(self, events: Interactions, pending: int) -> None:
+        """Histories and graph edges of ``events``, ``pending`` of them since the graph vectors were computed;
+        the memory as it stands (a caller resuming from disk has loaded it: :mod:`igcore.update.saved`)."""
+        self.set_histories(events)
+        self.edges = [(events.user, events.item)]
+        self.pending = pending
 
     def update(self, events: Interactions, graph_refresh: int) -> bool:
         """Take in new events: histories, edges, memory. True when ``graph_refresh`` events have come in since
