@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from igcore.errors import IgcoreError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU; asking for CUDA without one is a clear error."""
+    """``auto`` picks CUDA when present, else the CPU; asking for CUDA without one is a clear error. (torch is
+    imported here, not with the module: pages that only read the store name the devices without it.)"""
+    import torch
+
     if name not in DEVICES:
         raise IgcoreError(f"unknown device {name!r}; valid: {', '.join(DEVICES)}")
     if name == "cuda" and not torch.cuda.is_available():

@@ -120,6 +120,13 @@ def test_an_import_moves_the_saved_online_state_without_replaying_the_log(traine
     with Store(path, read_only=True) as store:
         again, _ = load(store)  # the next start resumes the state the import saved
     assert np.allclose(again.score(users), model.score(users), atol=1e-5)
+    newcomer = f"user_id,item_id,event_type,timestamp\nu9,A1,view,{T0 + 20 * 3600}\n"  # a new user, known item
+    with Store(path) as store:
+        after = import_and_refresh(store, io.BytesIO(newcomer.encode()), name="u9.csv")
+    assert after.model.endswith("serving state saved; new to the model: 1 users, served from their events")
+    saved = load_file(str(checkpoint_dir(path) / SERVING))
+    full = after.scorer.model.serving_state("")
+    assert len(saved["queries"]) == model.n_users + 1 and np.allclose(saved["queries"], full.queries, atol=1e-5)
 
 
 def test_new_users_and_items_are_served_by_the_model_at_once(trained_store, tmp_path):

@@ -223,7 +223,7 @@ def test_uploaded_csv_goes_through_the_importer(app_db):
 
 # --- Live: what if --------------------------------------------------------------------------------------------
 def test_what_if_writes_nothing_and_shows_the_new_interest(app_db):
-    build(app_db, three_users())
+    build(app_db, [e for e in three_users() if e[3] <= T0 + 3 * 3600])  # u2's last event is the store's last
     before = store_rows(app_db)
     at = open_page("live")
     choose(at, "live_user", "u2")
@@ -294,7 +294,7 @@ def test_model_what_if_scores_a_copy_and_adding_updates_the_live_model(app_db):
     assert live.scorer.model.state.items[user] == [*history, live.meta["item_ids"].index("A1")]  # online update
     assert not np.allclose(live.scorer.model.score(np.array([user])), scores)
     assert any("online state moved by the 1 new events (resumed from its saved state" in c.value
-               for c in at.caption)
+               for c in at.caption), [c.value for c in at.caption]
 
 
 def test_sessions_catching_up_at_once_feed_each_new_event_once(app_db):

@@ -154,3 +154,12 @@ def test_warming_imports_every_module_the_pages_import(tmp_path):
     assert pages and pages <= loaded, pages - loaded
     modules = pkgutil.iter_modules([str(Path(serve.__file__).parent)])
     assert {f"igcore.dashboard.{m.name}" for m in modules} <= loaded  # what the pages read through
+
+
+def test_the_first_pages_a_visitor_opens_do_not_import_torch():
+    """Home and the explorer on a store without a trained model only read the store: torch and torch_geometric
+    are imported where a network runs, not with the pages' modules, so the first view does not wait for them."""
+    code = ("import sys, pages.common, igcore.dashboard.explorer, igcore.dashboard.overview; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torch_geometric'))[:3])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"

@@ -34,7 +34,7 @@ from igcore.pipeline.run import reindexed
 from igcore.store import Store
 
 EVENT_TYPES = ("view", "cart", "wishlist", "purchase")
-NEXT_EVENT = dt.timedelta(minutes=1)  # a new event's default time: this long after the user's last one
+NEXT_EVENT = dt.timedelta(minutes=1)  # a new event's default time: this long after the store's latest one
 MIN_MOVE = 0.005  # share changes below half a percentage point are not called out
 
 
@@ -43,10 +43,14 @@ class UserState:
     user_id: str
     events: int
     last_ts: dt.datetime  # naive UTC
+    store_last_ts: dt.datetime  # the store's latest event, anyone's
 
     @property
     def next_time(self) -> dt.datetime:
-        return self.last_ts + NEXT_EVENT
+        """A new event's default time: just after the store's latest event, as if it happened now in the store's
+        clock. The model then takes it in at the end of its stream (an event dated before stored ones makes the
+        next refresh replay the log: :func:`igcore.pipeline.run.refresh`)."""
+        return max(self.last_ts, self.store_last_ts) + NEXT_EVENT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,8 +120,9 @@ def active_users(path: Path, limit: int = 200) -> list[str]:
 def user_state(path: Path, user_id: str) -> UserState | None:
     """How many events the user has and when the last was; None for a user without events."""
     with Store(path, read_only=True) as store:
-        n, last = store.rows("SELECT count(*), max(ts) FROM events WHERE user_id = ?", [user_id])[0]
-    return UserState(user_id, int(n), last) if n else None
+        n, last, latest = store.rows("SELECT count(*), max(ts), (SELECT max(ts) FROM events) FROM events "
+                                     "WHERE user_id = ?", [user_id])[0]
+    return UserState(user_id, int(n), last, latest) if n else None
 
 
 def item_choices(path: Path) -> pd.DataFrame:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from igcore.encode.text import TextEncoder
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
+
+if TYPE_CHECKING:
+    from igcore.encode.text import TextEncoder
 
 CACHE_SCHEMA = """CREATE TABLE IF NOT EXISTS item_text_embeddings (
     content_hash VARCHAR NOT NULL, model VARCHAR NOT NULL, vector FLOAT[] NOT NULL)"""

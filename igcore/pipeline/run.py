@@ -124,6 +124,7 @@ def _online_model(store: Store, path: Path, config: PipelineConfig, meta: dict[s
     (those new to the saved state made from ``data``'s co-occurrences and the catalogue)."""
     from igcore.encode.side import side_info_of
     from igcore.pipeline.grow import Joined, grown, item_rows
+
     weights = load_weights(path)
     saved = load_online(path / ONLINE) if "checkpoint_id" in meta else None
     trained_users, trained_items = meta["trained_users"], meta["trained_items"]

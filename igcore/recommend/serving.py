@@ -58,11 +58,14 @@ class ServingState:
 
     def with_rows(self, users: np.ndarray, part: ServingState) -> ServingState:
         """A copy with the rows of ``users`` taken from ``part`` (their rows only, in that order), and
-        ``part``'s item table and key."""
+        ``part``'s item table and key; users numbered past this state's last (they joined since) get rows."""
+        n = max(len(self.queries), int(np.max(users, initial=-1)) + 1)
+
         def merged(mine: np.ndarray | None, theirs: np.ndarray | None) -> np.ndarray | None:
             if mine is None:
                 return None
-            out = mine.copy()
+            out = np.zeros((n, *mine.shape[1:]), dtype=mine.dtype)
+            out[:len(mine)] = mine
             out[users] = theirs
             return out
 
