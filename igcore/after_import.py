@@ -87,7 +87,7 @@ def _refresh_model(store: Store, model_dir: Path, new: list[tuple[str, str]],
         return None, "no new events: the model's state is unchanged"
     progress("model", 0, 1, {})
     try:
-        model, meta, online = refresh(store, model_dir)
+        online, meta = refresh(store, model_dir)
     except IgcoreError as exc:  # e.g. a checkpoint of an older network: the import stands, the model says why
         return None, f"not refreshed: {exc}"
     progress("model", 1, 1, {})
@@ -95,10 +95,10 @@ def _refresh_model(store: Store, model_dir: Path, new: list[tuple[str, str]],
         line = (f"online state moved by the {len(online.fed.events):,} new events (resumed from its saved state; "
                 "no gradient steps), serving state saved")
     else:
-        known = sum(len(h) for h in model.state.items)
+        known = sum(len(h) for h in online.model.state.items)
         line = (f"online state rebuilt from the {known:,} stored events ({known - meta['events']:+,} since "
                 "training; no gradient steps), serving state saved")
-    return ModelScorer.from_meta(model, meta), line + joined_line(online.new)
+    return ModelScorer.from_meta(online.model, meta), line + joined_line(online.new)
 
 
 def joined_line(new: Joined) -> str:

@@ -79,7 +79,7 @@ def load(store: Store, path: Path | None = None, at: dt.datetime | None = None) 
     return _online_model(store, path, config, meta, data).model, meta
 
 
-def refresh(store: Store, path: Path | None = None) -> tuple[IgcoreRecommender, dict, Online]:
+def refresh(store: Store, path: Path | None = None) -> tuple[Online, dict]:
     """:func:`load` with every stored event, saving the online and serving states for them, so that the next
     call takes in only the events stored after this one. Where the saved state was resumed and the item tables
     did not change, only the serving rows of the users with new events are recomputed."""
@@ -93,7 +93,7 @@ def refresh(store: Store, path: Path | None = None) -> tuple[IgcoreRecommender, 
             since = load_serving(path / SERVING, fed.key)
         model.serving_state(key, since, fed.events.user if since is not None else None).save(path / SERVING)
         model.saved_online(key, len(data), online.joined).save(path / ONLINE)
-    return model, meta, online
+    return online, meta
 
 
 @dataclasses.dataclass(frozen=True)
