@@ -13,7 +13,7 @@ that store and checkpoint each time:
 Medians over ``--repeats``; written to ``bench/results/update.json`` and the ``update`` section of
 ``docs/BENCHMARKS.md``.
 
-    .venv/bin/python bench/update_bench.py [--held 1000] [--repeats 5]
+    .venv/bin/python bench/update_bench.py [--held 1000] [--repeats 5] [--reuse]
 """
 
 from __future__ import annotations
@@ -74,8 +74,10 @@ def cleanup(db: Path) -> None:
     shutil.rmtree(checkpoint_dir(db), ignore_errors=True)
 
 
-def run(held: int, repeats: int) -> dict:
-    base, csv = prepare(held)
+def run(held: int, repeats: int, reuse: bool) -> dict:
+    base, csv = WORK / "update_base.duckdb", WORK / "update_held.csv"
+    if not (reuse and base.exists() and csv.exists()):
+        base, csv = prepare(held)
     ends, libs, lines = [], [], []
     try:
         for i in range(repeats):
@@ -96,7 +98,8 @@ def run(held: int, repeats: int) -> dict:
                 libs.append(seconds)
             print(f"update {i}: end to end {ends[-1]:.2f} s, library {seconds:.2f} s", flush=True)
     finally:
-        cleanup(base)
+        cleanup(WORK / "update_cli.duckdb")
+        cleanup(WORK / "update_lib.duckdb")
     return {"held": held, "repeats": repeats, "end_to_end_s": round(median(ends), 2),
             "end_to_end_max_s": round(max(ends), 2), "library_s": round(median(libs), 2),
             "library_max_s": round(max(libs), 2), "report": lines}
@@ -126,8 +129,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--held", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--reuse", action="store_true", help="keep the trained store of an earlier run (same --held)")
     args = ap.parse_args()
-    data = {"date": today(), "machine": machine(), "targets": TARGETS, "result": run(args.held, args.repeats)}
+    data = {"date": today(), "machine": machine(), "targets": TARGETS,
+            "result": run(args.held, args.repeats, args.reuse)}
     write_json("update", data)
     write_section("update", section(data))
 

@@ -137,6 +137,9 @@ def test_new_users_and_items_are_served_by_the_model_at_once(trained_store, tmp_
     assert [r["rank"] for r in rows] == [1, 2, 3] and "A1" not in {r["item_id"] for r in rows}
     assert "new to the model: 1 users, served from their events, and 1 items, 1 served" in after.model
     model = after.scorer.model
+    saved, full = load_file(str(checkpoint_dir(path) / SERVING)), model.serving_state("")
+    for name in ("queries", "sources", "items", "hidden"):  # the graph moved: untouched users fused again
+        assert np.allclose(saved[name], getattr(full, name), atol=1e-5), name
     items = list(after.scorer.item_ids)
     c1 = items.index("C1")  # only u2 chose it: its id row is the mean of u2's other choices' (B1 twice)
     trained = [items.index(i) for i in ("B1", "B2", "B1", "B3", "A1")]

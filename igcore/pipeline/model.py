@@ -224,24 +224,45 @@ class IgcoreRecommender(SeededModel):
 
     @torch.no_grad()
     def serving_state(self, key: str, since: ServingState | None = None, users: np.ndarray | None = None,
-                      chunk: int = 2048) -> ServingState:
+                      tables_changed: bool = False, chunk: int = 2048) -> ServingState:
         """Every user's query vector and source weights and the item table in the current online state, to
-        score without the network while the events stay as they are (:mod:`igcore.recommend.serving`). Given
-        ``since``, a serving state made under the same item tables, only the rows of ``users`` (those whose
-        events moved since) are computed, the others copied."""
-        rows = np.arange(self.n_users) if since is None else np.unique(np.asarray(users, dtype=np.int64))
-        parts = [self._queries(rows[lo:lo + chunk]) for lo in range(0, len(rows), chunk)]
+        score without the network while the events stay as they are (:mod:`igcore.recommend.serving`).
+
+        Given ``since``, the serving state before ``users`` had new events, only those users' sequences are
+        encoded again. When ``tables_changed`` (the graph was refreshed, or items joined), every other user's
+        query is fused again from the sequence state ``since`` kept: their histories did not move, and with the
+        graph acting on users the item vectors their sequences read did not either. With the graph acting on
+        items, or without kept states, every user is encoded again."""
+        reuse = since is not None and (not tables_changed or (since.hidden is not None and
+                                                               self.cfg.graph_on == "users"))
+        if not reuse:
+            return self._serving_rows(np.arange(self.n_users), key, chunk)
+        touched = np.unique(np.asarray(users, dtype=np.int64))
+        merged = since.with_rows(touched, self._serving_rows(touched, key, chunk))
+        if not tables_changed:
+            return merged
+        fused = self._serving_rows(np.arange(self.n_users), key, chunk, torch.as_tensor(merged.hidden))
+        return dataclasses.replace(fused, interests=merged.interests, interest_weights=merged.interest_weights)
+
+    def _serving_rows(self, rows: np.ndarray, key: str, chunk: int,
+                      hidden: torch.Tensor | None = None) -> ServingState:
+        """The serving arrays of ``rows`` alone (in that order); with ``hidden`` (a sequence state per row),
+        fused from those states without the sequence encoder (and without interests)."""
+        parts = [self._queries(rows[lo:lo + chunk], None if hidden is None else hidden[lo:lo + chunk])
+                 for lo in range(0, len(rows), chunk)]
         k, d = self.cfg.interests, self.cfg.dim
 
-        def joined(name: str, *shape: int) -> np.ndarray:
+        def joined(name: str, *shape: int) -> np.ndarray | None:
             values = [getattr(p, name) for p in parts if getattr(p, name) is not None]
+            if not values and parts and name.startswith("interest"):
+                return None
             out = torch.cat(values) if values else torch.zeros(len(rows), *shape)
             return np.ascontiguousarray(out.float().cpu().numpy(), dtype=np.float32)
 
-        fresh = ServingState(joined("query", d), joined("sources", self.net.n_sources),
-                             np.ascontiguousarray(self.item_vectors(), dtype=np.float32), key,
-                             joined("interests", k, d) if k else None, joined("interest_weights", k) if k else None)
-        return fresh if since is None else since.with_rows(rows, fresh)
+        return ServingState(joined("query", d), joined("sources", self.net.n_sources),
+                            np.ascontiguousarray(self.item_vectors(), dtype=np.float32), key,
+                            joined("interests", k, d) if k else None, joined("interest_weights", k) if k else None,
+                            joined("hidden", d))
 
     def validation_ndcg(self, valid: Interactions) -> float:
         """NDCG@10 of ``valid``'s items in the current weights (the item table is recomputed around it)."""
@@ -269,32 +290,37 @@ class IgcoreRecommender(SeededModel):
             self._tables = self.net.item_table(graph)
         return self._tables
 
-    def _queries(self, users: np.ndarray) -> Queries:
-        """What the network makes of ``users`` in the current online state (:class:`Queries`)."""
+    def _queries(self, users: np.ndarray, hidden: torch.Tensor | None = None) -> Queries:
+        """What the network makes of ``users`` in the current online state (:class:`Queries`); given their
+        sequence states ``hidden``, only the fusion and the head run (no interests then)."""
         self.net.eval()
         items, _, graph_user = self._item_tables()
-        batch = windows(self.state, users.tolist(), self.cfg.max_len, self.cfg.gap_buckets).batch(
-            slice(None), self.device)
         interests = None
-        if self.net.interests is None:
-            hidden = self.net.seq.last_state(items, batch.items, batch.types, batch.gaps)
+        if hidden is not None:
+            hidden = hidden.to(self.device)
         else:
-            states = self.net.seq(items, batch.items, batch.types, batch.gaps)
-            hidden, interests = states[:, -1], self.net.interest_queries(states, batch.items > 0, last=True)
+            batch = windows(self.state, users.tolist(), self.cfg.max_len, self.cfg.gap_buckets).batch(
+                slice(None), self.device)
+            if self.net.interests is None:
+                hidden = self.net.seq.last_state(items, batch.items, batch.types, batch.gaps)
+            else:
+                states = self.net.seq(items, batch.items, batch.types, batch.gaps)
+                hidden, interests = states[:, -1], self.net.interest_queries(states, batch.items > 0, last=True)
         u = torch.as_tensor(users, device=self.device)
         memory = self.memory.user_memory(u.cpu()).to(self.device) if self.memory is not None else None
         interest, weights = self.net.fusion(hidden, graph_user[u] if graph_user is not None else None, memory)
         if interests is None:
-            return Queries(self.net.head(interest), weights)
-        return Queries(self.net.head(interest), weights, interests[0][:, -1], interests[1][:, -1])
+            return Queries(self.net.head(interest), weights, hidden)
+        return Queries(self.net.head(interest), weights, hidden, interests[0][:, -1], interests[1][:, -1])
 
 
 @dataclasses.dataclass(frozen=True)
 class Queries:
-    """Users' scoring queries (n, d) and source weights (n, S); with interests, the interest queries (n, K, d)
-    and weights (n, K) too."""
+    """Users' scoring queries (n, d), source weights (n, S) and sequence states (n, d); with interests, the
+    interest queries (n, K, d) and weights (n, K) too."""
 
     query: torch.Tensor
     sources: torch.Tensor
+    hidden: torch.Tensor  # (n, d) the sequence state the query was fused from
     interests: torch.Tensor | None = None
     interest_weights: torch.Tensor | None = None

@@ -81,17 +81,16 @@ def load(store: Store, path: Path | None = None, at: dt.datetime | None = None) 
 
 def refresh(store: Store, path: Path | None = None) -> tuple[Online, dict]:
     """:func:`load` with every stored event, saving the online and serving states for them, so that the next
-    call takes in only the events stored after this one. Where the saved state was resumed and the item tables
-    did not change, only the serving rows of the users with new events are recomputed."""
+    call takes in only the events stored after this one. Where the saved state was resumed, only the users with
+    new events are encoded again (:meth:`IgcoreRecommender.serving_state`)."""
     path, config, meta, data = _checkpoint_events(store, path, None)
     online = _online_model(store, path, config, meta, data)
     model, fed = online.model, online.fed
     if "checkpoint_id" in meta:
         key = state_key(meta["checkpoint_id"], data)
-        since = None
-        if fed is not None and not fed.refreshed:
-            since = load_serving(path / SERVING, fed.key)
-        model.serving_state(key, since, fed.events.user if since is not None else None).save(path / SERVING)
+        since = load_serving(path / SERVING, fed.key) if fed is not None else None
+        model.serving_state(key, since, fed.events.user if since is not None else None,
+                            fed is not None and fed.refreshed).save(path / SERVING)
         model.saved_online(key, len(data), online.joined).save(path / ONLINE)
     return online, meta
 

@@ -40,6 +40,8 @@ class ServingState:
     key: str
     interests: np.ndarray | None = None
     interest_weights: np.ndarray | None = None
+    hidden: np.ndarray | None = None  # (n_users, d) the sequence states the queries were fused from (not scored:
+    #                                   a graph refresh fuses them again instead of re-running the sequence encoder)
 
     def score(self, users: np.ndarray) -> np.ndarray:
         """The query's score plus the best-matching interest's (as
@@ -71,13 +73,15 @@ class ServingState:
 
         return ServingState(merged(self.queries, part.queries), merged(self.sources, part.sources), part.items,
                             part.key, merged(self.interests, part.interests),
-                            merged(self.interest_weights, part.interest_weights))
+                            merged(self.interest_weights, part.interest_weights), merged(self.hidden, part.hidden))
 
     def save(self, path: Path) -> None:
         """Write to a temporary file beside ``path``, then swap it in: readers see the old state or the new."""
         arrays = {"queries": self.queries, "sources": self.sources, "items": self.items}
         if self.interests is not None:
             arrays.update(interests=self.interests, interest_weights=self.interest_weights)
+        if self.hidden is not None:
+            arrays["hidden"] = self.hidden
         with atomic_path(path) as tmp:
             save_file(arrays, str(tmp), metadata={"key": self.key})
 
@@ -100,4 +104,4 @@ def load_serving(path: Path, key: str) -> ServingState | None:
             return None
     arrays = load_file(str(path))
     return ServingState(arrays["queries"], arrays["sources"], arrays["items"], key, arrays.get("interests"),
-                        arrays.get("interest_weights"))
+                        arrays.get("interest_weights"), arrays.get("hidden"))
