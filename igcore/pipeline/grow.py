@@ -83,17 +83,17 @@ def cooccurrence_rows(trained_ids: torch.Tensor, events: Interactions, first: in
     """For each item from ``first`` on: the mean of ``trained_ids`` (one row per trained item) over the events
     on trained items of the users who chose it (each such user counted once per item); zero for an item whose
     users chose no trained item."""
-    ids = trained_ids.detach().double().numpy()
-    user_sum, user_count = np.zeros((events.n_users, ids.shape[1])), np.zeros(events.n_users)
-    trained = events.item < n_trained
-    np.add.at(user_sum, events.user[trained], ids[events.item[trained]])
-    np.add.at(user_count, events.user[trained], 1)
+    ids = trained_ids.detach().double()
+    trained = torch.as_tensor(events.item < n_trained)
+    users, items = torch.as_tensor(events.user), torch.as_tensor(events.item)
+    user_sum = ids.new_zeros(events.n_users, ids.shape[1]).index_add_(0, users[trained], ids[items[trained]])
+    user_count = ids.new_zeros(events.n_users).index_add_(0, users[trained], ids.new_ones(int(trained.sum())))
     new = events.item >= first
-    items, users = np.unique(np.stack([events.item[new] - first, events.user[new]]), axis=1)
-    item_sum, item_count = np.zeros((events.n_items - first, ids.shape[1])), np.zeros(events.n_items - first)
-    np.add.at(item_sum, items, user_sum[users])
-    np.add.at(item_count, items, user_count[users])
-    return torch.as_tensor(item_sum / np.maximum(item_count, 1)[:, None]).to(trained_ids.dtype)
+    pairs = torch.as_tensor(np.unique(np.stack([events.item[new] - first, events.user[new]]), axis=1))
+    n_new = events.n_items - first
+    item_sum = ids.new_zeros(n_new, ids.shape[1]).index_add_(0, pairs[0], user_sum[pairs[1]])
+    item_count = ids.new_zeros(n_new).index_add_(0, pairs[0], user_count[pairs[1]])
+    return (item_sum / item_count.clamp(min=1).unsqueeze(1)).to(trained_ids.dtype)
 
 
 def grown(weights: dict[str, torch.Tensor], joined: Joined) -> dict[str, torch.Tensor]:
