@@ -83,6 +83,7 @@ def test_cli_data_page_and_live_page_leave_the_same_state(trained_store, tmp_pat
     held = models.load_live_model(via_live)
     result = live.add_events(via_live, "u2", NEW.encode(), "new.csv", held)
     assert held.last_event_id == 18 and held.scorer is not None  # the live model took over the refreshed one
+    assert held.meta["user_ids"][-1] == "u4"  # with the user who joined: a what-if for them uses the model
     assert result.report.rows_loaded == 5
 
     cli, data, page = contents(via_cli), contents(via_data), contents(via_live)

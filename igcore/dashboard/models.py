@@ -49,12 +49,15 @@ class LiveModel:
 
     def adopt(self, after: AfterImport) -> None:
         """Take over the model an import refreshed (:mod:`igcore.after_import`), so the pages show the state
-        that was saved for serving rather than one caught up by other steps."""
+        that was saved for serving rather than one caught up by other steps, with the users and items that
+        joined it."""
         if after.scorer is None:
             return
         with self._lock:
             if after.last_event_id >= self.last_event_id:
                 self.scorer, self.last_event_id = after.scorer, after.last_event_id
+                self.meta = {**self.meta, "user_ids": list(after.scorer.user_ids),
+                             "item_ids": list(after.scorer.item_ids)}
 
 
 def catch_up(live: LiveModel, db_path: Path) -> int:
