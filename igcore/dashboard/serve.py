@@ -100,9 +100,20 @@ def check_start(address: str | None, environ: Mapping[str, str] | None = None,
     return config
 
 
+def import_ml_stack() -> None:
+    """Import torch_geometric and resolve transformers' auto classes, once, in this thread. transformers 5
+    resolves its names lazily, and two threads doing so at once can fail with "cannot import name 'AutoModel'"
+    (torch_geometric's import reaches transformers too); the server's sessions run in threads, so the server
+    does this before it serves. The pages do not import these libraries, so the first view does not wait."""
+    import torch_geometric  # noqa: F401
+    from transformers import AutoModel, AutoTokenizer  # noqa: F401
+
+
 def main(argv: list[str]) -> None:
-    """Run Streamlit's command line with ``argv`` after switching legacy page discovery off."""
+    """Run Streamlit's command line with ``argv`` after switching legacy page discovery off and importing the
+    machine-learning libraries (:func:`import_ml_stack`)."""
     use_navigation_only()
+    import_ml_stack()
     from streamlit.web import cli
 
     sys.argv = ["streamlit", *argv]
