@@ -217,6 +217,9 @@ def run_fresh() -> dict:
 def section(data: dict) -> str:
     lines = [f"## Dashboard\n\n{data.get('date', '')} · {data.get('machine', '')} · `bench/dashboard_bench.py` "
              "(Streamlit served on 127.0.0.1, Debian's Chromium through Playwright)\n",
+             "Load average (1 min) when each part started: " + ", ".join(
+                 f"{part} {data[part].get('load_before', 'not recorded')}" for part in ("explorer", "live", "fresh")
+                 if part in data) + " (2 cores: above 2, other work competed for them).\n",
              "| figure | measured | target |", "|---|---:|---:|"]
     ex = data.get("explorer")
     if ex:
@@ -260,7 +263,8 @@ def main() -> None:
     for part, run in (("explorer", lambda: run_explorer(args.users)), ("live", lambda: run_live(args.adds)),
                       ("fresh", run_fresh)):
         if args.part in (part, "all"):  # each part is saved when done, so a later failure keeps it
-            data[part] = run()
+            load = os.getloadavg()[0]  # other work on the machine when the part started: these are wall times
+            data[part] = {**run(), "load_before": round(load, 1)}
             write_json("dashboard", data, merge=True)
             write_section("dashboard", section(read_json("dashboard") or data))
 
