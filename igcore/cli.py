@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from igcore.benchcli import add_bench_commands
+from igcore.clistore import EVENTS_HELP, open_store
 from igcore.errors import IgcoreError
 from igcore.interestcli import add_interest_commands, at_time
 from igcore.privacycli import add_privacy_commands
@@ -86,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="pipeline setting, e.g. epochs=20")
     train.add_argument("--device", help="auto, cpu or cuda (overrides the config)")
     train.add_argument("--out", help="checkpoint folder (default: beside the store, models/<store name>)")
+    train.add_argument("--events", dest="event_log", metavar="DIR", help=EVENTS_HELP)
+
+    export = command("export", _export, "write the store's events as Parquet files, one per day (later exports "
+                     "write only the days that changed)")
+    export.add_argument("--parquet", required=True, metavar="DIR", help="export folder (created if missing)")
 
     update = command("update", _update, "ingest new events and advance the model's online state (no training)")
     update.add_argument("events", help="events CSV")
@@ -121,11 +127,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _open(args: argparse.Namespace, read_only: bool = False):
-    from igcore.store import Store
-
-    return Store(args.db, read_only=read_only and Path(args.db or "").exists())
-
 
 def _pseudonymize(args: argparse.Namespace, store) -> None:
     """``--pseudonymize``: the store replaces user ids by keyed pseudonyms from now on (a store setting)."""
@@ -145,7 +146,7 @@ def _stored_user(args: argparse.Namespace) -> str:
 
     if not Path(args.db or default_db_path()).exists():
         return args.user
-    with _open(args, read_only=True) as store:
+    with open_store(args, read_only=True) as store:
         return resolve_user(store, args.user)
 
 
@@ -164,7 +165,7 @@ def _import_and_refresh(args: argparse.Namespace, files: list[tuple[str, str]], 
     from igcore.progress import TextProgressBar
 
     done = []
-    with _open(args) as store:
+    with open_store(args) as store:
         _pseudonymize(args, store)
         for kind, path in files:
             done.append(import_and_refresh(store, path, kind, mapping if kind == "events" else None, config,
@@ -203,7 +204,7 @@ def _dataset(args: argparse.Namespace) -> int:
     from igcore.datasets import load_dataset
     from igcore.progress import TextProgressBar
 
-    with _open(args) as store:
+    with open_store(args) as store:
         _pseudonymize(args, store)
         reports = load_dataset(store, args.name, args.root, progress=TextProgressBar())
     _print_reports(reports, False)
@@ -213,7 +214,7 @@ def _dataset(args: argparse.Namespace) -> int:
 def _stats(args: argparse.Namespace) -> int:
     import dataclasses
 
-    with _open(args, read_only=True) as store:
+    with open_store(args, read_only=True) as store:
         stats = dataclasses.asdict(store.stats())
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
@@ -224,7 +225,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _quarantine(args: argparse.Namespace) -> int:
-    with _open(args, read_only=True) as store:
+    with open_store(args, read_only=True) as store:
         rows = store.quarantined(args.import_id, args.limit)
     if rows.empty:
         print("no quarantined rows")
@@ -243,10 +244,18 @@ def _train(args: argparse.Namespace) -> int:
     if args.device:
         overrides["device"] = args.device
     config = load_config(PipelineConfig, args.config, overrides)
-    with _open(args) as store:
+    with open_store(args) as store:
         model, path = train(store, config, Path(args.out) if args.out else None, TextProgressBar())
     best = max((e.get("valid_ndcg@10", 0) for e in model.log), default=0)
     print(f"trained {model.name} for {len(model.log)} epochs (best validation NDCG@10 {best:.4f}); saved {path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from igcore.eventlog import export_parquet
+
+    with open_store(args) as store:
+        print(export_parquet(store, Path(args.parquet)).summary())
     return 0
 
 
@@ -259,7 +268,7 @@ def _recommend(args: argparse.Namespace) -> int:
     from igcore.numbers import fixed, percent_labels
     from igcore.pipeline.run import recommend
 
-    with _open(args, read_only=True) as store:
+    with open_store(args, read_only=True) as store:
         rows = recommend(store, args.user, args.k, at_time(args.at), Path(args.model) if args.model else None,
                          args.explain, args.exclude)
     print(PER_USER_NOTE, file=sys.stderr)

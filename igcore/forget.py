@@ -23,8 +23,9 @@ is their events (sequence, graph, memory). A user who joined the model after tra
 online state, which goes as a whole. The rebuild restores the network with the new list and would fail on any
 mismatch; it then says so and the serving state stays deleted, so ``recommend`` replays. The replayed memory
 holds nothing of the user from then on. The weights were trained on the user's events and keep what they
-learned from them until the next training (``retrain``). Files written outside the store and checkpoint
-(``--html`` exports, downloads) are not reached.
+learned from them until the next training (``retrain``). The Parquet folders the store exported its events to
+(:mod:`igcore.eventlog`) lose the user's events: each day file that holds them is rewritten without them. Other
+files written outside the store and checkpoint (``--html`` exports, downloads) are not reached.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from pathlib import Path
 import duckdb
 
 from igcore.errors import IgcoreError, StoreLockedError
+from igcore.eventlog import forget_in_exports
 from igcore.paths import replace_scrubbed, scrub
 from igcore.pipeline.checkpoint import META, has_checkpoint, read_meta
 from igcore.pipeline.run import checkpoint_dir, refresh, train
@@ -96,13 +98,14 @@ class ForgetReport:
     compacted: str
     model: str
     weights: str
+    exports: str = "no Parquet exports"
 
     def lines(self) -> list[str]:
         if not self.plan.known and self.compacted == NOT_NEEDED:
             return [self.store]
         kept = [f"kept: {n:,} rows of {c} hold the same text as another kind of id (not this user's)"
                 for c, n in self.plan.same_text.items() if n]
-        return [self.store, f"compaction: {self.compacted}", *kept, f"model: {self.model}",
+        return [self.store, f"compaction: {self.compacted}", f"exports: {self.exports}", *kept, f"model: {self.model}",
                 f"weights: {self.weights}", "online memory: its saved state was deleted and replayed from the "
                 "events, which no longer hold this user's"]
 
@@ -198,6 +201,9 @@ def forget(db_path: Path, user_id: str, role: str, model_dir: Path | None = None
         return ForgetReport(plan, plan.summary() + "; the store is unchanged", NOT_NEEDED, "unchanged",
                             "unchanged")
     progress("forget", 1, 3, {})
+    if plan.known:
+        with Store(db_path, read_only=True) as store:
+            exports = forget_in_exports(store, user_id)
     compacted = _compact(db_path)
     progress("forget", 2, 3, {})
     model, weights = _forget_in_checkpoint(db_path, model_dir, user_id, retrain, progress) if plan.known else \
@@ -205,7 +211,7 @@ def forget(db_path: Path, user_id: str, role: str, model_dir: Path | None = None
     progress("forget", 3, 3, {})
     store_line = "removed " + plan.summary()[len("rows: "):] if plan.known else \
         "no such user in the store; an earlier forget's compaction was pending"
-    return ForgetReport(plan, store_line, compacted, model, weights)
+    return ForgetReport(plan, store_line, compacted, model, weights, exports if plan.known else "unchanged")
 
 
 def _remove(con: duckdb.DuckDBPyConnection, plan: ForgetPlan, rows: dict[str, list], user_id: str,

@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+from igcore.clistore import EVENTS_HELP, open_store
 from igcore.errors import IgcoreError
 
 SHARE_COLUMNS = ("share_before", "share_after", "change")  # the trend's mean shares and their change: percents
@@ -26,6 +27,7 @@ def add_interest_commands(command: Command) -> None:
                            help="interest setting, e.g. cadence=day or half_life_days=7")
     snapshots.add_argument("--model", nargs="?", const="", metavar="DIR",
                            help="add the trained model's predicted affinities and top-K (default checkpoint if no DIR)")
+    snapshots.add_argument("--events", dest="event_log", metavar="DIR", help=EVENTS_HELP)
     snapshots.add_argument("--json", action="store_true")
 
     interests = command("interests", _interests, "one user's interest graph: interests, edges, top-K with reasons")
@@ -50,11 +52,6 @@ def add_interest_commands(command: Command) -> None:
                        help="also list the latest change points of single users (not a private release)")
     drift.add_argument("--json", action="store_true")
 
-
-def _open(args: argparse.Namespace, read_only: bool = False):
-    from igcore.store import Store
-
-    return Store(args.db, read_only=read_only and Path(args.db or "").exists())
 
 
 def _model_scorer(args: argparse.Namespace, store, at=None):
@@ -84,7 +81,7 @@ def _snapshots(args: argparse.Namespace) -> int:
     from igcore.progress import TextProgressBar
 
     overrides = parse_assignments(args.set)
-    with _open(args) as store:
+    with open_store(args) as store:
         current = stored_config(store)
         model = _model_scorer(args, store)
         if args.rebuild or current is None:
@@ -114,7 +111,7 @@ def _interests(args: argparse.Namespace) -> int:
     from igcore.interests.text import graph_text, timeline_text
 
     at = at_time(args.at)
-    with _open(args, read_only=True) as store:
+    with open_store(args, read_only=True) as store:
         if args.timeline:
             found = timeline(store, args.user)
             if found.snapshots.empty:
@@ -147,7 +144,7 @@ def _drift(args: argparse.Namespace) -> int:
     notes: list[str] = []
     frames: dict = {} if args.user else _private_drift(args, notes)
     if args.user or args.changes:
-        with _open(args, read_only=True) as store:
+        with open_store(args, read_only=True) as store:
             frames.update({"timeline": drift_timeline(store, args.user)} if args.user else
                           {"changes": recent_changes(store, args.top)})
         notes.append(("changes: " if not args.user else "") + PER_USER_NOTE)
@@ -172,7 +169,7 @@ def _private_drift(args: argparse.Namespace, notes: list[str]) -> dict:
 
     path = Path(args.db) if args.db else default_db_path()
     trend, points = release(path, private.trend_query(args.days)), release(path, private.change_points_query())
-    with _open(args, read_only=True) as store:
+    with open_store(args, read_only=True) as store:
         account = accounting(store)
     notes += [f"trend: {trend.caption()}", f"change points: {points.caption()}", account.summary()]
     frame = trend.frame.dropna(subset=["change"])

@@ -273,9 +273,9 @@ def compact(path: str | Path, key: str | None = None) -> None:
     elif str(path.resolve()) in _ATTACHED:
         raise busy
     else:
-        con, source, options = _attach_encrypted(path, key, False), _CATALOG, f" (ENCRYPTION_KEY {_sql_text(key)})"
+        con, source, options = _attach_encrypted(path, key, False), _CATALOG, f" (ENCRYPTION_KEY {sql_text(key)})"
     try:
-        con.execute(f"ATTACH {_sql_text(str(fresh))} AS igcore_compact{options}")
+        con.execute(f"ATTACH {sql_text(str(fresh))} AS igcore_compact{options}")
         quoted = '"' + source.replace('"', '""') + '"'
         con.execute(f"COPY FROM DATABASE {quoted} TO igcore_compact")
         con.execute("DETACH igcore_compact")
@@ -285,7 +285,7 @@ def compact(path: str | Path, key: str | None = None) -> None:
     wal.unlink(missing_ok=True)  # the old file's, if any: its changes are in the copy
 
 
-def _sql_text(value: str) -> str:
+def sql_text(value: str) -> str:
     """A SQL string literal: DuckDB's ATTACH takes neither parameters nor placeholders for its path and key."""
     return "'" + value.replace("'", "''") + "'"
 
@@ -305,9 +305,9 @@ def _attach_encrypted(path: Path, key: str, read_only: bool) -> duckdb.DuckDBPyC
                     "DuckDB's built-in ones can only read encrypted files). Install it once, on a machine that "
                     "can reach DuckDB's extension repository: python -c \"import duckdb; "
                     "duckdb.sql('INSTALL httpfs')\" (or copy its file into ~/.duckdb/extensions/)") from None
-        options = ("READ_ONLY, " if read_only else "") + f"ENCRYPTION_KEY {_sql_text(key)}"
+        options = ("READ_ONLY, " if read_only else "") + f"ENCRYPTION_KEY {sql_text(key)}"
         try:
-            con.execute(f"ATTACH {_sql_text(str(path))} AS {_CATALOG} ({options})")
+            con.execute(f"ATTACH {sql_text(str(path))} AS {_CATALOG} ({options})")
         except duckdb.Error as exc:
             raise _as_open_error(path, exc, keyed=True) from None  # from None: DuckDB's text stays out
         con.execute("SET temp_file_encryption = true")  # spilled intermediate results are encrypted too

@@ -19,6 +19,7 @@ from igcore.evaluate.registry import DEFAULT_MODELS, MODELS, SEEDED, ModelContex
 from igcore.evaluate.rows import aggregate, headline_variant, merge_rows, row_name, run_settings
 from igcore.evaluate.runner import ModelJob, eval_configs, make_split, run_in_child, run_model
 from igcore.evaluate.splits import Split
+from igcore.eventlog import export_folder, export_source, use_event_log
 from igcore.events import Interactions, load_interactions
 from igcore.ingest import import_events
 from igcore.store import Store
@@ -27,9 +28,13 @@ Log = Callable[[str], None]
 
 
 def dataset_interactions(dataset: str, log: Log = print) -> tuple[str, Path, Interactions]:
-    """A named dataset (cached as bench/.work/NAME.duckdb), a .duckdb store, or an events CSV."""
+    """A named dataset (cached as bench/.work/NAME.duckdb), a .duckdb store, an events CSV, or a Parquet export
+    folder (``igcore export --parquet``: its events, the catalogue of the store it came from)."""
     path = Path(dataset)
-    if dataset in DATASETS:
+    events_dir = export_folder(dataset)
+    if events_dir is not None:
+        name, db = path.resolve().name, export_source(events_dir)
+    elif dataset in DATASETS:
         name, db = dataset, WORK / f"{dataset}.duckdb"
         if not db.exists():
             WORK.mkdir(parents=True, exist_ok=True)
@@ -46,6 +51,8 @@ def dataset_interactions(dataset: str, log: Log = print) -> tuple[str, Path, Int
     else:
         raise IgcoreError(f"unknown dataset {dataset!r}: a name ({', '.join(DATASETS)}), a .duckdb or a CSV path")
     with Store(db, read_only=True) as store:
+        if events_dir is not None:
+            use_event_log(store, events_dir)
         return name, db, load_interactions(store)
 
 
@@ -73,7 +80,7 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
         runs: dict[str, list[dict]] = {suffix: [] for suffix in configs}
         for seed in range(seeds if seeded else 1):
             ctx = ModelContext(seed, device, next(iter(configs.values())).exclude_seen[0], db,
-                               settings if seeded else {})
+                               settings if seeded else {}, export_folder(dataset))
             job = ModelJob(model_name, ctx, protocol, pop_penalty or 0.0)
             for suffix, result in (run_in_child(job) if seeded else run_model(job, split)).items():
                 runs[suffix].append(result)

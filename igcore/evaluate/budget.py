@@ -14,6 +14,7 @@ from igcore.evaluate.bench import Log, check_settings, dataset_interactions, epo
 from igcore.evaluate.registry import MODELS, SEEDED, ModelContext
 from igcore.evaluate.rows import aggregate, format_seconds, headline_variant, merge_rows, row_name, run_settings
 from igcore.evaluate.runner import ModelJob, eval_configs, make_split, run_in_child
+from igcore.eventlog import export_folder
 
 
 def run_budget(dataset: str, models: Sequence[str], budgets: Sequence[float], seed: int = 0,
@@ -35,7 +36,8 @@ def run_budget(dataset: str, models: Sequence[str], budgets: Sequence[float], se
     out: dict = {}
     for model in models:
         for budget in budgets:
-            ctx = ModelContext(seed, device, config.exclude_seen[0], db, run_settings(overrides, budget))
+            ctx = ModelContext(seed, device, config.exclude_seen[0], db, run_settings(overrides, budget),
+                               export_folder(dataset))
             result = run_in_child(ModelJob(model, ctx, protocol))[""]
             row = {**aggregate([result], config), "model": model, "budget": budget, "seed": seed,
                    "settings": dict(overrides or {}), "command": command, "date": today(), "machine": machine()}

@@ -29,6 +29,7 @@ class ModelContext:
     exclude_seen: bool = True  # how the protocol's headline ranks: early stopping ranks the same way
     store_path: Path | None = None  # the dataset's store: catalogue text and attributes
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # --set KEY=VALUE, --budget
+    events_dir: Path | None = None  # a Parquet export of the store's events to read instead of its table
 
     def config(self, cls: type[C], **fixed: Any) -> C:
         """``cls``'s defaults < the harness's settings (``fixed``: seed, device, ...) < this run's overrides;

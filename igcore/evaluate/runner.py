@@ -24,9 +24,11 @@ from igcore.evaluate.protocols import PROTOCOLS, EvalConfig, fit, measure
 from igcore.evaluate.registry import ModelContext, build_model
 from igcore.evaluate.rows import curve, params, training_cost
 from igcore.evaluate.splits import Split, leave_one_out, temporal_split
+from igcore.eventlog import use_event_log
 from igcore.events import Interactions, load_interactions
 from igcore.store import Store
 
+PATH_FIELDS = ("store_path", "events_dir")  # ModelContext's paths, strings in the child's JSON
 CHILD_IGCORE_ERROR = 3  # the child's exit status for an igcore error (its message is stderr's last line)
 
 
@@ -61,15 +63,18 @@ def eval_configs(protocol: str, pop_penalty: float = 0.0) -> dict[str, EvalConfi
             " (frozen)": EvalConfig("stream", exclude_seen=(False, True), frozen=True, pop_penalty=pen)}
 
 
-def load_split(store_path: Path, protocol: str) -> Split:
+def load_split(store_path: Path, protocol: str, events_dir: Path | None = None) -> Split:
+    """The split of the store's events, or of its Parquet export ``events_dir``'s."""
     with Store(store_path, read_only=True) as store:
+        if events_dir is not None:
+            use_event_log(store, events_dir)
         return make_split(load_interactions(store), protocol)
 
 
 def run_model(job: ModelJob, split: Split | None = None) -> dict[str, dict]:
     """Fit ``job``'s model once and measure it for each row of the protocol: {row suffix: measure's result
     with ``train_s``, ``params``, ``curve`` and, for a model that trained epochs, ``cost``}."""
-    split = split if split is not None else load_split(job.ctx.store_path, job.protocol)
+    split = split if split is not None else load_split(job.ctx.store_path, job.protocol, job.ctx.events_dir)
     model = build_model(job.model, job.ctx)
     train_s = fit(model, split)
     log = getattr(model, "log", [])
@@ -92,8 +97,8 @@ def run_in_child(job: ModelJob) -> dict[str, dict]:
     stdin, the split rebuilt there from the store); an igcore error there is raised here with its message. A
     plain subprocess rather than multiprocessing's spawn, which re-runs the parent's ``__main__`` in the child
     (under Streamlit's AppTest that is app.py). Adds the child's peak resident memory to the cost."""
-    ctx = {**dataclasses.asdict(job.ctx), "store_path": str(job.ctx.store_path) if job.ctx.store_path else None,
-           "overrides": dict(job.ctx.overrides)}
+    paths = {k: str(getattr(job.ctx, k)) if getattr(job.ctx, k) else None for k in PATH_FIELDS}
+    ctx = {**dataclasses.asdict(job.ctx), **paths, "overrides": dict(job.ctx.overrides)}
     payload = json.dumps({"model": job.model, "protocol": job.protocol, "ctx": ctx, "pop_penalty": job.pop_penalty})
     done = subprocess.run([sys.executable, "-m", "igcore.evaluate.runner"], input=payload, capture_output=True,
                           text=True)
@@ -107,8 +112,8 @@ def run_in_child(job: ModelJob) -> dict[str, dict]:
 def _job_from_json(text: str) -> ModelJob:
     data = json.loads(text)
     ctx = data["ctx"]
-    store = Path(ctx["store_path"]) if ctx["store_path"] else None
-    return ModelJob(data["model"], ModelContext(**{**ctx, "store_path": store}), data["protocol"],
+    paths = {k: Path(ctx[k]) if ctx.get(k) else None for k in PATH_FIELDS}
+    return ModelJob(data["model"], ModelContext(**{**ctx, **paths}), data["protocol"],
                     data.get("pop_penalty", 0.0))
 
 
