@@ -77,7 +77,7 @@ class SynthLog:
 
 def generate(config: SynthConfig = SynthConfig()) -> SynthLog:
     rng = np.random.default_rng(config.seed)
-    items, by_cat, pop = _catalogue(config, rng)
+    items, by_cat, pop = make_catalogue(config, rng)
     cats = list(CATALOGUE)
     t0 = dt.datetime.fromisoformat(config.start).replace(tzinfo=dt.UTC)
     span = config.days * 86400
@@ -165,7 +165,7 @@ def _session_starts(rng: np.random.Generator, durations: list[float], span: floa
     return out
 
 
-def _catalogue(config: SynthConfig, rng: np.random.Generator):
+def make_catalogue(config: SynthConfig, rng: np.random.Generator):
     cats = list(CATALOGUE)
     cat_of = rng.choice(len(cats), size=config.n_items)
     items, by_cat = [], {c: [] for c in range(len(cats))}

@@ -88,11 +88,12 @@ class EventsKind:
                       AND e.event_type = s.event_type AND e.ts = s.ts AND e.value IS NOT DISTINCT FROM s.value
                       AND e.session_id IS NOT DISTINCT FROM s.session_id)""", [lo, hi])
         base = store.next_event_id() - 1
+        report.rows_duplicate = int(store.value(f"SELECT count(*) FROM {DUPES}"))
+        not_duplicate = f" AND rn NOT IN (SELECT rn FROM {DUPES})" if report.rows_duplicate else ""  # a fresh log
         report.rows_loaded = int(store.value(f"""
             INSERT INTO events
             SELECT ? + rn, user_id, item_id, event_type, ts, value, session_id, ? FROM {STAGED}
-            WHERE reason IS NULL AND rn NOT IN (SELECT rn FROM {DUPES})""", [base, import_id]) or 0)
-        report.rows_duplicate = int(store.value(f"SELECT count(*) FROM {DUPES}"))
+            WHERE reason IS NULL{not_duplicate}""", [base, import_id]) or 0)
         report.unknown_event_types = dict(store.rows(f"""
             SELECT event_type, count(*) FROM {STAGED} WHERE reason IS NULL AND NOT type_known
             GROUP BY 1 ORDER BY 2 DESC, 1"""))
