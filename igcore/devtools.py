@@ -3,7 +3,8 @@
 ``quick_start_commands`` reads the README's two commands; ``served_app`` starts the app as users do
 (``igcore app``) on 127.0.0.1 on a free port against a given store and waits for its health endpoint;
 ``chromium`` launches Debian's Chromium through Playwright (never a downloaded browser) with the flags that keep
-it offline; ``wait_idle`` waits until Streamlit has finished running the page's script.
+it offline; ``wait_idle`` waits until Streamlit has finished running the page's script; ``patiently`` retries
+an action until it succeeds, saving what the page shows while it waits.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from igcore.paths import REPO_ROOT as REPO
 
+T = TypeVar("T")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -94,6 +97,28 @@ def chromium(viewport: tuple[int, int] = (1440, 900), timeout_ms: float = 0) -> 
             yield page
         finally:
             browser.close()
+
+
+def patiently(page, act: Callable[[float], T], label: str, folder: Path, every_ms: float = 60_000) -> T:
+    """``act(timeout_ms)`` (a Playwright action or wait) retried until it succeeds, however long that takes:
+    a busy machine slows a run but never fails it. Each time a slice of ``every_ms`` passes without success,
+    what the page shows is saved as ``folder/stuck-<label>.png`` and ``.txt`` (screenshot, page text, frames),
+    so that a run ended by the test's own timeout says where it waited and on what."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    waited = 0
+    while True:
+        try:
+            return act(every_ms)
+        except PlaywrightTimeout:
+            waited += 1
+            folder.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(Exception):  # a page that cannot even be captured says so in the text
+                page.screenshot(path=str(folder / f"stuck-{label}.png"), full_page=True, timeout=every_ms)
+            with contextlib.suppress(Exception):
+                (folder / f"stuck-{label}.txt").write_text(
+                    f"waited {waited} x {every_ms / 1000:.0f} s for {label} at {page.url}\n\n"
+                    + page.inner_text("body", timeout=every_ms))
 
 
 def wait_idle(page, timeout_ms: float = 120_000) -> None:

@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from igcore.devtools import CHROMIUM, REPO, chromium, served_app, wait_idle
+from igcore.devtools import CHROMIUM, REPO, chromium, patiently, served_app, wait_idle
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not "
                                                    "installed (.ci/run installs it)")]
@@ -66,8 +66,10 @@ def test_upload_train_and_explore_in_chromium(sample_app_db, tmp_path):
             uploader.wait_for(state="visible")
             uploader.locator("input[type=file]").set_input_files(str(csv))
             wait_idle(page)  # the upload's rerun keeps the chosen tab
-            page.get_by_role("button", name=f"Import {kind.lower()}").click()
-            page.locator("[data-testid='stAlertContentSuccess']").filter(has_text=f"({kind.lower()})").first.wait_for()
+            button = page.get_by_role("button", name=f"Import {kind.lower()}")
+            patiently(page, lambda ms, b=button: b.click(timeout=ms), f"import-{kind.lower()}", ARTIFACTS)
+            done = page.locator("[data-testid='stAlertContentSuccess']").filter(has_text=f"({kind.lower()})").first
+            patiently(page, lambda ms, d=done: d.wait_for(timeout=ms), f"imported-{kind.lower()}", ARTIFACTS)
             wait_idle(page)
         page.screenshot(path=str(ARTIFACTS / "data.png"), full_page=True)
 
