@@ -78,16 +78,18 @@ def generate_bulk(config: SynthConfig) -> BulkLog:
     e_user = v_user[e_visit]
     rank = np.arange(len(e_user)) - _starts(np.bincount(e_user, minlength=u))  # the event's index in its user
     keep = rank < per_user[e_user]
-    # Times: a user's visits in order, each in its own equal share of the span (so they never overlap), events
-    # 5-120 s apart within a visit (a purchase a few minutes after its cart).
+    # Times: a user's visits in order, each at a random point of its own equal share of the span where it ends
+    # before the next share begins (so visits never overlap); events 5-120 s apart within a visit (a purchase a
+    # few minutes after its cart).
     used = np.zeros(u, dtype=np.int64)
     np.maximum.at(used, e_user[keep], v_no[e_visit[keep]] + 1)
-    share = config.days * 86400.0 / np.maximum(used, 1)[v_user]
-    start = (v_no + rng.uniform(0, 0.5, len(v_user))) * share
     gap = rng.uniform(5, 120, len(e_view)) + np.where(e_step == 2, 200.0, 0.0)
     running = np.cumsum(gap)
     first = _starts(np.bincount(e_visit, minlength=len(v_user)))  # each event's visit's first event
     offset = running - running[first] + gap[first]
+    duration = np.bincount(e_visit, weights=gap, minlength=len(v_user))
+    share = config.days * 86400.0 / np.maximum(used, 1)[v_user]
+    start = v_no * share + rng.random(len(v_user)) * np.maximum(share - duration - 60.0, 0.0)
     t0 = dt.datetime.fromisoformat(config.start).replace(tzinfo=dt.UTC).timestamp()
     ts = (t0 + start[e_visit] + offset).astype(np.int64)
     kinds = np.array(["view", "cart", "purchase"], dtype=object)

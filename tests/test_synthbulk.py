@@ -59,3 +59,12 @@ def test_users_keep_to_at_most_four_interests_before_drift(tmp_path):
     paths = write_bulk(log, tmp_path)
     assert pd.read_csv(paths["events"]).timestamp.iloc[0].endswith("Z")
     assert len(pd.read_csv(paths["drift"])) == len(log.drift)
+
+
+def test_events_spread_over_the_whole_span_without_overlapping_visits():
+    e = generate_bulk(CONFIG).events
+    per_day = np.bincount((e.timestamp - e.timestamp.min()) // 86_400)
+    assert len(per_day) == CONFIG.days and per_day[-1] >= 0.5 * np.median(per_day)
+    visits = e.groupby(["user_id", "session_id"]).timestamp.agg(["min", "max"]).sort_values(["user_id", "min"])
+    next_start = visits.groupby(level="user_id")["min"].shift(-1)
+    assert (visits["max"] < next_start.fillna(np.inf)).all()

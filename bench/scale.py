@@ -1,0 +1,238 @@
+"""How time and memory grow with the log: the generated shop log at several sizes, end to end.
+
+For each size (events; about a tenth as many users and a fiftieth as many items) the log is generated once
+(:mod:`igcore.synthbulk`, cached under bench/.work/scale/) and each stage runs alone in a child process, which
+reports its wall time and its own peak resident memory:
+
+- ingest: the catalogue and the events CSV through the importer into a fresh store (every check kept);
+- encode: the catalogue's text vectors (MiniLM), cached in the store (a second run reads the cache);
+- snapshots: every user's interest snapshots (the rule-based interests, built from scratch);
+- model: the pipeline trained on every event before the log's last 24 hours within ``--budget`` seconds; then the
+  last 24 hours streamed through ``update`` in batches of 1,000 (throughput, no gradient steps); one user's top-10
+  with the model loaded (latency); NDCG@10 on the last 24 hours' events (temporal split, nothing excluded) against
+  ItemKNN fitted on the same events;
+- explorer: one user's explorer queries (timeline, the graph at the latest snapshot, the events until then) for
+  ``--users`` users of the store (latency).
+
+Throughput at each size is compared with the 1M row of the same run (the issue's linear-growth check).
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/scale.py [--sizes 150000 1000000 ...] [--budget 1800] [--stages ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from igcore.benchio import WORK, machine, read_json, today, write_json, write_section  # noqa: E402
+
+STAGES = ("ingest", "encode", "snapshots", "model", "explorer")
+BATCH = 1000
+
+
+def log_dir(size: int) -> Path:
+    return WORK / "scale" / str(size)
+
+
+def generate(size: int, seed: int) -> dict:
+    """The size's CSVs, generated once."""
+    from igcore.synth import SynthConfig
+    from igcore.synthbulk import generate_bulk, write_bulk
+
+    folder = log_dir(size)
+    if (folder / "events.csv").exists():
+        return {"cached": True}
+    t0 = time.perf_counter()
+    config = SynthConfig(seed=seed, n_users=max(1000, size // 10), n_items=max(1000, size // 50), n_events=size)
+    write_bulk(generate_bulk(config), folder)
+    return {"seconds": round(time.perf_counter() - t0, 2)}
+
+
+def stage_ingest(size: int, args: argparse.Namespace) -> dict:
+    from igcore.ingest import import_events, import_items
+    from igcore.store import Store
+
+    db = log_dir(size) / "store.duckdb"
+    for f in (db, db.with_suffix(".duckdb.wal")):
+        f.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    with Store(db) as store:
+        import_items(store, log_dir(size) / "items.csv")
+        report = import_events(store, log_dir(size) / "events.csv")
+    seconds = time.perf_counter() - t0
+    return {"seconds": round(seconds, 2), "events": report.rows_loaded, "events_per_s": round(report.rows_loaded /
+                                                                                              seconds)}
+
+
+def stage_encode(size: int, args: argparse.Namespace) -> dict:
+    from igcore.encode.side import load_side_info
+    from igcore.store import Store
+
+    t0 = time.perf_counter()
+    with Store(log_dir(size) / "store.duckdb") as store:
+        side = load_side_info(store, "cpu")
+    return {"seconds": round(time.perf_counter() - t0, 2), "items": len(side.text)}
+
+
+def stage_snapshots(size: int, args: argparse.Namespace) -> dict:
+    from igcore.interests.snapshots import build_snapshots
+    from igcore.store import Store
+
+    with Store(log_dir(size) / "store.duckdb") as store:
+        report = build_snapshots(store)
+    return {"seconds": round(report.seconds, 2), "events": report.new_events, "users": report.users,
+            "snapshots": report.snapshots, "events_per_s": round(report.new_events / report.seconds)}
+
+
+def stage_model(size: int, args: argparse.Namespace) -> dict:
+    import copy
+
+    import numpy as np
+
+    from igcore.encode.side import side_info
+    from igcore.evaluate.baselines import ItemKNN
+    from igcore.evaluate.protocols import EvalConfig, measure
+    from igcore.evaluate.splits import Split
+    from igcore.events import load_interactions
+    from igcore.pipeline.model import IgcoreRecommender
+    from igcore.store import Store
+
+    db = log_dir(size) / "store.duckdb"
+    t0 = time.perf_counter()
+    with Store(db, read_only=True) as store:
+        data = load_interactions(store)
+    load_s = time.perf_counter() - t0
+    cutoff = int(data.ts.max()) - 86400 + 1  # the log's last 24 hours
+    train, test = data.subset(data.ts < cutoff), data.subset(data.ts >= cutoff)
+    split = Split("last-day", train, train.subset(np.zeros(0, dtype=np.int64)), test, {"cutoff_test": cutoff})
+    model = IgcoreRecommender(side=side_info(db, "cpu"), device="cpu", max_train_s=args.budget,
+                              eval_every=10**6)
+    t0 = time.perf_counter()
+    model.fit(train)
+    train_s = time.perf_counter() - t0
+    # the last day through update, in batches
+    stream = copy.deepcopy(model)
+    t0 = time.perf_counter()
+    for start in range(0, len(test), BATCH):
+        stream.update(test.subset(np.arange(start, min(start + BATCH, len(test)))))
+    stream.score(np.array([0]))  # the last refresh is paid for, not left pending
+    update_s = time.perf_counter() - t0
+    users = np.unique(test.user)[:200]
+    latency = []
+    for u in users.tolist():
+        t1 = time.perf_counter()
+        stream.recommend(u, 10)
+        latency.append(time.perf_counter() - t1)
+    config = EvalConfig("temporal", exclude_seen=(False,))
+    ours = measure(model, split, config)["variants"]
+    knn = ItemKNN()
+    knn.fit(train)
+    theirs = measure(knn, split, config)["variants"]
+    head = next(iter(ours))
+    return {"load_s": round(load_s, 2), "train_s": round(train_s, 1), "epochs": len(model.log),
+            "train_events": len(train), "test_events": len(test), "update_events_per_s": round(len(test) / update_s),
+            "top10_p99_ms": round(float(np.percentile(np.asarray(latency) * 1000, 99)), 2),
+            "ndcg@10": round(ours[head]["ndcg@10"], 4), "itemknn_ndcg@10": round(theirs[head]["ndcg@10"], 4)}
+
+
+def stage_explorer(size: int, args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from igcore.dashboard.explorer import active_users, events_until, graph_view, load_timeline
+
+    db = log_dir(size) / "store.duckdb"
+    users = active_users(db, args.users)["user_id"].tolist()
+    latency = []
+    for user in users:
+        t0 = time.perf_counter()
+        timeline = load_timeline(db, user)
+        at = timeline.snapshots["snapshot_at"].iloc[-1]
+        graph_view(db, user, at)
+        events_until(db, user, at)
+        latency.append(time.perf_counter() - t0)
+    ms = np.asarray(latency) * 1000
+    return {"users": len(users), "p50_ms": round(float(np.percentile(ms, 50)), 1),
+            "p99_ms": round(float(np.percentile(ms, 99)), 1)}
+
+
+RUN = {"ingest": stage_ingest, "encode": stage_encode, "snapshots": stage_snapshots, "model": stage_model,
+       "explorer": stage_explorer}
+
+
+def in_child(stage: str, size: int, args: argparse.Namespace) -> dict:
+    """Run one stage in a fresh interpreter; its result with its wall time and peak memory."""
+    cmd = [sys.executable, __file__, "--child", stage, "--sizes", str(size), "--budget", str(args.budget),
+           "--users", str(args.users)]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{stage} at {size:,} failed:\n{done.stderr[-3000:]}")
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall_s": round(time.perf_counter() - t0, 2)}
+
+
+def child(stage: str, size: int, args: argparse.Namespace) -> None:
+    out = RUN[stage](size, args)
+    out["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(out))
+
+
+def section(data: dict) -> str:
+    sizes = sorted(data["sizes"], key=int)
+    lines = ["## Scale", "", f"{data['date']} · {data['machine']} · `{data['command']}`: the generated log at "
+             "each size, each stage alone in a child process (wall time and its own peak memory); throughput "
+             "relative to the 1M row of the same run where it ran.", "",
+             "| events | stage | seconds | throughput | vs 1M | peak MB | notes |",
+             "|---:|---|---:|---:|---:|---:|---|"]
+    base = data["sizes"].get("1000000", {})
+    rates = {"ingest": "events_per_s", "snapshots": "events_per_s", "model": "update_events_per_s"}
+    notes = {"model": lambda r: (f"trained {r['train_s']:.0f} s ({r['epochs']} epochs); update in batches of "
+                                 f"{BATCH:,}; top-10 p99 {r['top10_p99_ms']} ms; last-day NDCG@10 "
+                                 f"{r['ndcg@10']:.4f}, ItemKNN {r['itemknn_ndcg@10']:.4f}"),
+             "explorer": lambda r: f"{r['users']} users: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms",
+             "encode": lambda r: f"{r['items']:,} item texts",
+             "snapshots": lambda r: f"{r['snapshots']:,} snapshots of {r['users']:,} users"}
+    for size in sizes:
+        row = data["sizes"][size]
+        for stage in (s for s in STAGES if s in row):
+            r = row[stage]
+            rate = r.get(rates.get(stage, ""))
+            ref = base.get(stage, {}).get(rates.get(stage, ""))
+            lines.append(f"| {int(size):,} | {stage} | {r.get('seconds', r['wall_s']):,.1f} | "
+                         f"{f'{rate:,} events/s' if rate else '–'} | {f'{rate / ref:.2f}x' if rate and ref else '–'} "
+                         f"| {r['peak_mb']:,} | {notes.get(stage, lambda r: '')(r)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", nargs="+", type=int, default=[150_000, 1_000_000, 3_000_000, 10_000_000])
+    ap.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    ap.add_argument("--budget", type=float, default=1800.0, help="training seconds of the model stage")
+    ap.add_argument("--users", type=int, default=50, help="users whose explorer queries are timed")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.sizes[0], args)
+        return
+    command = "bench/scale.py " + " ".join(sys.argv[1:])
+    data = read_json("scale") or {"sizes": {}}
+    for size in args.sizes:
+        row = data["sizes"].setdefault(str(size), {})
+        row["generate"] = generate(size, args.seed)
+        for stage in args.stages:
+            row[stage] = in_child(stage, size, args)
+            print(size, stage, row[stage], flush=True)
+            data.update({"date": today(), "machine": machine(), "command": command})
+            write_json("scale", data)
+            write_section("scale", section(data))
+
+
+if __name__ == "__main__":
+    main()
