@@ -136,6 +136,22 @@ def test_sasrec_learns_a_cycle_and_updates_without_training():
     assert all(bool((a == b).all()) for a, b in zip(before, model.net.parameters())), "update must not train"
 
 
+def test_sasrec_trains_on_one_prefix_per_target_or_on_every_position():
+    from igcore.evaluate.sasrec import SASRec
+
+    model = SASRec(max_len=3, device="cpu")
+    model.histories = [[5, 6, 7, 8, 9], [2], [], [4, 1]]  # 0-based items; a one-item history has no target
+    inputs, targets = model._training_windows()  # prefixes (the default): the target at the last position
+    assert inputs.tolist() == [[0, 0, 7], [0, 7, 8], [7, 8, 9], [0, 0, 5]]
+    assert targets.tolist() == [[0, 0, 8], [0, 0, 9], [0, 0, 10], [0, 0, 2]]
+    positions = SASRec(max_len=3, samples="positions", device="cpu")
+    positions.histories = model.histories
+    inputs, targets = positions._training_windows()  # every position of one window per user
+    assert inputs.tolist() == [[7, 8, 9], [0, 0, 5]] and targets.tolist() == [[8, 9, 10], [0, 0, 2]]
+    with pytest.raises(ValueError, match="samples must be one of prefixes, positions"):
+        SASRec(samples="windows", device="cpu")._training_windows()
+
+
 def test_lightgcn_recommends_what_similar_users_liked():
     from igcore.evaluate.lightgcn import LightGCN
 

@@ -28,9 +28,9 @@ Hyper-parameters (``BSARecConfig``), each from the authors' repository:
 
 Training samples. The filter is not causal: every position sees the whole sequence, later items included. So,
 as in the authors' ``src/dataset.py``, each training target gets its own sample, the prefix before it, and the
-loss is taken at the prefix's last position only (SASRec's all-positions loss would let the filter read the
-targets). The targets are SASRec's (the last ``max_len + 1`` items of each history, from the second on), so the
-two models see the same supervision.
+loss is taken at the prefix's last position only (an all-positions loss would let the filter read the targets):
+SASRec's ``samples="prefixes"``, its default, which BSARec requires. The targets are SASRec's (the last
+``max_len + 1`` items of each history, from the second on), so the two models see the same supervision.
 
 Padding and batch width. Sequences are left-padded and batches are cut to their longest member, as for SASRec.
 The FFT is nevertheless always taken over ``max_len`` positions, with the padded positions set to zero: the
@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -160,27 +159,13 @@ class BSARecNet(nn.Module):
 
 
 class BSARec(SASRec):
-    """SASRec's recommender (histories, online update, scoring at the last position) with the BSARec network,
-    trained on one prefix per target (see the module docstring: the filter sees the whole input)."""
+    """SASRec's recommender (histories, online update, scoring at the last position, one prefix per target)
+    with the BSARec network; prefixes only (see the module docstring: the filter sees the whole input)."""
 
     name = "BSARec"
     config_class = BSARecConfig
 
     def _network(self) -> nn.Module:
+        if self.cfg.samples != "prefixes":
+            raise ValueError("BSARec trains on prefixes only: its frequency filter sees the whole input")
         return BSARecNet(self.n_items, self.cfg)
-
-    def _training_windows(self) -> tuple[np.ndarray, np.ndarray]:
-        """SASRec's training arrays with one prefix per target: the target (1-based) at the last position
-        only, so SASRec's loss, taken where a target is set, is taken there alone."""
-        inputs, targets = self._prefix_samples()
-        at_last = np.zeros_like(inputs)
-        at_last[:, -1] = targets + 1
-        return inputs, at_last
-
-    def _prefix_samples(self) -> tuple[np.ndarray, np.ndarray]:
-        """One sample per target: (left-padded 1-based ids of the items before it, its 0-based item index).
-        Targets are the last ``max_len`` items of each history's last ``max_len + 1`` (SASRec's targets)."""
-        windows = [h[-(self.cfg.max_len + 1):] for h in self.histories if len(h) >= 2]
-        prefixes = [w[:k] for w in windows for k in range(1, len(w))]
-        targets = np.array([w[k] for w in windows for k in range(1, len(w))], dtype=np.int64)
-        return self._pad(prefixes), targets

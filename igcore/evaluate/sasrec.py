@@ -5,6 +5,13 @@ Sequences are left-padded, so the last item always sits at the last position (po
 end). Training batches group sequences of similar length and are cut to their longest member, and the loss is
 computed only at real positions (gathered before the output layer): on short-sequence data such as Beauty this
 makes an epoch several times cheaper than padding everything to ``max_len``.
+
+Training samples (``samples``): ``"prefixes"``, one sample per training target, the items before it, with the
+loss at the sample's last position, as the S3-Rec and BSARec authors' trainers build them; or ``"positions"``,
+each user's window once with a target at every position, as Kang & McAuley's. The targets are the same; with
+prefixes a batch holds a batch size of targets rather than of users, so an epoch takes several times more (and
+costlier) steps, every target is predicted from the last position, where scoring reads the user, and the
+validation figure rises well above what positions reach (``bench/sasrec_grid.py`` logs both).
 Early stopping on validation NDCG@10 (every ``eval_every`` epochs, ``patience`` checks), within ``max_train_s``.
 """
 
@@ -23,6 +30,8 @@ from igcore.events import Interactions
 from igcore.pipeline.training import SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
 from igcore.ranking import top_k
 
+SAMPLES = ("prefixes", "positions")
+
 
 @dataclasses.dataclass(frozen=True)
 class SASRecConfig(TrainSettings):
@@ -32,6 +41,7 @@ class SASRecConfig(TrainSettings):
     max_len: int = 50
     dropout: float = 0.5
     weight_decay: float = 0.0
+    samples: str = "prefixes"  # or "positions" (see the module docstring)
 
 
 class SASRecNet(nn.Module):
@@ -141,6 +151,23 @@ class SASRec(SeededModel):
         return out
 
     def _training_windows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per user with >= 2 items: input = items[:-1], target = items[1:] (last max_len positions)."""
+        """(inputs, targets), left-padded 1-based arrays of one shape; the loss is taken where a target is set.
+        Positions: per user with >= 2 items, input = items[:-1], target = items[1:] (the last max_len). Prefixes:
+        one row per such target, the items before it, its target at the last position only."""
+        if self.cfg.samples not in SAMPLES:
+            raise ValueError(f"samples must be one of {', '.join(SAMPLES)}, not {self.cfg.samples!r}")
+        if self.cfg.samples == "prefixes":
+            inputs, targets = self._prefix_samples()
+            at_last = np.zeros_like(inputs)
+            at_last[:, -1] = targets + 1
+            return inputs, at_last
         seqs = [h[-(self.cfg.max_len + 1):] for h in self.histories if len(h) >= 2]
         return self._pad([s[:-1] for s in seqs]), self._pad([s[1:] for s in seqs])
+
+    def _prefix_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """One sample per target: (left-padded 1-based ids of the items before it, its 0-based item index).
+        Targets are the last ``max_len`` items of each history's last ``max_len + 1`` (the positions' targets)."""
+        windows = [h[-(self.cfg.max_len + 1):] for h in self.histories if len(h) >= 2]
+        prefixes = [w[:k] for w in windows for k in range(1, len(w))]
+        targets = np.array([w[k] for w in windows for k in range(1, len(w))], dtype=np.int64)
+        return self._pad(prefixes), targets
