@@ -18,7 +18,7 @@ from igcore.pipeline.graphs import training_graph
 from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.replay import MemoryReplay
 from igcore.pipeline.trainer import batch_loss
-from igcore.pipeline.windows import training_windows
+from igcore.pipeline.windows import Windows, prefix_windows, training_windows
 from igcore.update.memory import prior_events
 
 TINY = PipelineConfig(dim=16, max_len=8, epochs=2, eval_every=1, batch_size=16, memory_dim=8, time_dim=4,
@@ -136,10 +136,27 @@ def test_the_score_that_ranks_is_the_query_plus_the_best_interest(fitted):
     assert np.allclose(serving.interest_weights.sum(1), 1.0, atol=1e-5)
 
 
-def test_training_learns_the_planted_walks():
+def test_a_window_cut_into_prefixes_keeps_each_positions_inputs_and_target():
+    # two windows of max_len 4: lengths 3 and 1 (1-based items; target events are indexes in the training log)
+    w = Windows(items=np.array([[0, 5, 6, 7], [0, 0, 0, 9]]), types=np.array([[0, 1, 1, 2], [0, 0, 0, 1]]),
+                gaps=np.array([[0, 3, 4, 5], [0, 0, 0, 6]]), targets=np.array([[0, 6, 7, 8], [0, 0, 0, 3]]),
+                lengths=np.array([3, 1]), users=np.array([4, 2]), target_events=np.array([[0, 10, 11, 12],
+                                                                                          [0, 0, 0, 13]]))
+    p = prefix_windows(w)
+    assert p.items.tolist() == [[0, 0, 0, 5], [0, 0, 5, 6], [0, 5, 6, 7], [0, 0, 0, 9]]
+    assert p.types.tolist() == [[0, 0, 0, 1], [0, 0, 1, 1], [0, 1, 1, 2], [0, 0, 0, 1]]
+    assert p.gaps.tolist() == [[0, 0, 0, 3], [0, 0, 3, 4], [0, 3, 4, 5], [0, 0, 0, 6]]
+    assert p.targets.tolist() == [[0, 0, 0, 6], [0, 0, 0, 7], [0, 0, 0, 8], [0, 0, 0, 3]]
+    assert p.target_events.tolist() == [[0, 0, 0, 10], [0, 0, 10, 11], [0, 10, 11, 12], [0, 0, 0, 13]]
+    assert p.lengths.tolist() == [1, 2, 3, 1] and p.users.tolist() == [4, 4, 4, 2]
+    assert p.final.tolist() == [False, False, True, True]
+
+
+@pytest.mark.parametrize("samples", ["positions", "prefixes"])
+def test_training_learns_the_planted_walks(samples: str):
     """Each user's next item is the next of five in its category: a trained model ranks it high."""
     log = _planted(n_users=24, per_user=12)
-    model = IgcoreRecommender(TINY, epochs=30, lr=0.01)
+    model = IgcoreRecommender(TINY, epochs=30 if samples == "positions" else 10, lr=0.01, samples=samples)
     model.fit(log)
     scores = model.score(np.arange(model.n_users))
     item_index = {name: i for i, name in enumerate(log.item_ids)}

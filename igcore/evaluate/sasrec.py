@@ -27,10 +27,8 @@ from torch import nn
 from igcore.config import TrainSettings
 from igcore.encode.sequence import attention_mask
 from igcore.events import Interactions
-from igcore.pipeline.training import SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
+from igcore.pipeline.training import SAMPLES, SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
 from igcore.ranking import top_k
-
-SAMPLES = ("prefixes", "positions")
 
 
 @dataclasses.dataclass(frozen=True)

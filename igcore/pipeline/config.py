@@ -28,6 +28,8 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     max_len: int = 50
     gap_buckets: int = 16  # log2-spaced buckets of the time since the previous event
     dropout: float = 0.5
+    samples: str = "positions"  # training rows: each user's window with a target at every position, or
+    #                             "prefixes": one row per target, its prefix, the loss at the last position
     # decode
     interests: int = 0  # K interest vectors per user (0: the fused sequence query alone)
     interest_half_life: float = 8.0  # events back at which a position counts half in an interest's weight

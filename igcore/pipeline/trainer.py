@@ -21,8 +21,8 @@ from igcore.events import Interactions
 from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
-from igcore.pipeline.training import fit_with_early_stopping, length_batches
-from igcore.pipeline.windows import WindowBatch, training_windows
+from igcore.pipeline.training import SAMPLES, fit_with_early_stopping, length_batches
+from igcore.pipeline.windows import WindowBatch, prefix_windows, training_windows
 from igcore.progress import Progress
 
 if TYPE_CHECKING:
@@ -38,6 +38,10 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     state.edges = [(train.user, train.item)]  # validation reads the graph of every training event
     replay = MemoryReplay(net, state, train) if state.memory is not None else None
     windows = training_windows(state, train, cfg.max_len, cfg.gap_buckets)
+    if cfg.samples not in SAMPLES:
+        raise ValueError(f"samples must be one of {', '.join(SAMPLES)}, not {cfg.samples!r}")
+    if cfg.samples == "prefixes":
+        windows = prefix_windows(windows)
     params = list(net.parameters()) + (list(state.memory.parameters()) if replay is not None else [])
     opt = torch.optim.Adam(params, lr=cfg.lr)
 
@@ -76,9 +80,11 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
         tables, slices, seq_items = table[None], torch.zeros_like(batch.items), table
     hidden = net.seq(seq_items, batch.items, batch.types, batch.gaps)
     graph_source = None
-    if graph_user is not None:  # the last position only
+    if graph_user is not None:  # the last position of a user's last training target only
         graph_source = torch.zeros_like(hidden)
-        graph_source[:, -1] = graph_user[torch.as_tensor(batch.users, device=hidden.device)]
+        final = batch.final if batch.final is not None else np.ones(len(batch.users), dtype=bool)
+        rows = torch.as_tensor(np.flatnonzero(final), device=hidden.device)
+        graph_source[rows, -1] = graph_user[torch.as_tensor(batch.users[final], device=hidden.device)]
     memory = replay.before(batch.target_events, base) if replay is not None else None
     interest, _ = net.fusion(hidden, graph_source, memory)
     real = batch.targets > 0

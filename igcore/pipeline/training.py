@@ -13,6 +13,8 @@ from igcore.config import TrainSettings
 from igcore.device import resolve_device
 from igcore.ranking import ndcg, target_ranks
 
+SAMPLES = ("prefixes", "positions")  # training rows of the sequence models: one per target, or one per window
+
 
 class SeededModel:
     """Shared set-up of the trainable models: a config with overrides, the device, a training log, seeds."""

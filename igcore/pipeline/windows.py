@@ -2,7 +2,8 @@
 
 Windows are left-padded and 1-based (0 pads): the last column is each user's latest event. A training window's
 inputs are a history's events[:-1] and its targets events[1:]; ``target_events`` is each target's index in the
-training log, by which a position finds the memory its user had before that event.
+training log, by which a position finds the memory its user had before that event. :func:`prefix_windows` cuts
+a training window into one row per target (``PipelineConfig.samples``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class WindowBatch:
     targets: torch.Tensor
     target_events: torch.Tensor | None
     users: np.ndarray
+    final: np.ndarray | None = None  # training: rows whose last position is the user's last training target
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,13 +42,15 @@ class Windows:
     lengths: np.ndarray
     users: np.ndarray
     target_events: np.ndarray | None = None
+    final: np.ndarray | None = None  # bool per row: its last position is the user's last training target
 
     def batch(self, rows: np.ndarray | slice, device: torch.device | str) -> WindowBatch:
         """The given rows, cut to the longest of them (at least one column)."""
         width = max(int(self.lengths[rows].max()), 1)
         t = lambda a: torch.as_tensor(a[rows, -width:], device=device)  # noqa: E731
         return WindowBatch(t(self.items), t(self.types), t(self.gaps), t(self.targets),
-                           t(self.target_events) if self.target_events is not None else None, self.users[rows])
+                           t(self.target_events) if self.target_events is not None else None, self.users[rows],
+                           self.final[rows] if self.final is not None else None)
 
 
 def windows(state: OnlineState, users: list[int], max_len: int, n_gap_buckets: int,
@@ -83,4 +87,25 @@ def training_windows(state: OnlineState, train: Interactions, max_len: int, n_ga
     for r, u in enumerate(users):
         k = int(w.lengths[r])
         target_events[r, -k:] = by_user[starts[u + 1] - k:starts[u + 1]]
-    return dataclasses.replace(w, target_events=target_events)
+    return dataclasses.replace(w, target_events=target_events, final=np.ones(len(users), dtype=bool))
+
+
+def prefix_windows(w: Windows) -> Windows:
+    """One row per target of the training windows ``w``: the window cut to end at that target's position (the
+    inputs before it, left-padded again), the target at the last position only. Every input keeps what it had in
+    ``w`` (item, type, gap, target event); positions count from the end, so each prefix is read with its target
+    next, at the last position, the way scoring reads a user. The row of a window's last target is ``final``
+    (the window itself)."""
+    max_len = w.items.shape[1]
+    source = np.repeat(np.arange(len(w.lengths)), w.lengths)  # the window each prefix is cut from
+    ends = np.arange(len(source)) - np.repeat(np.cumsum(w.lengths) - w.lengths, w.lengths) + 1  # its length
+    column = np.arange(max_len)[None] - w.lengths[source][:, None] + ends[:, None]  # the window's column
+    real = np.arange(max_len)[None] >= max_len - ends[:, None]
+
+    def cut(a: np.ndarray) -> np.ndarray:
+        return np.where(real, a[source[:, None], column.clip(0, max_len - 1)], 0)
+
+    targets = np.zeros((len(source), max_len), dtype=np.int64)
+    targets[:, -1] = w.targets[source, max_len - w.lengths[source] + ends - 1]
+    return Windows(cut(w.items), cut(w.types), cut(w.gaps), targets, ends, w.users[source],
+                   cut(w.target_events) if w.target_events is not None else None, ends == w.lengths[source])
