@@ -14,7 +14,7 @@ from tests.conftest import write_csv
 
 @pytest.fixture(scope="module")
 def encoder() -> TextEncoder:
-    return TextEncoder(device="cpu")
+    return TextEncoder(device="cpu", precision="float32")  # exact checks below; "auto" has its own test
 
 
 def test_vectors_are_unit_length_and_semantic(encoder):
@@ -25,6 +25,22 @@ def test_vectors_are_unit_length_and_semantic(encoder):
     assert v[0] @ v[1] > v[0] @ v[2] + 0.2
     # Alone or in a padded batch: the same vector up to float summation order (BLAS blocking varies with shape).
     assert np.allclose(encoder.encode(["red running shoe for trail runs"])[0], v[0], atol=1e-5)
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it_and_keeps_the_vectors(encoder):
+    import torch
+
+    from igcore.encode.text import native_bf16, resolve_precision
+
+    auto = TextEncoder(device="cpu")
+    assert auto.dtype == (torch.bfloat16 if native_bf16(torch.device("cpu")) else torch.float32)
+    texts = ["red running shoe for trail runs", "dark roast espresso coffee beans, 1 kg bag, fair trade",
+             "Stainless chef knife 20 cm. Kitchen. brand Forge. price under 50"]
+    a, f = auto.encode(texts), encoder.encode(texts)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5) and a.dtype == np.float32
+    assert ((a * f).sum(axis=1) >= 0.99).all()
+    with pytest.raises(IgcoreError, match="auto, float32, bfloat16"):
+        resolve_precision("float64", torch.device("cpu"))
 
 
 def test_unknown_model_is_a_clear_error():
