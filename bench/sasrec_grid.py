@@ -45,7 +45,7 @@ def table(name: str, rows: dict[str, dict]) -> str:
              f"Best: `{best or 'defaults'}`.", "",
              "| setting | valid NDCG@10 | epochs | train s | date | machine |", "|---|---:|---:|---:|---|---|"]
     for key, r in sorted(rows.items(), key=lambda kv: -kv[1]["valid_ndcg@10"]):
-        lines.append(f"| {key or 'defaults'} | {r['valid_ndcg@10']:.4f} | {len(r['curve'])} | {r['train_s']:.0f} | "
+        lines.append(f"| {key or 'defaults'} | {r['valid_ndcg@10']:.4f} | {r['curve'][-1][0]} | {r['train_s']:.0f} | "
                      f"{r['date']} | {r['machine']} |")
     return "\n".join(lines)
 
