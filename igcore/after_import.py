@@ -73,17 +73,17 @@ def refresh_after_import(store: Store, report: ImportReport, since_event_id: int
     """Steps 1 and 2 for the events stored after ``since_event_id``."""
     new = users_items_since(store, since_event_id)
     model_dir = Path(model_dir or default_checkpoint(store))
-    scorer, model_line = _refresh_model(store, model_dir, new, progress)
+    scorer, model_line = _refresh_model(store, model_dir, bool(new), progress)
     snapshots, ok = _refresh_snapshots(store, scorer, model_dir, progress)
     return AfterImport(report, sorted({u for u, _ in new}), model_line, snapshots, ok, scorer,
                        last_event_id(store))
 
 
-def _refresh_model(store: Store, model_dir: Path, new: list[tuple[str, str]],
+def _refresh_model(store: Store, model_dir: Path, any_new: bool,
                    progress: Progress) -> tuple[ModelScorer | None, str]:
     if not has_checkpoint(model_dir):
         return None, "no trained model: recommendations come from the evidence scorer"
-    if not new:
+    if not any_new:
         return None, "no new events: the model's state is unchanged"
     progress("model", 0, 1, {})
     try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from igcore.paths import atomic_path
 
@@ -56,28 +56,28 @@ def load_online(path: Path) -> SavedOnline | None:
     record = _record(path)
     if record is None:
         return None
-    return SavedOnline(load_file(str(path)), record["key"], int(record["events"]), int(record["pending"]),
-                       json.loads(record["users"]), json.loads(record["items"]))
+    return SavedOnline(load_file(str(path)), record["key"], record["events"], record["pending"], record["users"],
+                       record["items"])
 
 
 def joined_ids(path: Path) -> tuple[list[str], list[str]]:
     """The ids of the users and items that joined the model, as saved at ``path`` (none without a readable
     state); reads the file's header only, without torch."""
     record = _record(path)
-    return (json.loads(record["users"]), json.loads(record["items"])) if record else ([], [])
+    return (record["users"], record["items"]) if record else ([], [])
 
 
-def _record(path: Path) -> dict[str, str] | None:
+def _record(path: Path) -> dict[str, Any] | None:
+    """The saved state's metadata, parsed (key, events, pending, users, items), or None when unreadable."""
     from safetensors import SafetensorError, safe_open
 
     if not path.exists():
         return None
     try:
         with safe_open(str(path), framework="np") as f:
-            record = f.metadata() or {}
-        for name in ("users", "items"):
-            json.loads(record[name])
-        _ = int(record["events"]), int(record["pending"]), record["key"]
+            meta = f.metadata() or {}
+        record = {"key": meta["key"], "events": int(meta["events"]), "pending": int(meta["pending"]),
+                  "users": json.loads(meta["users"]), "items": json.loads(meta["items"])}
     except (SafetensorError, KeyError, ValueError, OSError):  # JSONDecodeError is a ValueError
         return None
     return record
