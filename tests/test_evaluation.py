@@ -137,6 +137,7 @@ def test_sasrec_learns_a_cycle_and_updates_without_training():
 
 
 def test_sasrec_trains_on_one_prefix_per_target_or_on_every_position():
+    from igcore.errors import IgcoreError
     from igcore.evaluate.sasrec import SASRec
 
     model = SASRec(max_len=3, device="cpu")
@@ -148,8 +149,12 @@ def test_sasrec_trains_on_one_prefix_per_target_or_on_every_position():
     positions.histories = model.histories
     inputs, targets = positions._training_windows()  # every position of one window per user
     assert inputs.tolist() == [[7, 8, 9], [0, 0, 5]] and targets.tolist() == [[8, 9, 10], [0, 0, 2]]
-    with pytest.raises(ValueError, match="samples must be one of prefixes, positions"):
-        SASRec(samples="windows", device="cpu")._training_windows()
+    with pytest.raises(IgcoreError, match="samples must be one of prefixes, positions"):
+        SASRec(samples="windows", device="cpu")
+    from igcore.evaluate.bsarec import BSARec
+
+    with pytest.raises(IgcoreError, match="BSARec trains on prefixes only"):
+        BSARec(samples="positions", device="cpu")
 
 
 def test_lightgcn_recommends_what_similar_users_liked():

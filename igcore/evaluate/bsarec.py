@@ -51,6 +51,7 @@ import torch
 from torch import nn
 
 from igcore.encode.sequence import attention_mask
+from igcore.errors import IgcoreError
 from igcore.evaluate.sasrec import SASRec, SASRecConfig
 
 LAYER_NORM_EPS = 1e-12  # the authors' TF-style LayerNorm
@@ -165,7 +166,11 @@ class BSARec(SASRec):
     name = "BSARec"
     config_class = BSARecConfig
 
-    def _network(self) -> nn.Module:
+    def __init__(self, config: BSARecConfig | None = None, **overrides) -> None:
+        super().__init__(config, **overrides)
         if self.cfg.samples != "prefixes":
-            raise ValueError("BSARec trains on prefixes only: its frequency filter sees the whole input")
+            raise IgcoreError("BSARec trains on prefixes only (samples=prefixes): its frequency filter sees the "
+                              "whole input")
+
+    def _network(self) -> nn.Module:
         return BSARecNet(self.n_items, self.cfg)

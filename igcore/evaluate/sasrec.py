@@ -26,6 +26,7 @@ from torch import nn
 
 from igcore.config import TrainSettings
 from igcore.encode.sequence import attention_mask
+from igcore.errors import IgcoreError
 from igcore.events import Interactions
 from igcore.pipeline.training import SAMPLES, SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
 from igcore.ranking import top_k
@@ -82,6 +83,11 @@ class SASRecNet(nn.Module):
 class SASRec(SeededModel):
     name = "SASRec"
     config_class = SASRecConfig
+
+    def __init__(self, config: SASRecConfig | None = None, **overrides) -> None:
+        super().__init__(config, **overrides)
+        if self.cfg.samples not in SAMPLES:  # refused before any training starts
+            raise IgcoreError(f"samples must be one of {', '.join(SAMPLES)}, not {self.cfg.samples!r}")
 
     # --- Recommender protocol -------------------------------------------------------------------------
     def fit(self, train: Interactions, valid: Interactions | None = None) -> None:
@@ -152,8 +158,6 @@ class SASRec(SeededModel):
         """(inputs, targets), left-padded 1-based arrays of one shape; the loss is taken where a target is set.
         Positions: per user with >= 2 items, input = items[:-1], target = items[1:] (the last max_len). Prefixes:
         one row per such target, the items before it, its target at the last position only."""
-        if self.cfg.samples not in SAMPLES:
-            raise ValueError(f"samples must be one of {', '.join(SAMPLES)}, not {self.cfg.samples!r}")
         if self.cfg.samples == "prefixes":
             inputs, targets = self._prefix_samples()
             at_last = np.zeros_like(inputs)
