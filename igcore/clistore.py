@@ -16,7 +16,7 @@ EVENTS_HELP = "read the events from this Parquet export folder (igcore export --
 
 def open_store(args: argparse.Namespace, read_only: bool = False) -> Store:
     """The named store (read-only only where it exists: a missing store is created empty), reading its events
-    from ``args.events`` where the command has that option and it is set."""
+    from ``args.event_log`` (``--events DIR``) where the command has that option and it is set."""
     from igcore.store import Store
 
     store = Store(args.db, read_only=read_only and Path(args.db or "").exists())

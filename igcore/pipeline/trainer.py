@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from igcore.decode.interests import InterestExtractor
+from igcore.errors import IgcoreError
 from igcore.events import Interactions
 from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
@@ -37,9 +38,9 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     graph = training_graph(cfg, train, device)
     state.edges = [(train.user, train.item)]  # validation reads the graph of every training event
     replay = MemoryReplay(net, state, train) if state.memory is not None else None
-    windows = training_windows(state, train, cfg.max_len, cfg.gap_buckets)
     if cfg.samples not in SAMPLES:
-        raise ValueError(f"samples must be one of {', '.join(SAMPLES)}, not {cfg.samples!r}")
+        raise IgcoreError(f"samples must be one of {', '.join(SAMPLES)}, not {cfg.samples!r}")
+    windows = training_windows(state, train, cfg.max_len, cfg.gap_buckets)
     if cfg.samples == "prefixes":
         windows = prefix_windows(windows)
     params = list(net.parameters()) + (list(state.memory.parameters()) if replay is not None else [])
