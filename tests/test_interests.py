@@ -4,6 +4,7 @@ and the CLI commands."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import shutil
@@ -24,11 +25,11 @@ from igcore.ingest import import_events, import_items
 from igcore.interests.changes import detect_changes, evaluate_detections, jsd_terms
 from igcore.interests.config import InterestConfig
 from igcore.interests.drift import cohort
-from igcore.interests.events import from_columns
+from igcore.interests.events import from_columns, user_chunks
 from igcore.interests.export import graph_html, graph_json
 from igcore.interests.graph import interest_graph
-from igcore.interests.nodes import build_nodes
-from igcore.interests.scoring import ModelScorer
+from igcore.interests.nodes import build_nodes, load_nodes
+from igcore.interests.scoring import ModelScorer, candidate_pool
 from igcore.interests.snapshots import build_snapshots, timeline, update_snapshots
 from igcore.store import Store
 from igcore.synth import SynthConfig, generate
@@ -204,6 +205,49 @@ def test_update_needs_a_build_first(store, tmp_path):
     load(store, tmp_path, _four_users())
     with pytest.raises(IgcoreError, match="build them first"):
         update_snapshots(store)
+
+
+def test_users_are_cut_into_runs_of_events_and_chunked_passes_write_the_same_rows(store, db_path, tmp_path):
+    load(store, tmp_path, _four_users())  # u1 7 events, u2 8, u3 5, u4 6
+    assert user_chunks(store, 13) == [["u1"], ["u2", "u3"], ["u4"]]
+    assert user_chunks(store, 13, ["u4", "u1"]) == [["u1", "u4"]]
+    assert user_chunks(store, 1) == [["u1"], ["u2"], ["u3"], ["u4"]]  # a user never splits
+    config = InterestConfig(cadence="events:2", top_k=3)
+    whole = build_snapshots(store, config)
+    expected = rows(store)
+    chunked = build_snapshots(store, config, chunk_events=8)
+    assert dataclasses.astuple(chunked)[:4] == dataclasses.astuple(whole)[:4]
+    for table, frame in rows(store).items():
+        pd.testing.assert_frame_equal(expected[table], frame)
+    load(store, tmp_path, [("u1", "C1", "view", T0 + DAY), ("u3", "B3", "cart", T0 + DAY)], name="later")
+    store.con.execute("CHECKPOINT")
+    shutil.copy(db_path, tmp_path / "copy.duckdb")
+    assert update_snapshots(store, chunk_events=1).new_events == 2
+    with Store(tmp_path / "copy.duckdb") as other:
+        update_snapshots(other)
+        for table, frame in rows(other).items():
+            pd.testing.assert_frame_equal(rows(store)[table], frame)
+
+
+def test_candidate_pool_takes_each_interests_most_used_items_in_turn():
+    uses, codes = np.array([5, 1, 9, 3, 0, 7]), np.array([0, 0, 1, 1, -1, 0])
+    # first round: row 2 (9 uses), row 5 (7), row 4 (no interest, 0); second round: row 0 (5), row 3 (3); ...
+    assert candidate_pool(uses, codes, 4).tolist() == [0, 2, 4, 5]
+    assert candidate_pool(uses, codes, 5).tolist() == [0, 2, 3, 4, 5]
+    assert candidate_pool(uses, codes, 6) is None  # everything fits: exact over the catalogue
+
+
+def test_evidence_scorer_ranks_within_its_stored_pool(store, tmp_path):
+    load(store, tmp_path, _four_users())  # uses: A1 6, A2 5, A3 3, B1 3, B2 3, B3 2, C1 2, C2 2
+    config = InterestConfig(top_k=8, evidence_pool=4, exclude_seen=False)
+    build_snapshots(store, config)
+    pool = {"A1", "B1", "C1", "A2"}  # each category's most used item, then Running's second
+    assert set(json.loads(store.value("SELECT value FROM interest_state WHERE key = 'evidence_pool'"))) == pool
+    _, vectors = load_nodes(store)
+    assert set(vectors.item_ids[vectors.candidates]) == pool
+    assert set(store.df("SELECT item_id FROM recommendation_snapshots")["item_id"]) == pool
+    assert store.value("SELECT max(rank) FROM recommendation_snapshots") == 4
+    assert {r["item_id"] for r in interest_graph(store, "u3").recommendations} <= pool
 
 
 # --- recommendations and explanations -------------------------------------------------------------------------

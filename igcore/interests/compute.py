@@ -85,7 +85,8 @@ def snapshot_drift(points: Points, weights: pd.DataFrame, nodes: InterestNodes,
     out.loc[top["point"].to_numpy(), "top_interest"] = top["interest"].to_numpy()
     for name, mask in (("emerging", rise >= config.emerge_delta), ("fading", -rise >= config.emerge_delta)):
         lists = both[mask.to_numpy()].sort_values(["point", "interest"]).groupby("point")["interest"].agg(list)
-        out[name] = [lists.get(p, []) for p in range(n)]
+        found = lists.to_dict()  # a dict lookup per point, not a Series one
+        out[name] = [found.get(p, []) for p in range(n)]
     return out
 
 

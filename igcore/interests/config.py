@@ -41,6 +41,7 @@ class InterestConfig:
     session_gap_minutes: float = 30.0  # a longer pause starts a new session (for co-occurrence edges)
     top_items: int = 3  # a user's own items shown per interest
     top_k: int = 10  # recommendations stored per snapshot
+    evidence_pool: int = 4096  # the evidence scorer ranks at most this many items (each interest's most used first)
     exclude_seen: bool = True  # recommendations leave out items the user already interacted with
     min_predicted_share: float = 0.01  # predicted-only interests below this share are not stored
     # drift between consecutive snapshots (the timeline)
@@ -62,8 +63,8 @@ class InterestConfig:
             raise IgcoreError(f"source {self.source!r}: use auto, or a comma list of category, brand, cluster")
         if self.item_vectors not in VECTOR_SOURCES:
             raise IgcoreError(f"item_vectors {self.item_vectors!r}: valid values are {', '.join(VECTOR_SOURCES)}")
-        if self.half_life_days <= 0 or self.n_clusters < 1 or self.top_k < 1 or self.drift_step < 1:
-            raise IgcoreError("half_life_days, n_clusters, top_k and drift_step must be positive")
+        if min(self.half_life_days, self.n_clusters, self.top_k, self.drift_step, self.evidence_pool) <= 0:
+            raise IgcoreError("half_life_days, n_clusters, top_k, drift_step and evidence_pool must be positive")
 
     def kinds(self) -> list[str]:
         return [k.strip() for k in self.source.split(",") if k.strip()]

@@ -79,3 +79,22 @@ def load_user_log(store: Store, config: InterestConfig, users: Sequence[str] | N
     sql = f"SELECT {_COLUMNS} FROM events" + (" WHERE " + " AND ".join(where) if where else "")
     cols = store.con.execute(sql, params).fetchnumpy()
     return from_columns(cols["user_id"], cols["item_id"], cols["event_type"], cols["ts"], cols["event_id"], config)
+
+
+def user_chunks(store: Store, max_events: int, users: Sequence[str] | None = None) -> list[list[str]]:
+    """Users with events (all, or those of ``users``) in id order, cut into runs of at most ``max_events`` events
+    (a user with more is a run alone): what one pass of snapshot building holds in memory."""
+    where, params = ("WHERE user_id IN (SELECT unnest(?::VARCHAR[])) ", [list(users)]) if users is not None else \
+        ("", [])
+    cols = store.con.execute(f"SELECT user_id, count(*) AS n FROM events {where}GROUP BY user_id ORDER BY user_id",
+                             params).fetchnumpy()
+    ids, counts = np.asarray(cols["user_id"], dtype=object), np.asarray(cols["n"], dtype=np.int64)
+    chunks, lo, total = [], 0, 0
+    for i, n in enumerate(counts.tolist()):
+        if total and total + n > max_events:
+            chunks.append(ids[lo:i].tolist())
+            lo, total = i, 0
+        total += n
+    if lo < len(ids):
+        chunks.append(ids[lo:].tolist())
+    return chunks

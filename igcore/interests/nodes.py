@@ -21,6 +21,7 @@ from igcore.errors import IgcoreError
 from igcore.interests.clusters import ctfidf_labels, kmeans
 from igcore.interests.config import InterestConfig
 from igcore.interests.schema import has_tables, read_state, write_state
+from igcore.interests.scoring import candidate_pool
 from igcore.interests.vectors import ItemVectors, catalogue_tokens, item_vectors
 from igcore.store import Store
 
@@ -94,10 +95,21 @@ def build_nodes(store: Store, config: InterestConfig,
                           "import an item catalogue or build with a trained model (--model)")
     nodes = members.drop_duplicates("interest").sort_values("interest")
     code = pd.Index(nodes["interest"]).get_indexer(members["interest"])
-    return InterestNodes(nodes["interest"].to_numpy(dtype=object), nodes["kind"].to_numpy(dtype=object),
-                         nodes["label"].to_numpy(dtype=object), tuple(kinds),
-                         pd.DataFrame({"item_id": members["item_id"].to_numpy(dtype=object), "interest": code,
-                                       "kind": members["kind"].to_numpy(dtype=object)})), vectors
+    built = InterestNodes(nodes["interest"].to_numpy(dtype=object), nodes["kind"].to_numpy(dtype=object),
+                          nodes["label"].to_numpy(dtype=object), tuple(kinds),
+                          pd.DataFrame({"item_id": members["item_id"].to_numpy(dtype=object), "interest": code,
+                                        "kind": members["kind"].to_numpy(dtype=object)}))
+    return built, _with_candidates(store, built, vectors, config.evidence_pool)
+
+
+def _with_candidates(store: Store, nodes: InterestNodes, vectors: ItemVectors, size: int) -> ItemVectors:
+    """The vectors with the evidence scorer's candidate pool (by the events each item has in the store)."""
+    if len(vectors.item_ids) <= size:
+        return vectors
+    uses = store.df("SELECT item_id, count(*) AS n FROM events GROUP BY item_id")
+    per_row = pd.Series(uses["n"].to_numpy(), index=uses["item_id"]).reindex(vectors.item_ids).fillna(0)
+    pool = candidate_pool(per_row.to_numpy(np.float64), nodes.codes(vectors.item_ids), size)
+    return dataclasses.replace(vectors, candidates=pool)
 
 
 def _clusters(store: Store, config: InterestConfig, vectors: ItemVectors) -> pd.DataFrame:
@@ -132,7 +144,9 @@ def save_nodes(con, nodes: InterestNodes, vectors: ItemVectors) -> None:
         con.register(name, df)
         con.execute(sql)
         con.unregister(name)
-    write_state(con, {"kinds": json.dumps(list(nodes.kinds)), "vector_source": vectors.source})
+    pool = [] if vectors.candidates is None else vectors.item_ids[vectors.candidates].tolist()
+    write_state(con, {"kinds": json.dumps(list(nodes.kinds)), "vector_source": vectors.source,
+                      "evidence_pool": json.dumps(pool)})  # [] = every item
 
 
 def load_nodes(store: Store) -> tuple[InterestNodes, ItemVectors] | None:
@@ -147,4 +161,9 @@ def load_nodes(store: Store) -> tuple[InterestNodes, ItemVectors] | None:
     matrix = np.stack(cols["vector"]).astype(np.float32) if len(cols["vector"]) else np.zeros((0, 1), np.float32)
     nodes = InterestNodes(frame["interest"].to_numpy(dtype=object), frame["kind"].to_numpy(dtype=object),
                           frame["label"].to_numpy(dtype=object), tuple(json.loads(state["kinds"])), members)
-    return nodes, ItemVectors(np.asarray(cols["item_id"], dtype=object), matrix, state.get("vector_source", "?"))
+    vectors = ItemVectors(np.asarray(cols["item_id"], dtype=object), matrix, state.get("vector_source", "?"))
+    pool = json.loads(state.get("evidence_pool", "[]"))  # absent: built before pools, every item
+    if pool:
+        rows = vectors.positions(np.asarray(pool, dtype=object))
+        vectors = dataclasses.replace(vectors, candidates=np.sort(rows[rows >= 0]))
+    return nodes, vectors

@@ -5,10 +5,12 @@ mean of the vectors of the items they interacted with,
 
     q(u, t) = sum over events e of u before t of  a_e * v(item_e),   a_e = w_e * decay(t - ts_e) / sum of those,
 
-and an item's score is q . v(item). The score is linear in the events, which makes explanations exact
-(:mod:`igcore.interests.explain`). A model (any object with ``score(user indexes) -> (n, n_items)``, such as the
-pipeline's ``IgcoreRecommender``) scores only in its current state, so its lists and predicted affinities are
-stored for each user's latest snapshot when snapshots are built or updated.
+and an item's score is q . v(item), ranked over the whole catalogue or, beyond ``evidence_pool`` items, over a
+pool that gives every interest its most used items (so the cost per snapshot does not grow with the catalogue).
+The score is linear in the events, which makes explanations exact (:mod:`igcore.interests.explain`).
+A model (any object with ``score(user indexes) -> (n, n_items)``, such as the pipeline's ``IgcoreRecommender``)
+scores only in its current state, so its lists and predicted affinities are stored for each user's latest snapshot
+when snapshots are built or updated.
 """
 
 from __future__ import annotations
@@ -94,9 +96,8 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if k == 0 or rows_n == 0:
         return cols, vals
     step = max(1, n // (256 * k))
-    sample = scores[:, ::step]
-    floor = np.partition(sample, sample.shape[1] - k, axis=1)[:, sample.shape[1] - k] if step > 1 else \
-        np.full(rows_n, -np.inf)
+    sample = scores[:, ::step]  # every column when step is 1: the floor is then the k-th best itself
+    floor = np.partition(sample, sample.shape[1] - k, axis=1)[:, sample.shape[1] - k]
     row, col = np.nonzero(scores >= floor[:, None])
     val = scores[row, col]
     finite = np.isfinite(val)
@@ -109,22 +110,43 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return cols, vals
 
 
+def candidate_pool(uses: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray | None:
+    """Rows the evidence scorer ranks when there are more than ``size`` items: each interest's most used item,
+    then each one's second, and so on (items in no interest form one more group), so a small interest is not
+    crowded out by a large one. ``uses``: events per item row; ``codes``: each row's interest, -1 for none.
+    None when every item fits: ranking stays exact over the whole catalogue. Scoring is then linear in the
+    snapshots, whatever the catalogue's size."""
+    n = len(uses)
+    if n <= size:
+        return None
+    by_use = np.lexsort((np.arange(n), -np.asarray(uses, np.float64), codes))  # group, most used first
+    group_start = np.searchsorted(codes[by_use], codes[by_use], side="left")
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_use] = np.arange(n) - group_start
+    order = np.lexsort((np.arange(n), -np.asarray(uses, np.float64), rank))
+    return np.sort(order[:size])
+
+
 def evidence_top_k(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_points: int, vectors: ItemVectors,
                    k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k item rows and scores per point for the evidence scorer; seen items (the triples) left out."""
+    """Top-k item rows and scores per point for the evidence scorer, among the vectors' candidate rows; seen
+    items (the triples) left out."""
     queries = query_vectors(point, item, weight, n_points, vectors)
-    cols = np.full((n_points, min(k, len(vectors.item_ids))), -1, dtype=np.int64)
+    rows = vectors.candidate_rows()
+    column = np.full(len(vectors.item_ids), -1, dtype=np.int64)  # item row -> candidate column
+    column[rows] = np.arange(len(rows))
+    cols = np.full((n_points, min(k, len(rows))), -1, dtype=np.int64)
     vals = np.full(cols.shape, -np.inf)
-    items_t = np.ascontiguousarray(vectors.matrix.T, dtype=np.float64)  # once, not per chunk
+    items_t = np.ascontiguousarray(vectors.matrix[rows].T, dtype=np.float64)  # once, not per chunk
     for lo in range(0, n_points, POINT_CHUNK):
         hi = min(lo + POINT_CHUNK, n_points)
         scores = queries[lo:hi] @ items_t
         scores[~queries[lo:hi].any(axis=1)] = -np.inf
         if exclude_seen:
-            sel = (point >= lo) & (point < hi)
-            scores[point[sel] - lo, item[sel]] = -np.inf
+            sel = (point >= lo) & (point < hi) & (column[item] >= 0)
+            scores[point[sel] - lo, column[item[sel]]] = -np.inf
         cols[lo:hi], vals[lo:hi] = top_k(scores, k)
-    return cols, vals
+    return np.where(cols >= 0, rows[np.maximum(cols, 0)], -1), vals
 
 
 def predicted_shares(scores: np.ndarray, item_codes: np.ndarray, n_codes: int) -> np.ndarray:

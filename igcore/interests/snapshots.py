@@ -21,10 +21,11 @@ from igcore.events import users_since
 from igcore.interests.changes import detect_changes
 from igcore.interests.compute import SnapshotRows, compute_rows
 from igcore.interests.config import InterestConfig, parse_cadence
-from igcore.interests.events import UserLog, load_user_log
+from igcore.interests.events import UserLog, load_user_log, user_chunks
 from igcore.interests.nodes import InterestNodes, build_nodes, load_nodes, save_nodes
 from igcore.interests.schema import SNAPSHOT_TABLES, ensure_schema, has_tables, read_state, write_state
 from igcore.interests.scoring import ModelScorer
+from igcore.interests.vectors import ItemVectors
 from igcore.interests.weights import Points, period_index, snapshot_points
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
@@ -70,37 +71,61 @@ def latest_points(points: Points) -> np.ndarray:
     return np.flatnonzero(last)
 
 
+CHUNK_EVENTS = 2_000_000  # events of the users computed in one pass (bounds memory on large logs)
+
+
+@dataclasses.dataclass
+class _Totals:
+    users: int = 0
+    new_events: int = 0
+    snapshots: int = 0
+    changes: int = 0
+    last_event_id: int = 0
+
+    def add(self, log: UserLog, new_events: int, snapshots: int, changes: int) -> None:
+        self.users += log.n_users
+        self.new_events += new_events
+        self.snapshots += snapshots
+        self.changes += changes
+        self.last_event_id = max(self.last_event_id, int(log.event_id.max()))
+
+
 def build_snapshots(store: Store, config: InterestConfig | None = None, model: ModelScorer | None = None,
-                    progress: Progress = no_progress) -> SnapshotReport:
-    """Every user's snapshots from scratch (replaces earlier ones and their config)."""
+                    progress: Progress = no_progress, chunk_events: int = CHUNK_EVENTS) -> SnapshotReport:
+    """Every user's snapshots from scratch (replaces earlier ones and their config), ``chunk_events`` events'
+    users at a time, all in one transaction."""
     t0 = time.perf_counter()
     config = config or InterestConfig()
     ensure_schema(store)
-    progress("interests", 0, 3, {"step": "nodes"})
+    progress("interests", 0, 1, {"step": "nodes"})
     nodes, vectors = build_nodes(store, config, model.vectors() if model is not None else None)
-    log = load_user_log(store, config)
-    if len(log) == 0:
+    chunks = user_chunks(store, chunk_events)
+    if not chunks:
         raise IgcoreError("the store holds no events: import some first (igcore ingest / igcore sample)")
-    progress("interests", 1, 3, {"step": "snapshots"})
-    points = snapshot_points(log, config.cadence)
-    rows = compute_rows(log, points, nodes, vectors, config, model, latest_points(points))
-    changes = detect_changes(log, nodes.codes(log.item_ids), config)
-    progress("interests", 2, 3, {"step": "write"})
+    totals = _Totals()
     with store.transaction() as con:
         for table in (*SNAPSHOT_TABLES, "interest_changes"):
             con.execute(f"DELETE FROM {table}")  # names from code
         save_nodes(con, nodes, vectors)
-        written = _write_rows(con, log, points, rows, nodes, np.ones(len(points), dtype=bool))
-        _write_changes(con, log, changes, nodes)
+        for i, users in enumerate(chunks):
+            progress("interests", i, len(chunks), {"step": "snapshots", "users": totals.users})
+            log = load_user_log(store, config, users)
+            points = snapshot_points(log, config.cadence)
+            rows = compute_rows(log, points, nodes, vectors, config, model, latest_points(points))
+            changes = detect_changes(log, nodes.codes(log.item_ids), config)
+            written = _write_rows(con, log, points, rows, nodes, np.ones(len(points), dtype=bool))
+            _write_changes(con, log, changes, nodes)
+            totals.add(log, len(log), written, len(changes))
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        write_state(con, {"config": config.to_json(), "last_event_id": str(int(log.event_id.max())),
+        write_state(con, {"config": config.to_json(), "last_event_id": str(totals.last_event_id),
                           "built_at": now, "updated_at": now})
-    progress("interests", 3, 3, {})
-    return SnapshotReport(log.n_users, len(log), written, len(changes), time.perf_counter() - t0, nodes.kinds)
+    progress("interests", len(chunks), len(chunks), {})
+    return SnapshotReport(totals.users, totals.new_events, totals.snapshots, totals.changes,
+                          time.perf_counter() - t0, nodes.kinds)
 
 
-def update_snapshots(store: Store, model: ModelScorer | None = None,
-                     progress: Progress = no_progress) -> SnapshotReport:
+def update_snapshots(store: Store, model: ModelScorer | None = None, progress: Progress = no_progress,
+                     chunk_events: int = CHUNK_EVENTS) -> SnapshotReport:
     """Take in the events imported since the last build or update; only their users are recomputed."""
     t0 = time.perf_counter()
     state = read_state(store)
@@ -112,7 +137,25 @@ def update_snapshots(store: Store, model: ModelScorer | None = None,
     touched = users_since(store, last_id)
     if not touched:
         return SnapshotReport(0, 0, 0, 0, time.perf_counter() - t0, nodes.kinds)
-    log = load_user_log(store, config, touched)
+    chunks = user_chunks(store, chunk_events, touched)
+    totals = _Totals()
+    with store.transaction() as con:
+        for i, users in enumerate(chunks):
+            progress("interests", i, len(chunks), {"step": "snapshots", "users": totals.users})
+            log = load_user_log(store, config, users)
+            written, changes = _update_users(con, store, log, last_id, nodes, vectors, config, model)
+            totals.add(log, int((log.event_id > last_id).sum()), written, changes)
+        write_state(con, {"last_event_id": str(totals.last_event_id),
+                          "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+    progress("interests", len(chunks), len(chunks), {})
+    return SnapshotReport(totals.users, totals.new_events, totals.snapshots, totals.changes,
+                          time.perf_counter() - t0, nodes.kinds)
+
+
+def _update_users(con, store: Store, log: UserLog, last_id: int, nodes: InterestNodes, vectors: ItemVectors,
+                  config: InterestConfig, model: ModelScorer | None) -> tuple[int, int]:
+    """Recompute the log's users' snapshots affected by events after ``last_id`` (inside the caller's
+    transaction); returns (snapshots written, change points written)."""
     points = snapshot_points(log, config.cadence)
     keep_no = kept_snapshots(log, points, last_id, config)
     compute = points.no >= keep_no[points.user]  # the last kept one comes along as the reference
@@ -124,20 +167,15 @@ def update_snapshots(store: Store, model: ModelScorer | None = None,
     rows = compute_rows(log, sub, nodes, vectors, config, model, latest, prior)
     changes = detect_changes(log, nodes.codes(log.item_ids), config)
     kept = pd.DataFrame({"user_id": log.user_ids, "keep_no": keep_no})
-    with store.transaction() as con:
-        con.register("_touched", kept)
-        for table in SNAPSHOT_TABLES:
-            con.execute(f"DELETE FROM {table} USING _touched WHERE {table}.user_id = _touched.user_id "  # names
-                        f"AND {table}.snapshot_no > _touched.keep_no")  # from code
-        con.execute("DELETE FROM interest_changes WHERE user_id IN (SELECT user_id FROM _touched)")
-        con.unregister("_touched")
-        written = _write_rows(con, log, sub, rows, nodes, write)
-        _write_changes(con, log, changes, nodes)
-        write_state(con, {"last_event_id": str(int(log.event_id.max())),
-                          "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
-    progress("interests", 1, 1, {})
-    return SnapshotReport(log.n_users, int((log.event_id > last_id).sum()), written, len(changes),
-                          time.perf_counter() - t0, nodes.kinds)
+    con.register("_touched", kept)
+    for table in SNAPSHOT_TABLES:
+        con.execute(f"DELETE FROM {table} USING _touched WHERE {table}.user_id = _touched.user_id "  # names
+                    f"AND {table}.snapshot_no > _touched.keep_no")  # from code
+    con.execute("DELETE FROM interest_changes WHERE user_id IN (SELECT user_id FROM _touched)")
+    con.unregister("_touched")
+    written = _write_rows(con, log, sub, rows, nodes, write)
+    _write_changes(con, log, changes, nodes)
+    return written, len(changes)
 
 
 def kept_snapshots(log: UserLog, points: Points, last_id: int, config: InterestConfig) -> np.ndarray:
@@ -179,6 +217,14 @@ def _names(nodes: InterestNodes, codes: pd.Series | np.ndarray) -> np.ndarray:
     return np.where(codes >= 0, nodes.interest[np.maximum(codes, 0)], None)
 
 
+def _name_lists(nodes: InterestNodes, lists: pd.Series) -> list[list[str]]:
+    """Lists of interest codes as lists of their ids (one lookup for all of them)."""
+    lengths = [len(c) for c in lists]
+    names = nodes.interest[np.fromiter((c for codes in lists for c in codes), np.int64)].tolist()
+    ends = np.cumsum(lengths).tolist()
+    return [names[end - n:end] for n, end in zip(lengths, ends)]
+
+
 def _insert(con, table: str, frame: pd.DataFrame) -> None:
     con.register("_rows", frame)
     con.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT * FROM _rows")  # names from code
@@ -202,8 +248,8 @@ def _write_rows(con, log: UserLog, points: Points, rows: SnapshotRows, nodes: In
         snapshot_at=pd.to_datetime(points.at[rows.snapshots["point"]], unit="s"),
         n_events=points.end[rows.snapshots["point"]],
         top_interest=_names(nodes, rows.snapshots["top_interest"]),
-        emerging=[list(_names(nodes, c)) for c in rows.snapshots["emerging"]],
-        fading=[list(_names(nodes, c)) for c in rows.snapshots["fading"]]))
+        emerging=_name_lists(nodes, rows.snapshots["emerging"]),
+        fading=_name_lists(nodes, rows.snapshots["fading"])))
     snaps = snaps[["user_id", "snapshot_no", "snapshot_at", "n_events", "top_interest", "jsd", "emerging", "fading"]]
     weights = keyed(rows.weights.assign(interest=_names(nodes, rows.weights["interest"])))
     edges = keyed(rows.edges.assign(src=_names(nodes, rows.edges["src"]), dst=_names(nodes, rows.edges["dst"])))

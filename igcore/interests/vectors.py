@@ -28,11 +28,16 @@ STOP_WORDS = frozenset("a an and by for in of on or our part the to with range".
 
 @dataclasses.dataclass(frozen=True)
 class ItemVectors:
-    """Unit-length rows, one per item id."""
+    """Unit-length rows, one per item id. ``candidates``: the rows the evidence scorer ranks (None: all of them);
+    see :func:`igcore.interests.scoring.candidate_pool`."""
 
     item_ids: np.ndarray  # object
     matrix: np.ndarray  # float32 (n, d)
     source: str
+    candidates: np.ndarray | None = None  # int64 rows, ascending
+
+    def candidate_rows(self) -> np.ndarray:
+        return np.arange(len(self.item_ids)) if self.candidates is None else self.candidates
 
     def positions(self, item_ids: np.ndarray) -> np.ndarray:
         """Row of each item id, -1 for items without a vector."""
