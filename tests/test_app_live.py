@@ -281,7 +281,7 @@ def test_model_what_if_scores_a_copy_and_adding_updates_the_live_model(app_db):
     assert any(c.value.startswith("Recommendations from a copy of the trained model") for c in at.caption)
     assert frame_with(at, "what changed").set_index("label").loc["Running", "what changed"] == "new"
     assert np.array_equal(live.scorer.model.score(np.array([user])), scores)  # the live model is as it was
-    assert live.scorer.model.state.items[user] == history
+    assert live.scorer.model.state.items[user].tolist() == history
 
     choose(at, "whatif_item", "C2")  # no event names it: the model cannot take it in, and says so
     at.button(key="FormSubmitter:live_what_if-Show the effect").click().run()
@@ -291,7 +291,7 @@ def test_model_what_if_scores_a_copy_and_adding_updates_the_live_model(app_db):
     choose(at, "live_type", "purchase")
     at.button(key="live_add_submit").click().run()
     assert not at.exception and not at.error
-    assert live.scorer.model.state.items[user] == [*history, live.meta["item_ids"].index("A1")]  # online update
+    assert live.scorer.model.state.items[user].tolist() == [*history, live.meta["item_ids"].index("A1")]  # online
     assert not np.allclose(live.scorer.model.score(np.array([user])), scores)
     assert any("online state moved by the 1 new events (resumed from its saved state" in c.value
                for c in at.caption), [c.value for c in at.caption]
@@ -328,7 +328,7 @@ def test_sessions_catching_up_at_once_feed_each_new_event_once(app_db):
         t.join()
     a1, a2 = (live.meta["item_ids"].index(i) for i in ("A1", "A2"))
     assert sorted(taken) == [0] * 7 + [2]
-    assert live.scorer.model.state.items[user] == [*history, a1, a2]
+    assert live.scorer.model.state.items[user].tolist() == [*history, a1, a2]
 
 
 # --- Cohorts --------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from igcore.pipeline.replay import MemoryReplay
 from igcore.pipeline.trainer import batch_loss
 from igcore.pipeline.windows import Windows, prefix_windows, training_windows
 from igcore.update.memory import prior_events
+from igcore.update.online import OnlineState
 
 TINY = PipelineConfig(dim=16, max_len=8, epochs=2, eval_every=1, batch_size=16, memory_dim=8, time_dim=4,
                       device="cpu", dropout=0.0, interests=3, use_text=False, memory_batch=4, gnn_layers=2)
@@ -122,6 +123,20 @@ def test_update_moves_only_the_touched_users_interests_and_trains_nothing(fitted
     assert not np.allclose(before_q[0], after_q[0]) and not np.allclose(before_w[0], after_w[0])
     assert np.array_equal(before_q[1:], after_q[1:]) and np.array_equal(before_w[1:], after_w[1:])
     assert all(torch.equal(v, twin.weights()[k]) for k, v in weights.items())
+
+
+def test_histories_are_arrays_per_user_appended_in_time_order_and_forks_keep_their_own():
+    log = from_arrays(["a", "b", "a"], ["x", "y", "z"], [10, 20, 30])  # users a=0, b=1; items x=0, y=1, z=2
+    state = OnlineState(2, None, 4)
+    state.set_histories(log)
+    assert [h.tolist() for h in state.items] == [[0, 2], [1]] and state.times[0].tolist() == [10, 30]
+    assert all(isinstance(h, np.ndarray) and h.dtype == np.int64 for h in state.items + state.types + state.times)
+    new = dataclasses.replace(log, user=np.array([1, 0, 1]), item=np.array([0, 1, 2]), ts=np.array([40, 50, 60]),
+                              event_type=np.zeros(3, dtype=np.int16))
+    twin = state.fork(np.array([1]))
+    twin.append(new)
+    assert [h.tolist() for h in twin.items] == [[0, 2, 1], [1, 0, 2]] and twin.times[1].tolist() == [20, 40, 60]
+    assert [h.tolist() for h in state.items] == [[0, 2], [1]]  # the original did not move
 
 
 def test_the_score_that_ranks_is_the_query_plus_the_best_interest(fitted):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -76,7 +76,7 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
     module.eval()
 
 
-def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], histories: list[list[int]], users: np.ndarray,
+def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], histories: Sequence, users: np.ndarray,
                     items: np.ndarray, exclude_seen: bool, chunk: int = 2048) -> float:
     """NDCG@10 of ``items`` for ``users`` under ``score``, optionally ranking without each user's history."""
     ranks = []

@@ -1,10 +1,11 @@
 """The online state of a trained pipeline: what new events move without any gradient step.
 
-Each user's history (items, event types, times: the sequence encoder's input), the edges of the user-item graph
-and the TGN memory. ``replay`` rebuilds it for a whole log, in time order, in ``memory_batch`` chunks: a
-restored checkpoint and a freshly trained model reach the same state from the same events. ``resume`` picks up
-a saved state; ``update`` appends events in time proportional to them; ``fork`` gives a copy that can move on
-alone ("what if" questions).
+Each user's history (items, event types, times: the sequence encoder's input, one numpy array per user and
+field, so a large log costs no Python object per event), the edges of the user-item graph and the TGN memory.
+``replay`` rebuilds it for a whole log, in time order, in ``memory_batch`` chunks: a restored checkpoint and a
+freshly trained model reach the same state from the same events. ``resume`` picks up a saved state; ``update``
+appends events in time proportional to them; ``fork`` gives a copy that can move on alone ("what if"
+questions).
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from igcore.events import Interactions
 from igcore.update.memory import InterestMemory, Trace
 
 Features = Callable[[np.ndarray, np.ndarray], torch.Tensor]  # (items, event types) -> raw message features
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def _fields(events: Interactions) -> tuple[tuple[str, np.ndarray], ...]:
+    """The history fields and the event columns they hold."""
+    return ("items", events.item), ("types", events.event_type), ("times", events.ts)
 
 
 class OnlineState:
@@ -25,9 +32,10 @@ class OnlineState:
                  features: Features | None = None) -> None:
         self.n_users, self.memory, self.memory_batch = n_users, memory, memory_batch
         self.features = features  # the raw message of an event, from the network's current item vectors
-        self.items: list[list[int]] = [[] for _ in range(n_users)]
-        self.types: list[list[int]] = [[] for _ in range(n_users)]
-        self.times: list[list[int]] = [[] for _ in range(n_users)]
+        # per user, in time order; an array is replaced, never changed in place, when events are appended
+        self.items: list[np.ndarray] = [_EMPTY] * n_users
+        self.types: list[np.ndarray] = [_EMPTY] * n_users
+        self.times: list[np.ndarray] = [_EMPTY] * n_users
         self.edges: list[tuple[np.ndarray, np.ndarray]] = []
         self.pending = 0  # events taken in since the graph vectors were last computed
 
@@ -35,8 +43,8 @@ class OnlineState:
         """Histories of exactly ``events`` (graph and memory untouched)."""
         order = np.argsort(events.user, kind="stable")  # each user's events, in time order
         cuts = np.searchsorted(events.user[order], np.arange(1, self.n_users))
-        for name, values in (("items", events.item), ("types", events.event_type), ("times", events.ts)):
-            setattr(self, name, [part.tolist() for part in np.split(values[order], cuts)])
+        for name, values in _fields(events):
+            setattr(self, name, np.split(np.asarray(values[order], dtype=np.int64), cuts))
 
     def replay(self, events: Interactions) -> None:
         """The canonical state for a log: histories, graph edges and memory rebuilt from ``events``."""
@@ -70,22 +78,21 @@ class OnlineState:
         memory's state are copied; everything else is shared (only read)."""
         twin = OnlineState.__new__(OnlineState)
         vars(twin).update(vars(self))
-        for name in ("items", "types", "times"):
-            lists = list(getattr(self, name))
-            for u in np.unique(users).tolist():
-                lists[u] = list(lists[u])
-            setattr(twin, name, lists)
+        for name in ("items", "types", "times"):  # arrays are replaced on append: the lists alone are copied
+            setattr(twin, name, list(getattr(self, name)))
         twin.edges = list(self.edges)
         if self.memory is not None:
             twin.memory = self.memory.fork()
         return twin
 
     def append(self, events: Interactions) -> None:
-        for u, i, e, ts in zip(events.user.tolist(), events.item.tolist(), events.event_type.tolist(),
-                               events.ts.tolist()):
-            self.items[u].append(i)
-            self.types[u].append(e)
-            self.times[u].append(ts)
+        order = np.argsort(events.user, kind="stable")  # each user's new events, in time order
+        users, starts = np.unique(events.user[order], return_index=True)
+        for name, values in _fields(events):
+            histories = getattr(self, name)
+            parts = np.split(np.asarray(values[order], dtype=np.int64), starts[1:])
+            for u, part in zip(users.tolist(), parts):
+                histories[u] = np.concatenate([histories[u], part])
 
     def observe(self, events: Interactions, features: Features | None = None) -> Trace:
         """Advance memory over ``events`` in ``memory_batch`` chunks, their raw messages from ``features`` (by
