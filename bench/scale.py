@@ -195,11 +195,11 @@ def child(stage: str, size: int, args: argparse.Namespace) -> None:
 
 def section(data: dict) -> str:
     sizes = sorted(data["sizes"], key=int)
-    lines = ["## Scale", "", f"{data['date']} · {data['machine']} · `{data['command']}`: the generated log at "
+    lines = ["## Scale", "", f"{data['machine']} · `bench/scale.py --sizes ... --stages ...`: the generated log at "
              "each size, each stage alone in a child process (wall time and its own peak memory); throughput "
-             "relative to the 1M row of the same run where it ran.", "",
-             "| events | stage | seconds | throughput | vs 1M | peak MB | notes |",
-             "|---:|---|---:|---:|---:|---:|---|"]
+             "relative to the 1M row of the same run (a rerun of a stage replaces its row).", "",
+             "| events | stage | seconds | throughput | vs 1M | peak MB | notes | run |",
+             "|---:|---|---:|---:|---:|---:|---|---|"]
     base = data["sizes"].get("1000000", {})
     rates = {"ingest": "events_per_s", "snapshots": "events_per_s", "model": "update_events_per_s"}
     notes = {"model": lambda r: (f"trained {r['train_s']:.0f} s ({r['epochs']} epochs); update in batches of "
@@ -214,10 +214,11 @@ def section(data: dict) -> str:
         for stage in (s for s in STAGES if s in row):
             r = row[stage]
             rate = r.get(rates.get(stage, ""))
-            ref = base.get(stage, {}).get(rates.get(stage, ""))
+            same_run = base.get(stage, {}).get("run") == r.get("run")
+            ref = base.get(stage, {}).get(rates.get(stage, "")) if same_run else None
             lines.append(f"| {int(size):,} | {stage} | {r.get('seconds', r['wall_s']):,.1f} | "
                          f"{f'{rate:,} events/s' if rate else '–'} | {f'{rate / ref:.2f}x' if rate and ref else '–'} "
-                         f"| {r['peak_mb']:,} | {notes.get(stage, lambda r: '')(r)} |")
+                         f"| {r['peak_mb']:,} | {notes.get(stage, lambda r: '')(r)} | {r.get('run', 'earlier')} |")
     return "\n".join(lines)
 
 
@@ -234,12 +235,13 @@ def main() -> None:
         child(args.child, args.sizes[0], args)
         return
     command = "bench/scale.py " + " ".join(sys.argv[1:])
+    run = f"{today()} {time.strftime('%H:%M')}"  # rows of one run compare with each other
     data = read_json("scale") or {"sizes": {}}
     for size in args.sizes:
         row = data["sizes"].setdefault(str(size), {})
         row["generate"] = generate(size, args.seed)
         for stage in args.stages:
-            row[stage] = in_child(stage, size, args)
+            row[stage] = {**in_child(stage, size, args), "run": run, "command": command}
             print(size, stage, row[stage], flush=True)
             data.update({"date": today(), "machine": machine(), "command": command})
             write_json("scale", data)
