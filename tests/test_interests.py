@@ -247,7 +247,13 @@ def test_evidence_scorer_ranks_within_its_stored_pool(store, tmp_path):
     assert set(vectors.item_ids[vectors.candidates]) == pool
     assert set(store.df("SELECT item_id FROM recommendation_snapshots")["item_id"]) == pool
     assert store.value("SELECT max(rank) FROM recommendation_snapshots") == 4
-    assert {r["item_id"] for r in interest_graph(store, "u3").recommendations} <= pool
+    # One user's graph reads only its items' and the pool's vectors, and ranks as the stored snapshot did.
+    graph = [(r["rank"], r["item_id"], round(r["score"], 12)) for r in interest_graph(store, "u3").recommendations]
+    stored = store.rows("SELECT rank, item_id, round(score, 12) FROM recommendation_snapshots WHERE user_id = 'u3' "
+                        "AND snapshot_no = 2 ORDER BY rank")
+    assert graph == stored and len(graph) == 4
+    _, few = load_nodes(store, ["C1", "A3"])
+    assert sorted(few.item_ids) == ["A1", "A2", "A3", "B1", "C1"] and set(few.item_ids[few.candidates]) == pool
 
 
 # --- recommendations and explanations -------------------------------------------------------------------------

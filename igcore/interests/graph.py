@@ -53,12 +53,13 @@ def to_seconds(at: dt.datetime) -> float:
 
 def interest_graph(store: Store, user_id: str, at: dt.datetime | None = None, model: ModelScorer | None = None,
                    config: InterestConfig | None = None, top_events: int = 5) -> InterestGraph:
-    config, nodes, vectors = definitions(store, model, config)
+    config = config or stored_config(store) or InterestConfig()
     until = to_seconds(at) if at is not None else None
     log = load_user_log(store, config, [user_id], until)
     if len(log) == 0:
         when = f" up to {iso_utc(until)}" if until is not None else ""
         raise IgcoreError(f"user {user_id!r} has no events{when}")
+    config, nodes, vectors = definitions(store, model, config, log.item_ids)
     return _graph(store, user_id, log, until if until is not None else float(log.ts.max()), nodes, vectors, config,
                   model, top_events)
 
@@ -70,9 +71,10 @@ def hypothetical_graph(store: Store, user_id: str, extra: Sequence[tuple[str, st
     taken at the latest event; nothing is written. For "what if this user now buys X" questions: ``model``
     should already know the extra events (e.g. a copy of the live model updated with them) or be None (the
     evidence scorer then reflects them exactly)."""
-    config, nodes, vectors = definitions(store, model, config)
+    config = config or stored_config(store) or InterestConfig()
     log = load_user_log(store, config, [user_id])
     items, types, times = ([x[i] for x in extra] for i in range(3))
+    config, nodes, vectors = definitions(store, model, config, [*log.item_ids, *items])
     ts = np.array([to_seconds(t) for t in times], dtype=np.float64)
     first_id = int(log.event_id.max()) + 1 if len(log) else 1
     log = from_columns(np.concatenate([log.user_ids[log.user], np.full(len(ts), user_id, dtype=object)]),
@@ -85,10 +87,11 @@ def hypothetical_graph(store: Store, user_id: str, extra: Sequence[tuple[str, st
     return _graph(store, user_id, log, float(log.ts.max()), nodes, vectors, config, model, top_events)
 
 
-def definitions(store: Store, model: ModelScorer | None,
-                 config: InterestConfig | None) -> tuple[InterestConfig, InterestNodes, ItemVectors]:
-    """The config, nodes and vectors in force: the stored ones when snapshots were built."""
-    stored = load_nodes(store)
+def definitions(store: Store, model: ModelScorer | None, config: InterestConfig | None,
+                items: Sequence[str] | None = None) -> tuple[InterestConfig, InterestNodes, ItemVectors]:
+    """The config, nodes and vectors in force: the stored ones when snapshots were built (with ``items``, those
+    a graph of a user of these items needs: see :func:`~igcore.interests.nodes.load_nodes`)."""
+    stored = load_nodes(store, items if model is None else None)  # a model's predictions span every item
     config = config or stored_config(store) or InterestConfig()
     nodes, vectors = stored or build_nodes(store, config, model.vectors() if model is not None else None)
     return config, nodes, vectors

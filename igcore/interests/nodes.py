@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -149,20 +150,24 @@ def save_nodes(con, nodes: InterestNodes, vectors: ItemVectors) -> None:
                       "evidence_pool": json.dumps(pool)})  # [] = every item
 
 
-def load_nodes(store: Store) -> tuple[InterestNodes, ItemVectors] | None:
-    """Stored nodes and vectors, or None before the first build."""
+def load_nodes(store: Store, items: Sequence[str] | None = None) -> tuple[InterestNodes, ItemVectors] | None:
+    """Stored nodes and vectors, or None before the first build. With ``items``, and an evidence pool stored,
+    only the memberships and vectors of those items and of the pool are read: all one user's graph needs, at a
+    cost that does not grow with the catalogue."""
     state = read_state(store) if has_tables(store) else {}
     if "kinds" not in state:
         return None
+    pool = json.loads(state.get("evidence_pool", "[]"))  # empty: every item (absent: built before pools)
+    where, params = ("", []) if items is None or not pool else (
+        " WHERE item_id IN (SELECT unnest(?::VARCHAR[]))", [sorted({*map(str, items), *pool})])
     frame = store.df("SELECT interest, kind, label FROM interest_nodes ORDER BY interest")
-    members = store.df("SELECT item_id, interest, kind FROM interest_members")
+    members = store.df("SELECT item_id, interest, kind FROM interest_members" + where, params)  # where: code's
     members["interest"] = pd.Index(frame["interest"]).get_indexer(members["interest"])
-    cols = store.con.execute("SELECT item_id, vector FROM interest_item_vectors").fetchnumpy()
+    cols = store.con.execute("SELECT item_id, vector FROM interest_item_vectors" + where, params).fetchnumpy()
     matrix = np.stack(cols["vector"]).astype(np.float32) if len(cols["vector"]) else np.zeros((0, 1), np.float32)
     nodes = InterestNodes(frame["interest"].to_numpy(dtype=object), frame["kind"].to_numpy(dtype=object),
                           frame["label"].to_numpy(dtype=object), tuple(json.loads(state["kinds"])), members)
     vectors = ItemVectors(np.asarray(cols["item_id"], dtype=object), matrix, state.get("vector_source", "?"))
-    pool = json.loads(state.get("evidence_pool", "[]"))  # absent: built before pools, every item
     if pool:
         rows = vectors.positions(np.asarray(pool, dtype=object))
         vectors = dataclasses.replace(vectors, candidates=np.sort(rows[rows >= 0]))
