@@ -112,6 +112,9 @@ class StoreStats:
     event_types: dict[str, int]
 
 
+USER_INDEX_MIN_EVENTS = 1_000_000  # below this, scanning the events for one user is already quick
+
+
 class Store:
     """An open DuckDB store. Use as a context manager so the file lock is released promptly."""
 
@@ -210,6 +213,18 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
+
+    def ensure_user_index(self, min_events: int = USER_INDEX_MIN_EVENTS) -> bool:
+        """An index on the events' user ids, so one user's reads (explorer, interest graph) look rows up
+        instead of scanning a large log; built once the table holds ``min_events`` events. Not part of the
+        schema: keeping an index up to date roughly doubles a bulk insert's cost, so a store gets it when it is
+        prepared for exploring (snapshots), after its first large import. True when the index exists."""
+        if self.value("SELECT count(*) FROM duckdb_indexes() WHERE index_name = 'events_user'"):
+            return True
+        if self.read_only or (self.value("SELECT count(*) FROM main.events") or 0) < min_events:
+            return False
+        self.con.execute("CREATE INDEX events_user ON main.events (user_id)")
+        return True
 
     # --- catalogue of imports ----------------------------------------------------------------------
     def next_import_id(self) -> int:

@@ -182,3 +182,10 @@ def test_without_httpfs_writing_is_refused_and_reading_works(tmp_path, monkeypat
         Store(db, key=KEY)
     with Store(db, read_only=True, key=KEY) as store:
         assert store.stats().events == 50
+
+
+def test_the_user_index_is_built_in_an_encrypted_store(tmp_path):
+    with Store(tmp_path / "secret.duckdb", key=KEY) as store:
+        import_events(store, _events(tmp_path))
+        assert store.ensure_user_index(min_events=50)
+        assert store.value("SELECT count(*) FROM events WHERE user_id = ?", [SECRET_USER]) == 50
