@@ -81,11 +81,14 @@ def test_online_update_moves_only_touched_users_and_trains_nothing(shop, trained
     assert touched_memory.abs().sum() > 0
 
 
-def test_graph_embeddings_refresh_every_graph_refresh_events(shop, trained):
+@pytest.mark.parametrize("by_share", [False, True])
+def test_graph_embeddings_refresh_every_graph_refresh_events(shop, trained, by_share):
+    """Every 3 events: set as a count, or as a share of the graph's events (the larger of the two counts)."""
     with Store(shop, read_only=True) as store:
         m, _ = load(store, trained[1])
         data = load_interactions(store)
-    m.cfg = dataclasses.replace(m.cfg, graph_refresh=3)
+    share = 3.5 / m.state.n_events if by_share else 0.0  # 3 events while the graph grows by fewer than 1/7
+    m.cfg = dataclasses.replace(m.cfg, graph_refresh=1 if by_share else 3, graph_refresh_share=share)
     # User 4 buys an item it never had; a user with no new events who has that item hears of the new edge only
     # through the graph (two hops), so its scores move when the GNN re-runs and not before.
     item = next(i for i in range(m.n_items) if i not in m.state.items[4])

@@ -47,6 +47,8 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     memory_batch: int = 1000  # events per memory update while replaying history
     graph_refresh: int = 1000  # online: re-run the GNN after this many new events (sequence and memory move
     #                            with every event; the graph embeddings of all nodes with this cadence)
+    graph_refresh_share: float = 0.01  # ... or after this share of the graph's events, if more: a re-run costs
+    #                                    time in proportion to the graph, so an event's share of it stays flat
 
     def name(self) -> str:
         """The benchmark row name of this configuration."""

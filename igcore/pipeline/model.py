@@ -149,10 +149,12 @@ class IgcoreRecommender(SeededModel):
     # --- online -------------------------------------------------------------------------------------
     def update(self, events: Interactions) -> bool:
         """Take in new events without a gradient step: sequences and memory reflect every event at once; the
-        GNN re-runs over the grown graph every ``graph_refresh`` events, so one event costs time for its own
-        user, not a pass over the whole graph. True when the item tables were dropped for that re-run (every
-        user's scores may move), False when only the users of ``events`` moved."""
-        if self.state.update(events, self.cfg.graph_refresh):
+        GNN re-runs over the grown graph every ``graph_refresh`` events (or ``graph_refresh_share`` of the
+        graph's events, if more), so one event costs time for its own user, not a pass over the whole graph.
+        True when the item tables were dropped for that re-run (every user's scores may move), False when only
+        the users of ``events`` moved."""
+        every = max(self.cfg.graph_refresh, int(self.cfg.graph_refresh_share * self.state.n_events))
+        if self.state.update(events, every):
             self._tables = None
             return True
         return False

@@ -60,6 +60,11 @@ class OnlineState:
         self.edges = [(events.user, events.item)]
         self.pending = pending
 
+    @property
+    def n_events(self) -> int:
+        """Events in the graph (every event taken in)."""
+        return sum(len(users) for users, _ in self.edges)
+
     def update(self, events: Interactions, graph_refresh: int) -> bool:
         """Take in new events: histories, edges, memory. True when ``graph_refresh`` events have come in since
         the graph vectors were computed (the caller then recomputes them)."""
