@@ -29,8 +29,9 @@ from igcore.interests.events import from_columns, user_chunks
 from igcore.interests.export import graph_html, graph_json
 from igcore.interests.graph import interest_graph
 from igcore.interests.nodes import build_nodes, load_nodes
-from igcore.interests.scoring import ModelScorer, candidate_pool
+from igcore.interests.scoring import ModelScorer, candidate_pool, evidence_top_k
 from igcore.interests.snapshots import build_snapshots, timeline, update_snapshots
+from igcore.interests.vectors import ItemVectors
 from igcore.store import Store
 from igcore.synth import SynthConfig, generate
 from tests.conftest import write_csv
@@ -235,6 +236,28 @@ def test_candidate_pool_takes_each_interests_most_used_items_in_turn():
     assert candidate_pool(uses, codes, 4).tolist() == [0, 2, 4, 5]
     assert candidate_pool(uses, codes, 5).tolist() == [0, 2, 3, 4, 5]
     assert candidate_pool(uses, codes, 6) is None  # everything fits: exact over the catalogue
+
+
+@pytest.mark.parametrize("pool", [None, np.array([1, 4, 5, 8, 9])])
+def test_evidence_top_k_equals_scoring_every_point_by_hand(pool):
+    rng = np.random.default_rng(3)
+    vectors = ItemVectors(np.array([f"i{k}" for k in range(12)], dtype=object),
+                          rng.normal(size=(12, 4)).astype(np.float32), "test", pool)
+    n_points = 600  # more than one chunk of points, a point's triples may straddle a chunk of triples
+    point = np.sort(rng.integers(0, n_points - 1, 2000))  # the last point has no evidence
+    item, weight = rng.integers(0, 12, 2000), rng.random(2000)
+    cols, vals = evidence_top_k(point, item, weight, n_points, vectors, 3, exclude_seen=True)
+    rows = np.arange(12) if pool is None else pool
+    for p in range(n_points):
+        mine = point == p
+        if not mine.any():
+            assert (cols[p] == -1).all()
+            continue
+        q = (weight[mine, None] * vectors.matrix[item[mine]].astype(np.float64)).sum(0) / weight[mine].sum()
+        scores = {r: q @ vectors.matrix[r] for r in rows if r not in set(item[mine])}
+        best = sorted(scores, key=lambda r: (-scores[r], r))[:3]
+        assert cols[p][cols[p] >= 0].tolist() == best
+        assert np.allclose(vals[p][:len(best)], [scores[r] for r in best])
 
 
 def test_evidence_scorer_ranks_within_its_stored_pool(store, tmp_path):

@@ -89,14 +89,14 @@ def detect_changes(log: UserLog, code: np.ndarray, config: InterestConfig) -> pd
     new = before <= config.drift_new_share * b_k[cb]
     found = pd.DataFrame({"b": cb[new], "code": cc[new], "first": key[at_k[new]] % m})
     found = found.sort_values(["b", "first", "code"]).drop_duplicates("b")
-    out, next_ok = [], {}
+    out, next_ok, pos = [], {}, log.pos  # pos once: it is computed over the whole log
     for bnd, c, first in found.itertuples(index=False):
         u = int(b_user[bnd])
         if b_k[bnd] < next_ok.get(u, -1):
             continue
         next_ok[u] = first + after
         row = int(rows_known[base[u] + first])
-        out.append((u, int(log.pos[row]), row, int(c), int(faded_code[bnd]), float(jsd[bnd])))
+        out.append((u, int(pos[row]), row, int(c), int(faded_code[bnd]), float(jsd[bnd])))
     return pd.DataFrame(out, columns=columns)
 
 

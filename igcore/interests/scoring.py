@@ -78,7 +78,9 @@ def query_vectors(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_poi
     share = weight / np.where(totals[point] > 0, totals[point], 1.0)
     for lo in range(0, len(point), 200_000):
         sl = slice(lo, lo + 200_000)
-        np.add.at(out, point[sl], share[sl, None] * vectors.matrix[item[sl]])
+        p = point[sl]
+        starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])  # each point's run of triples
+        out[p[starts]] += np.add.reduceat(share[sl, None] * vectors.matrix[item[sl]], starts, axis=0)
     return out
 
 
@@ -130,7 +132,7 @@ def candidate_pool(uses: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray
 def evidence_top_k(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_points: int, vectors: ItemVectors,
                    k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
     """Top-k item rows and scores per point for the evidence scorer, among the vectors' candidate rows; seen
-    items (the triples) left out."""
+    items (the triples, sorted by point) left out."""
     queries = query_vectors(point, item, weight, n_points, vectors)
     rows = vectors.candidate_rows()
     column = np.full(len(vectors.item_ids), -1, dtype=np.int64)  # item row -> candidate column
@@ -138,13 +140,16 @@ def evidence_top_k(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_po
     cols = np.full((n_points, min(k, len(rows))), -1, dtype=np.int64)
     vals = np.full(cols.shape, -np.inf)
     items_t = np.ascontiguousarray(vectors.matrix[rows].T, dtype=np.float64)  # once, not per chunk
+    seen = column[item]  # each triple's candidate column (-1: not a candidate)
     for lo in range(0, n_points, POINT_CHUNK):
         hi = min(lo + POINT_CHUNK, n_points)
         scores = queries[lo:hi] @ items_t
         scores[~queries[lo:hi].any(axis=1)] = -np.inf
-        if exclude_seen:
-            sel = (point >= lo) & (point < hi) & (column[item] >= 0)
-            scores[point[sel] - lo, column[item[sel]]] = -np.inf
+        if exclude_seen:  # the chunk's triples, found by binary search (they are sorted by point)
+            a, b = np.searchsorted(point, [lo, hi])
+            sel = slice(a, b)
+            ok = seen[sel] >= 0
+            scores[point[sel][ok] - lo, seen[sel][ok]] = -np.inf
         cols[lo:hi], vals[lo:hi] = top_k(scores, k)
     return np.where(cols >= 0, rows[np.maximum(cols, 0)], -1), vals
 
