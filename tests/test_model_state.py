@@ -206,3 +206,17 @@ def test_the_graph_on_items_trains_and_serves():
     assert tables.graph_user is None and not torch.allclose(tables.table, tables.base)
     users = np.arange(model.n_users)
     assert np.allclose(model.serving_state("k").score(users), model.score(users), atol=1e-5)
+
+
+def test_a_residual_graph_learns_its_weight_and_at_zero_keeps_the_items_own_vectors():
+    log = _planted()
+    model = IgcoreRecommender(TINY, graph_on="items", gnn="lightgcn", graph_residual=True, epochs=1)
+    model.fit(log)
+    weight = model.net.graph_weight
+    assert weight.item() != 0.0  # it starts at 0: training moved it, so it received gradients
+    graph = training_graph(model.cfg, log, "cpu").operators[0]
+    with torch.no_grad():
+        base = model.net.items()
+        assert not torch.allclose(model.net.propagate(base, graph), base)
+        weight.zero_()
+        assert torch.equal(model.net.propagate(base, graph), base)  # weight 0: each item's own vector exactly

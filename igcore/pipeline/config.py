@@ -39,6 +39,8 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     graph_on: str = "users"  # users: a GNN user vector at each user's last position | items: the item table
     #                           propagated over the graph at every position (time-sliced in training)
     graph_slices: int = 4  # items: training positions read the graph of the events before their time slice
+    graph_residual: bool = False  # items: each item's own vector plus the propagated one times a learned weight
+    #                               that starts at 0 (else the propagated vector replaces the item's own)
     gnn_layers: int = 3  # user <- items <- their users <- their items: the fewest that bring other users'
     #                      items to a user (user nodes start from zeros, so two layers see only its own items)
     # update

@@ -38,6 +38,8 @@ class IgcoreNet(nn.Module):
         self.fusion = SourceFusion(d, cfg.memory_dim, cfg.use_graph, cfg.use_temporal)
         self.head = ScoringHead(d, cfg.dropout)
         self.interests = InterestExtractor(d, cfg.interests, cfg.interest_half_life) if cfg.interests else None
+        # graph_residual: an item keeps its own vector and gains the propagated one by a learned weight from 0
+        self.graph_weight = nn.Parameter(torch.zeros(())) if cfg.use_graph and cfg.graph_residual else None
 
     @property
     def n_sources(self) -> int:
@@ -78,8 +80,10 @@ class IgcoreNet(nn.Module):
     def propagate(self, items: torch.Tensor, graph: torch.Tensor) -> torch.Tensor:
         """The item table after the GNN over the user-item ``graph`` (user nodes start from zeros, so an item's
         vector takes in the items its users also chose), its padding row kept."""
-        h = self.gnn(torch.cat([items.new_zeros(self.n_users, items.shape[1]), items[1:]]), graph)
-        return torch.cat([items[:1], h[self.n_users:]])
+        h = self.gnn(torch.cat([items.new_zeros(self.n_users, items.shape[1]), items[1:]]), graph)[self.n_users:]
+        if self.graph_weight is not None:
+            h = items[1:] + self.graph_weight * h
+        return torch.cat([items[:1], h])
 
 
 class ItemTables(NamedTuple):
