@@ -293,11 +293,13 @@ def rank_figure(tl: ExplorerTimeline, scorer: str = "evidence", at_no: int | Non
 
 # --- one time --------------------------------------------------------------------------------------------------------
 def events_until(path: Path, user_id: str, at: Any) -> pd.DataFrame:
-    """The user's events up to ``at`` (inclusive), newest first: time, item_id, title, event_type."""
+    """The user's events up to ``at`` (inclusive), newest first: time, item_id, title, event_type. The time is
+    applied after the read (see :func:`igcore.interests.events.load_user_log`: the user alone is looked up)."""
     with Store(path, read_only=True) as store:
-        return store.df("SELECT e.ts AS time, e.item_id, i.title, e.event_type FROM events e "
-                        "LEFT JOIN items i USING (item_id) WHERE e.user_id = ? AND e.ts <= ? "
-                        "ORDER BY e.ts DESC, e.event_id DESC", [user_id, pd.Timestamp(at).to_pydatetime()])
+        found = store.df("SELECT e.ts AS time, e.item_id, i.title, e.event_type FROM events e "
+                         "LEFT JOIN items i USING (item_id) WHERE e.user_id = ? "
+                         "ORDER BY e.ts DESC, e.event_id DESC", [user_id])
+    return found[found["time"] <= pd.Timestamp(at)].reset_index(drop=True)
 
 
 def graph_view(path: Path, user_id: str, at: Any, model: ModelScorer | None = None, parts: int = 3) -> GraphView:

@@ -68,16 +68,16 @@ def from_columns(user_ids: Sequence, item_ids: Sequence, event_types: Sequence, 
 
 def load_user_log(store: Store, config: InterestConfig, users: Sequence[str] | None = None,
                   until: float | None = None) -> UserLog:
-    """Stored events of ``users`` (all users when None), up to time ``until`` (seconds) when given."""
-    where, params = [], []
+    """Stored events of ``users`` (all users when None), up to time ``until`` (seconds) when given. The time
+    is applied here, not in SQL: a second condition beside the user's keeps DuckDB from looking the user up in
+    the events' index (:meth:`~igcore.store.Store.ensure_user_index`), and one user's events are few."""
+    where, params = "", []
     if users is not None:
-        where.append("user_id IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(users))
+        where, params = " WHERE user_id IN (SELECT unnest(?::VARCHAR[]))", [list(users)]
+    cols = store.con.execute(f"SELECT {_COLUMNS} FROM events{where}", params).fetchnumpy()
     if until is not None:
-        where.append("epoch(ts) <= ?")
-        params.append(float(until))
-    sql = f"SELECT {_COLUMNS} FROM events" + (" WHERE " + " AND ".join(where) if where else "")
-    cols = store.con.execute(sql, params).fetchnumpy()
+        keep = np.asarray(cols["ts"], dtype=np.float64) <= float(until)
+        cols = {name: np.asarray(values)[keep] for name, values in cols.items()}
     return from_columns(cols["user_id"], cols["item_id"], cols["event_type"], cols["ts"], cols["event_id"], config)
 
 
