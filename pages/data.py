@@ -108,9 +108,7 @@ st.title("Data")
 limit_mb = min(float(st.get_option("server.maxUploadSize")), CONFIG.max_file_bytes / 2**20)
 st.caption(f"Upload files up to {limit_mb:,.0f} MB here; import larger ones with `igcore ingest FILE`. The same "
            "file imported twice changes nothing.")
-# Tracked tabs: the chosen tab is widget state, so an upload's rerun keeps it (untracked tabs were seen to show
-# the first tab again after an upload on a busy machine, with the Import button hidden in the other one).
-for tab, kind in zip(st.tabs(["Events", "Items"], key="data_tab", on_change="rerun"), KINDS, strict=True):
+for tab, kind in zip(st.tabs(["Events", "Items"], key="data_tab"), KINDS, strict=True):  # kept across reruns
     with tab:
         _section(kind)
 

@@ -88,21 +88,6 @@ def test_data_page_shows_uploaders_and_past_imports(tiny_db):
     assert imports[["import_id", "kind", "rows_loaded"]].values.tolist() == [[1, "items", 4], [2, "events", 12]]
 
 
-def test_the_chosen_tab_stays_open_through_an_uploads_rerun(tiny_db):
-    """The tabs are tracked widget state: after choosing Items and uploading a file, the page still tells the browser
-    to show Items (untracked tabs let it show Events again after the upload, hiding the Import button)."""
-    def open_tab(at: AppTest) -> int:
-        return at.get("tab_container")[0].proto.tab_container.default_tab_index
-
-    at = data_page()
-    assert open_tab(at) == 0
-    at.session_state["data_tab"] = "Items"
-    at = upload(at.run(), "items", "shop.csv", ITEMS.encode())
-    assert open_tab(at) == 1
-    assert at.session_state["data_tab"] == "Items"
-    assert at.button(key="import_items").label == "Import items"
-
-
 def test_preview_shows_first_rows_and_detected_mapping(tiny_db):
     rows = "".join(f"v{k},i{k % 4 + 1},view,{5000 + k}\n" for k in range(25))
     at = upload(data_page(), "events", "shop.csv", ("visitorid,itemid,event,timestamp\n" + rows).encode())
