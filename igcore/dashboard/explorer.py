@@ -299,7 +299,9 @@ def events_until(path: Path, user_id: str, at: Any) -> pd.DataFrame:
         found = store.df("SELECT e.ts AS time, e.item_id, i.title, e.event_type FROM events e "
                          "LEFT JOIN items i USING (item_id) WHERE e.user_id = ? "
                          "ORDER BY e.ts DESC, e.event_id DESC", [user_id])
-    return found[found["time"] <= pd.Timestamp(at)].reset_index(drop=True)
+    until = pd.Timestamp(at)
+    until = until.tz_convert("UTC").tz_localize(None) if until.tzinfo is not None else until  # stored times: UTC
+    return found[found["time"] <= until].reset_index(drop=True)
 
 
 def graph_view(path: Path, user_id: str, at: Any, model: ModelScorer | None = None, parts: int = 3) -> GraphView:
