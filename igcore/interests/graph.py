@@ -53,7 +53,7 @@ def to_seconds(at: dt.datetime) -> float:
 
 def interest_graph(store: Store, user_id: str, at: dt.datetime | None = None, model: ModelScorer | None = None,
                    config: InterestConfig | None = None, top_events: int = 5) -> InterestGraph:
-    config = config or stored_config(store) or InterestConfig()
+    config = config_in_force(store, config)
     until = to_seconds(at) if at is not None else None
     log = load_user_log(store, config, [user_id], until)
     if len(log) == 0:
@@ -71,7 +71,7 @@ def hypothetical_graph(store: Store, user_id: str, extra: Sequence[tuple[str, st
     taken at the latest event; nothing is written. For "what if this user now buys X" questions: ``model``
     should already know the extra events (e.g. a copy of the live model updated with them) or be None (the
     evidence scorer then reflects them exactly)."""
-    config = config or stored_config(store) or InterestConfig()
+    config = config_in_force(store, config)
     log = load_user_log(store, config, [user_id])
     items, types, times = ([x[i] for x in extra] for i in range(3))
     config, nodes, vectors = definitions(store, model, config, [*log.item_ids, *items])
@@ -87,12 +87,17 @@ def hypothetical_graph(store: Store, user_id: str, extra: Sequence[tuple[str, st
     return _graph(store, user_id, log, float(log.ts.max()), nodes, vectors, config, model, top_events)
 
 
+def config_in_force(store: Store, config: InterestConfig | None) -> InterestConfig:
+    """The given config, else the one the stored snapshots were built with, else the defaults."""
+    return config or stored_config(store) or InterestConfig()
+
+
 def definitions(store: Store, model: ModelScorer | None, config: InterestConfig | None,
                 items: Sequence[str] | None = None) -> tuple[InterestConfig, InterestNodes, ItemVectors]:
     """The config, nodes and vectors in force: the stored ones when snapshots were built (with ``items``, those
     a graph of a user of these items needs: see :func:`~igcore.interests.nodes.load_nodes`)."""
     stored = load_nodes(store, items if model is None else None)  # a model's predictions span every item
-    config = config or stored_config(store) or InterestConfig()
+    config = config_in_force(store, config)
     nodes, vectors = stored or build_nodes(store, config, model.vectors() if model is not None else None)
     return config, nodes, vectors
 
