@@ -108,9 +108,11 @@ st.title("Data")
 limit_mb = min(float(st.get_option("server.maxUploadSize")), CONFIG.max_file_bytes / 2**20)
 st.caption(f"Upload files up to {limit_mb:,.0f} MB here; import larger ones with `igcore ingest FILE`. The same "
            "file imported twice changes nothing.")
-for tab, kind in zip(st.tabs(["Events", "Items"], key="data_tab"), KINDS, strict=True):  # kept across reruns
-    with tab:
-        _section(kind)
+# A keyed selector, not st.tabs: its choice is widget state, so the rerun an upload triggers keeps it even on a
+# busy machine, and only the chosen file's section is drawn.
+kind = st.segmented_control("File", list(KINDS), format_func=str.capitalize, default="events", required=True,
+                            key="data_kind")
+_section(kind)
 
 st.subheader("Past imports")
 st.dataframe(common.imports(), hide_index=True, width="stretch")

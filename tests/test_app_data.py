@@ -51,8 +51,15 @@ def data_page() -> AppTest:
     return at
 
 
+def choose(at: AppTest, kind: str) -> AppTest:
+    """Select the file kind; only its section is drawn."""
+    if at.segmented_control(key="data_kind").value != kind:
+        at.segmented_control(key="data_kind").set_value(kind).run()
+    return at
+
+
 def upload(at: AppTest, kind: str, name: str, data: bytes) -> AppTest:
-    at.file_uploader(key=f"upload_{kind}").set_value((name, data, "text/csv"))
+    choose(at, kind).file_uploader(key=f"upload_{kind}").set_value((name, data, "text/csv"))
     at.run()
     assert not at.exception
     return at
@@ -79,13 +86,23 @@ def markdown_texts(at: AppTest) -> list[str]:
 
 def test_data_page_shows_uploaders_and_past_imports(tiny_db):
     at = data_page()
-    assert [u.label for u in at.file_uploader] == ["Events CSV (who did what, when)",
-                                                   "Items CSV (the catalogue: titles, categories, ...)"]
-    assert [t.label for t in at.tabs] == ["Events", "Items"]
+    kinds = at.segmented_control(key="data_kind")
+    assert (kinds.options, kinds.value) == (["Events", "Items"], "events")
+    assert [u.label for u in at.file_uploader] == ["Events CSV (who did what, when)"]  # the chosen kind's only
+    items = choose(at, "items").file_uploader
+    assert [u.label for u in items] == ["Items CSV (the catalogue: titles, categories, ...)"]
     assert [s.value for s in at.subheader] == ["Past imports"]
     assert len(at.button) == 0  # nothing to import before an upload
     imports = frame_with(at, "rows_loaded")
     assert imports[["import_id", "kind", "rows_loaded"]].values.tolist() == [[1, "items", 4], [2, "events", 12]]
+
+
+def test_the_chosen_kind_stays_across_the_uploads_rerun(tiny_db):
+    at = upload(data_page(), "items", "more-items.csv", b"item_id,title\ni7,Seven\n")
+    assert at.segmented_control(key="data_kind").value == "items"  # an upload's rerun keeps the choice
+    at.button(key="import_items").click().run()
+    assert at.segmented_control(key="data_kind").value == "items"
+    assert at.success[0].value.startswith("Import 3 (items): ok")
 
 
 def test_preview_shows_first_rows_and_detected_mapping(tiny_db):
@@ -163,10 +180,11 @@ def test_script_in_ids_titles_and_column_names_stays_plain_text(tiny_db):
                 b"user_id,item_id,timestamp,<img src=x onerror=alert(1)>\n<script>alert(1)</script>,i1,100,a\n")
     assert frame_with(at, "user_id").iloc[0].tolist() == ["<script>alert(1)</script>", "i1", "100", "a"]
     at.button(key="import_events").click().run()
-    at = upload(at, "items", "items2.csv", b'item_id,title\ni9,"<img src=x onerror=alert(2)> ""quoted"""\n')
-    assert frame_with(at, "title").iloc[0].tolist() == ["i9", '<img src=x onerror=alert(2)> "quoted"']
     texts = markdown_texts(at)
     assert md_literal("<img src=x onerror=alert(1)>") in texts  # the column's selectbox label
+    at = upload(at, "items", "items2.csv", b'item_id,title\ni9,"<img src=x onerror=alert(2)> ""quoted"""\n')
+    assert frame_with(at, "title").iloc[0].tolist() == ["i9", '<img src=x onerror=alert(2)> "quoted"']
+    texts += markdown_texts(at)
     assert not [t for t in texts if re.search(r"(?<!\\)<", t)]  # no unescaped "<" in any markdown
     with Store(tiny_db, read_only=True) as store:
         assert store.value("SELECT user_id FROM events WHERE import_id = 3") == "<script>alert(1)</script>"

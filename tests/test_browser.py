@@ -43,6 +43,18 @@ def too_wide(page) -> list[list[int]]:
 
 
 @pytest.mark.timeout(900)
+def success_or_error(page, text: str):
+    """The success alert holding ``text``, or any error or exception the page shows instead: a wait on it ends
+    either way, and the test then says which (an error never leaves it waiting)."""
+    return (page.locator("[data-testid='stAlertContentSuccess']").filter(has_text=text)
+            .or_(page.locator("[data-testid='stAlertContentError'], [data-testid='stException']")).first)
+
+
+def expect_success(outcome, what: str) -> None:
+    body = outcome.inner_text()
+    assert outcome.get_attribute("data-testid") == "stAlertContentSuccess", f"{what}: {body}"
+
+
 def test_upload_train_and_explore_in_chromium(sample_app_db, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     items = tmp_path / "items.csv"
@@ -61,18 +73,16 @@ def test_upload_train_and_explore_in_chromium(sample_app_db, tmp_path):
         page.goto(base + "/data")
         wait_idle(page)
         for kind, csv in (("Items", items), ("Events", events)):
-            page.get_by_role("tab", name=kind).click()
+            page.get_by_role("radio", name=kind, exact=True).click()  # the file kind selector
             uploader = page.locator("[data-testid='stFileUploader']").filter(has_text=f"{kind} CSV")
             uploader.wait_for(state="visible")
             uploader.locator("input[type=file]").set_input_files(str(csv))
             wait_idle(page)
-            tab, button = page.get_by_role("tab", name=kind), page.get_by_role("button", name=f"Import {kind.lower()}")
-            # The upload's rerun has been seen to show the first tab again on a busy machine (the chosen file
-            # stays in its uploader): each try selects the tab before it clicks.
-            patiently(page, lambda ms, t=tab, b=button: (t.click(timeout=ms), b.click(timeout=ms)),
-                      f"import-{kind.lower()}", ARTIFACTS)
-            done = page.locator("[data-testid='stAlertContentSuccess']").filter(has_text=f"({kind.lower()})").first
+            button = page.get_by_role("button", name=f"Import {kind.lower()}")
+            patiently(page, lambda ms, b=button: b.click(timeout=ms), f"import-{kind.lower()}", ARTIFACTS)
+            done = success_or_error(page, f"({kind.lower()})")
             patiently(page, lambda ms, d=done: d.wait_for(timeout=ms), f"imported-{kind.lower()}", ARTIFACTS)
+            expect_success(done, f"import {kind}")
             wait_idle(page)
         page.screenshot(path=str(ARTIFACTS / "data.png"), full_page=True)
 
@@ -83,7 +93,9 @@ def test_upload_train_and_explore_in_chromium(sample_app_db, tmp_path):
         epochs.press("Enter")
         t0 = time.perf_counter()
         page.get_by_role("button", name="Train", exact=True).click()
-        page.locator("[data-testid='stAlertContentSuccess']").filter(has_text="Trained").first.wait_for()
+        trained = success_or_error(page, "Trained")
+        trained.wait_for()
+        expect_success(trained, "training")
         timings["train_s"] = time.perf_counter() - t0
         wait_idle(page)
         page.screenshot(path=str(ARTIFACTS / "pipeline.png"), full_page=True)
