@@ -12,13 +12,14 @@ import pytest
 import torch
 
 from igcore.decode.interests import InterestExtractor
+from igcore.encode.sequence import gap_buckets
 from igcore.events import from_arrays
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import training_graph
 from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.replay import MemoryReplay
 from igcore.pipeline.trainer import batch_loss
-from igcore.pipeline.windows import Windows, prefix_windows, training_windows
+from igcore.pipeline.windows import Windows, prefix_windows, training_rows, training_windows
 from igcore.update.memory import prior_events
 from igcore.update.online import OnlineState
 
@@ -88,7 +89,7 @@ def test_memory_trains_with_the_network(fitted):
             assert not torch.equal(value, model.memory.state_dict()[name]), name
     replay = MemoryReplay(model.net, model.state, log)
     replay.replay()
-    windows = training_windows(model.state, log, TINY.max_len, TINY.gap_buckets)
+    windows = training_windows(log, TINY.max_len, TINY.gap_buckets)
     model.net.train()
     loss = batch_loss(model.net, windows.batch(np.arange(len(windows.lengths)), "cpu"), None, replay)
     model.memory.zero_grad()
@@ -165,6 +166,28 @@ def test_a_window_cut_into_prefixes_keeps_each_positions_inputs_and_target():
     assert p.target_events.tolist() == [[0, 0, 0, 10], [0, 0, 10, 11], [0, 10, 11, 12], [0, 0, 0, 13]]
     assert p.lengths.tolist() == [1, 2, 3, 1] and p.users.tolist() == [4, 4, 4, 2]
     assert p.final.tolist() == [False, False, True, True]
+
+
+@pytest.mark.parametrize("prefixes", [False, True])
+def test_training_rows_built_per_batch_equal_the_windows_built_at_once(prefixes: bool):
+    log = _planted(n_users=7, per_user=9)
+    whole = training_windows(log, TINY.max_len, TINY.gap_buckets)
+    whole = prefix_windows(whole) if prefixes else whole
+    rows = training_rows(log, TINY.max_len, TINY.gap_buckets, prefixes=prefixes)
+    assert rows.lengths.tolist() == whole.lengths.tolist() and rows.positions == int((whole.targets > 0).sum())
+    order = np.random.default_rng(0).permutation(len(rows.lengths))
+    for idx in np.array_split(order, 4):  # batches in any order and size give exactly those rows
+        got, want = rows.take(idx), whole.take(idx)
+        for field in ("items", "types", "gaps", "targets", "lengths", "users", "target_events", "final"):
+            assert np.array_equal(getattr(got, field), getattr(want, field)), field
+    if not prefixes:  # by hand: nine events per user, the first eight in, the last eight as targets
+        for r, u in enumerate(whole.users.tolist()):
+            mine = np.flatnonzero(log.user == u)
+            assert whole.items[r].tolist() == (log.item[mine[:-1]] + 1).tolist()
+            assert whole.targets[r].tolist() == (log.item[mine[1:]] + 1).tolist()
+            assert whole.target_events[r].tolist() == mine[1:].tolist()
+            assert whole.types[r].tolist() == (log.event_type[mine[:-1]] + 1).tolist()
+            assert whole.gaps[r].tolist() == gap_buckets(log.ts[mine], TINY.gap_buckets)[:-1].tolist()
 
 
 @pytest.mark.parametrize("samples", ["positions", "prefixes"])

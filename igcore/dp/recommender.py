@@ -172,7 +172,7 @@ class PrivateSequenceRecommender(SeededModel):
                                       *attr_matrix(self.side, train.item_ids)).to(self.device)
         self.state = OnlineState(train.n_users, None, cfg.memory_batch)
         self.state.set_histories(train)
-        rows = training_windows(self.state, train, cfg.max_len, cfg.gap_buckets)
+        rows = training_windows(train, cfg.max_len, cfg.gap_buckets)
         self.log = []
         self.privacy = train_private(self.net, rows, cfg, rng, self.log, self.device).as_dict()
 

@@ -23,7 +23,7 @@ from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
 from igcore.pipeline.training import SAMPLES, fit_with_early_stopping, length_batches
-from igcore.pipeline.windows import WindowBatch, prefix_windows, training_windows
+from igcore.pipeline.windows import WindowBatch, training_rows
 from igcore.progress import Progress
 
 if TYPE_CHECKING:
@@ -40,9 +40,7 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     replay = MemoryReplay(net, state, train) if state.memory is not None else None
     if cfg.samples not in SAMPLES:
         raise IgcoreError(f"samples must be one of {', '.join(SAMPLES)}, not {cfg.samples!r}")
-    windows = training_windows(state, train, cfg.max_len, cfg.gap_buckets)
-    if cfg.samples == "prefixes":
-        windows = prefix_windows(windows)
+    rows = training_rows(train, cfg.max_len, cfg.gap_buckets, prefixes=cfg.samples == "prefixes")
     params = list(net.parameters()) + (list(state.memory.parameters()) if replay is not None else [])
     opt = torch.optim.Adam(params, lr=cfg.lr)
 
@@ -52,8 +50,8 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
             replay.replay()
             progress("memory", len(train), len(train), {})
         total, n = 0.0, 0
-        for idx in length_batches(windows.lengths, cfg.batch_size, rng):
-            loss = batch_loss(net, windows.batch(idx, device), graph, replay)
+        for idx in length_batches(rows.lengths, cfg.batch_size, rng):
+            loss = batch_loss(net, rows.batch(idx, device), graph, replay)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -64,7 +62,7 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     validate = (lambda: model.validation_ndcg(valid)) if valid is not None and len(valid) else None
     fit_with_early_stopping(net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience, cfg.max_train_s,
                             model.log, on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e),
-                            positions=int((windows.targets > 0).sum()))
+                            positions=rows.positions)
 
 
 def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,

@@ -4,6 +4,10 @@ Windows are left-padded and 1-based (0 pads): the last column is each user's lat
 inputs are a history's events[:-1] and its targets events[1:]; ``target_events`` is each target's index in the
 training log, by which a position finds the memory its user had before that event. :func:`prefix_windows` cuts
 a training window into one row per target (``PipelineConfig.samples``).
+
+Training gathers its rows batch by batch (:class:`TrainingRows`) from the training log's columns grouped by user:
+the windows of every user at once would grow with the number of users (as prefixes, with the number of
+training events) times ``max_len``; a batch's rows grow with the batch only.
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ class Windows:
     target_events: np.ndarray | None = None
     final: np.ndarray | None = None  # bool per row: its last position is the user's last training target
 
+    def take(self, rows: np.ndarray) -> Windows:
+        """The given rows (repeats allowed)."""
+        pick = lambda a: a[rows] if a is not None else None  # noqa: E731
+        return Windows(self.items[rows], self.types[rows], self.gaps[rows], self.targets[rows], self.lengths[rows],
+                       self.users[rows], pick(self.target_events), pick(self.final))
+
     def batch(self, rows: np.ndarray | slice, device: torch.device | str) -> WindowBatch:
         """The given rows, cut to the longest of them (at least one column)."""
         width = max(int(self.lengths[rows].max()), 1)
@@ -76,18 +86,73 @@ def windows(state: OnlineState, users: list[int], max_len: int, n_gap_buckets: i
     return Windows(items, types, gaps, targets, (items > 0).sum(axis=1), np.asarray(users, dtype=np.int64))
 
 
-def training_windows(state: OnlineState, train: Interactions, max_len: int, n_gap_buckets: int) -> Windows:
-    """The windows of every user with a target, with each target's index in ``train`` (the state's histories
-    must be ``train`` in order)."""
-    users = [u for u in range(state.n_users) if len(state.items[u]) >= 2]
-    w = windows(state, users, max_len, n_gap_buckets, with_targets=True)
+@dataclasses.dataclass(frozen=True)
+class TrainingRows:
+    """The training rows of every user with a target, gathered per batch from the training log's columns grouped
+    by user: one row per user (its window: inputs events[:-1], targets events[1:], the last ``max_len``) or, as
+    prefixes, one per target of that window (the inputs before it, the target at the last position only; every
+    input keeps its item, type, gap and target event). Row r ends at the target ``last[r]`` (an index into the
+    grouped columns) and holds ``lengths[r]`` inputs. :meth:`take` of every row equals :func:`training_windows`
+    (and, as prefixes, :func:`prefix_windows` of it)."""
+
+    items: np.ndarray  # the log's columns, each user's events together in time order
+    types: np.ndarray
+    gaps: np.ndarray
+    by_user: np.ndarray  # index in the log of each grouped event
+    users: np.ndarray  # per row
+    last: np.ndarray
+    lengths: np.ndarray
+    final: np.ndarray  # the row ends at its user's last training target
+    prefixes: bool
+    max_len: int
+
+    @property
+    def positions(self) -> int:
+        """Training targets in all rows (a prefix has one)."""
+        return len(self.lengths) if self.prefixes else int(self.lengths.sum())
+
+    def take(self, rows: np.ndarray) -> Windows:
+        last, k = self.last[rows], self.lengths[rows]
+        column = np.arange(self.max_len)[None]
+        real = column >= self.max_len - k[:, None]
+        source = np.where(real, last[:, None] - self.max_len + column, 0)  # each input's grouped index
+
+        def at(values: np.ndarray, offset: int = 0, plus: int = 0) -> np.ndarray:
+            return np.where(real, values[source + offset] + plus, 0)
+
+        targets = at(self.items, offset=1, plus=1)
+        if self.prefixes:
+            targets[:, :-1] = 0
+        return Windows(at(self.items, plus=1), at(self.types, plus=1), at(self.gaps), targets, k, self.users[rows],
+                       at(self.by_user, offset=1), self.final[rows])
+
+    def batch(self, rows: np.ndarray, device: torch.device | str) -> WindowBatch:
+        return self.take(rows).batch(slice(None), device)
+
+
+def training_rows(train: Interactions, max_len: int, n_gap_buckets: int, prefixes: bool = False) -> TrainingRows:
+    """The training rows of ``train``, one per user or per target, built per batch (:class:`TrainingRows`)."""
     by_user = np.argsort(train.user, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(np.bincount(train.user, minlength=state.n_users))])
-    target_events = np.zeros_like(w.targets)
-    for r, u in enumerate(users):
-        k = int(w.lengths[r])
-        target_events[r, -k:] = by_user[starts[u + 1] - k:starts[u + 1]]
-    return dataclasses.replace(w, target_events=target_events, final=np.ones(len(users), dtype=bool))
+    sizes = np.bincount(train.user, minlength=train.n_users)
+    ends = np.cumsum(sizes)  # one past each user's last grouped event
+    gaps = gap_buckets(train.ts[by_user], n_gap_buckets)
+    gaps[ends[sizes > 0] - sizes[sizes > 0]] = n_gap_buckets  # a user's first event has no previous one
+    users = np.flatnonzero(sizes >= 2)
+    lengths = np.minimum(sizes[users] - 1, max_len)
+    last, final = ends[users] - 1, np.ones(len(users), dtype=bool)
+    if prefixes:
+        source, cut = _prefixes(lengths)
+        users, last, final = users[source], last[source] - lengths[source] + cut, cut == lengths[source]
+        lengths = cut
+    return TrainingRows(train.item[by_user].astype(np.int64), train.event_type[by_user].astype(np.int64), gaps,
+                        by_user, users, last, lengths, final, prefixes, max_len)
+
+
+def training_windows(train: Interactions, max_len: int, n_gap_buckets: int) -> Windows:
+    """Every user's training window at once, with each target's index in ``train`` (training gathers them per
+    batch: :class:`TrainingRows`)."""
+    rows = training_rows(train, max_len, n_gap_buckets)
+    return rows.take(np.arange(len(rows.users)))
 
 
 def prefix_windows(w: Windows) -> Windows:
@@ -97,8 +162,7 @@ def prefix_windows(w: Windows) -> Windows:
     next, at the last position, the way scoring reads a user. The row of a window's last target is ``final``
     (the window itself)."""
     max_len = w.items.shape[1]
-    source = np.repeat(np.arange(len(w.lengths)), w.lengths)  # the window each prefix is cut from
-    ends = np.arange(len(source)) - np.repeat(np.cumsum(w.lengths) - w.lengths, w.lengths) + 1  # its length
+    source, ends = _prefixes(w.lengths)  # the window each prefix is cut from, its length
     column = np.arange(max_len)[None] - w.lengths[source][:, None] + ends[:, None]  # the window's column
     real = np.arange(max_len)[None] >= max_len - ends[:, None]
 
@@ -109,3 +173,9 @@ def prefix_windows(w: Windows) -> Windows:
     targets[:, -1] = w.targets[source, max_len - w.lengths[source] + ends - 1]
     return Windows(cut(w.items), cut(w.types), cut(w.gaps), targets, ends, w.users[source],
                    cut(w.target_events) if w.target_events is not None else None, ends == w.lengths[source])
+
+
+def _prefixes(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the row each prefix is cut from, its number of targets): one prefix per target of rows of ``lengths``."""
+    source = np.repeat(np.arange(len(lengths)), lengths)
+    return source, np.arange(len(source)) - np.repeat(np.cumsum(lengths) - lengths, lengths) + 1
