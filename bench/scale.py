@@ -15,7 +15,9 @@ reports its wall time and its own peak resident memory:
   the events until the latest snapshot), and apart from them the interest graph at that snapshot computed and
   drawn (latency).
 
-Throughput at each size is compared with the 1M row of the same run (the issue's linear-growth check).
+Throughput at each size is compared with the 1M row of the same run (the issue's linear-growth check), by wall
+time and by CPU time (the stage process's own, every thread): on a shared machine other processes change the wall
+time of a long stage, while its CPU time stays the work it did.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/scale.py [--sizes 150000 1000000 ...] [--budget 1800] [--stages ...]
 """
@@ -35,6 +37,13 @@ from igcore.benchio import WORK, machine, read_json, today, write_json, write_se
 
 STAGES = ("ingest", "encode", "snapshots", "model", "explorer")
 BATCH = 1000
+
+
+def timed(work):
+    """(``work()``, wall seconds, CPU seconds of this process, all threads)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = work()
+    return out, time.perf_counter() - t0, time.process_time() - c0
 
 
 def log_dir(size: int) -> Path:
@@ -62,13 +71,14 @@ def stage_ingest(size: int, args: argparse.Namespace) -> dict:
     db = log_dir(size) / "store.duckdb"
     for f in (db, db.with_suffix(".duckdb.wal")):
         f.unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    with Store(db) as store:
-        import_items(store, log_dir(size) / "items.csv")
-        report = import_events(store, log_dir(size) / "events.csv")
-    seconds = time.perf_counter() - t0
-    return {"seconds": round(seconds, 2), "events": report.rows_loaded, "events_per_s": round(report.rows_loaded /
-                                                                                              seconds)}
+    def work():
+        with Store(db) as store:
+            import_items(store, log_dir(size) / "items.csv")
+            return import_events(store, log_dir(size) / "events.csv")
+
+    report, seconds, cpu = timed(work)
+    return {"seconds": round(seconds, 2), "cpu_s": round(cpu, 2), "events": report.rows_loaded,
+            "events_per_s": round(report.rows_loaded / seconds), "events_per_cpu_s": round(report.rows_loaded / cpu)}
 
 
 def stage_encode(size: int, args: argparse.Namespace) -> dict:
@@ -86,9 +96,10 @@ def stage_snapshots(size: int, args: argparse.Namespace) -> dict:
     from igcore.store import Store
 
     with Store(log_dir(size) / "store.duckdb") as store:
-        report = build_snapshots(store)
-    return {"seconds": round(report.seconds, 2), "events": report.new_events, "users": report.users,
-            "snapshots": report.snapshots, "events_per_s": round(report.new_events / report.seconds)}
+        report, _, cpu = timed(lambda: build_snapshots(store))
+    return {"seconds": round(report.seconds, 2), "cpu_s": round(cpu, 2), "events": report.new_events,
+            "users": report.users, "snapshots": report.snapshots,
+            "events_per_s": round(report.new_events / report.seconds), "events_per_cpu_s": round(report.new_events / cpu)}
 
 
 def stage_model(size: int, args: argparse.Namespace) -> dict:
@@ -119,11 +130,13 @@ def stage_model(size: int, args: argparse.Namespace) -> dict:
     train_s = time.perf_counter() - t0
     # the last day through update, in batches
     stream = copy.deepcopy(model)
-    t0 = time.perf_counter()
-    for start in range(0, len(test), BATCH):
-        stream.update(test.subset(np.arange(start, min(start + BATCH, len(test)))))
-    stream.score(np.array([0]))  # the last refresh is paid for, not left pending
-    update_s = time.perf_counter() - t0
+
+    def replay():
+        for start in range(0, len(test), BATCH):
+            stream.update(test.subset(np.arange(start, min(start + BATCH, len(test)))))
+        stream.score(np.array([0]))  # the last refresh is paid for, not left pending
+
+    _, update_s, update_cpu = timed(replay)
     users = np.unique(test.user)[:200]
     latency = []
     for u in users.tolist():
@@ -138,6 +151,7 @@ def stage_model(size: int, args: argparse.Namespace) -> dict:
     head = next(iter(ours))
     return {"load_s": round(load_s, 2), "train_s": round(train_s, 1), "epochs": len(model.log),
             "train_events": len(train), "test_events": len(test), "update_events_per_s": round(len(test) / update_s),
+            "update_events_per_cpu_s": round(len(test) / update_cpu),
             "top10_p99_ms": round(float(np.percentile(np.asarray(latency) * 1000, 99)), 2),
             "ndcg@10": round(ours[head]["ndcg@10"], 4), "itemknn_ndcg@10": round(theirs[head]["ndcg@10"], 4)}
 
@@ -197,11 +211,14 @@ def section(data: dict) -> str:
     sizes = sorted(data["sizes"], key=int)
     lines = ["## Scale", "", f"{data['machine']} · `bench/scale.py --sizes ... --stages ...`: the generated log at "
              "each size, each stage alone in a child process (wall time and its own peak memory); throughput "
-             "relative to the 1M row of the same run (a rerun of a stage replaces its row).", "",
-             "| events | stage | seconds | throughput | vs 1M | peak MB | notes | run |",
-             "|---:|---|---:|---:|---:|---:|---|---|"]
+             "relative to the 1M row of the same run (a rerun of a stage replaces its row), by wall time and by the "
+             "stage process's CPU time (all threads; other processes on a shared machine change the first, hardly "
+             "the second).", "",
+             "| events | stage | seconds | CPU s | throughput | vs 1M | vs 1M, CPU | peak MB | notes | run |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---|---|"]
     base = data["sizes"].get("1000000", {})
     rates = {"ingest": "events_per_s", "snapshots": "events_per_s", "model": "update_events_per_s"}
+    cpu_rates = {"ingest": "events_per_cpu_s", "snapshots": "events_per_cpu_s", "model": "update_events_per_cpu_s"}
     notes = {"model": lambda r: (f"trained {r['train_s']:.0f} s ({r['epochs']} epochs); update in batches of "
                                  f"{BATCH:,}; top-10 p99 {r['top10_p99_ms']} ms; last-day NDCG@10 "
                                  f"{r['ndcg@10']:.4f}, ItemKNN {r['itemknn_ndcg@10']:.4f}"),
@@ -213,12 +230,18 @@ def section(data: dict) -> str:
         row = data["sizes"][size]
         for stage in (s for s in STAGES if s in row):
             r = row[stage]
-            rate = r.get(rates.get(stage, ""))
             same_run = base.get(stage, {}).get("run") == r.get("run")
-            ref = base.get(stage, {}).get(rates.get(stage, "")) if same_run else None
-            lines.append(f"| {int(size):,} | {stage} | {r.get('seconds', r['wall_s']):,.1f} | "
-                         f"{f'{rate:,} events/s' if rate else '–'} | {f'{rate / ref:.2f}x' if rate and ref else '–'} "
-                         f"| {r['peak_mb']:,} | {notes.get(stage, lambda r: '')(r)} | {r.get('run', 'earlier')} |")
+
+            def versus(key: str | None, r=r, same_run=same_run, stage=stage) -> str:
+                rate, ref = r.get(key or ""), base.get(stage, {}).get(key or "") if same_run else None
+                return f"{rate / ref:.2f}x" if rate and ref else "–"
+
+            rate = r.get(rates.get(stage, ""))
+            cpu = f"{r['cpu_s']:,.1f}" if "cpu_s" in r else "–"
+            lines.append(f"| {int(size):,} | {stage} | {r.get('seconds', r['wall_s']):,.1f} | {cpu} | "
+                         f"{f'{rate:,} events/s' if rate else '–'} | {versus(rates.get(stage))} | "
+                         f"{versus(cpu_rates.get(stage))} | {r['peak_mb']:,} | {notes.get(stage, lambda r: '')(r)} | "
+                         f"{r.get('run', 'earlier')} |")
     return "\n".join(lines)
 
 
