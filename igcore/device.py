@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from igcore.errors import IgcoreError
@@ -24,3 +25,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def off_device(tensors: Iterable[tuple[str, torch.Tensor]], device: torch.device | str) -> dict[str, str]:
+    """Name -> device of each tensor not on ``device`` (its type: any CUDA index counts as CUDA): the audit
+    that a model's training, online state and serving all run where they were asked to."""
+    import torch
+
+    want = torch.device(device).type
+    return {name: str(t.device) for name, t in tensors if t.device.type != want}

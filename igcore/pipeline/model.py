@@ -146,6 +146,16 @@ class IgcoreRecommender(SeededModel):
                         if k.split(".")[-1] not in MEMORY_STATE})
         return {k: v.detach().cpu().contiguous() for k, v in out.items()}
 
+    def named_tensors(self) -> list[tuple[str, torch.Tensor]]:
+        """Every tensor the model computes with: the network's and memory's parameters and buffers, and the
+        item tables cached for scoring (what :func:`igcore.device.off_device` audits)."""
+        out = [(f"net.{k}", v) for k, v in [*self.net.named_parameters(), *self.net.named_buffers()]]
+        if self.memory is not None:
+            out += [(f"memory.{k}", v) for k, v in [*self.memory.named_parameters(), *self.memory.named_buffers()]]
+        if self._tables is not None:
+            out += [(f"tables.{k}", v) for k, v in self._tables._asdict().items() if v is not None]
+        return out
+
     # --- online -------------------------------------------------------------------------------------
     def update(self, events: Interactions) -> bool:
         """Take in new events without a gradient step: sequences and memory reflect every event at once; the
