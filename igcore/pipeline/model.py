@@ -127,8 +127,8 @@ class IgcoreRecommender(SeededModel):
         self.type_names = tuple(events.type_names)
         self.net = IgcoreNet(cfg, self.n_users, self.n_items, max(len(events.type_names), 1), text, attrs,
                              n_attrs).to(self.device)
-        memory = InterestMemory(self.n_users, self.n_items, cfg.memory_dim, cfg.time_dim, self.net.message_dim) \
-            if cfg.use_temporal else None
+        memory = InterestMemory(self.n_users, self.n_items, cfg.memory_dim, cfg.time_dim,
+                                self.net.message_dim).to(self.device) if cfg.use_temporal else None
         self.state = OnlineState(self.n_users, memory, cfg.memory_batch, self._message_features)
         self._tables = None
 
@@ -291,8 +291,9 @@ class IgcoreRecommender(SeededModel):
     @torch.no_grad()
     def _message_features(self, items: np.ndarray, types: np.ndarray) -> torch.Tensor:
         """The raw memory messages of events under the current weights (the online state's ``features``)."""
-        table = self._item_tables().base.cpu()
-        return self.net.message_features(table, torch.as_tensor(items), torch.as_tensor(types))
+        table = self._item_tables().base
+        return self.net.message_features(table, torch.as_tensor(items, device=table.device),
+                                         torch.as_tensor(types, device=table.device))
 
     def _item_tables(self) -> ItemTables:
         if self._tables is None:
@@ -319,7 +320,7 @@ class IgcoreRecommender(SeededModel):
                 states = self.net.seq(items, batch.items, batch.types, batch.gaps)
                 hidden, interests = states[:, -1], self.net.interest_queries(states, batch.items > 0, last=True)
         u = torch.as_tensor(users, device=self.device)
-        memory = self.memory.user_memory(u.cpu()).to(self.device) if self.memory is not None else None
+        memory = self.memory.user_memory(u) if self.memory is not None else None
         interest, weights = self.net.fusion(hidden, graph_user[u] if graph_user is not None else None, memory)
         if interests is None:
             return Queries(self.net.head(interest), weights, hidden)

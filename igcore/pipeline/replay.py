@@ -34,10 +34,10 @@ class MemoryReplay:
         was_training = self.net.training
         self.net.eval()
         with torch.no_grad():
-            table = self.net.items().cpu()
+            table = self.net.items()
         self.net.train(was_training)
         features = lambda items, types: self.net.message_features(  # noqa: E731
-            table, torch.as_tensor(items), torch.as_tensor(types))
+            table, torch.as_tensor(items, device=table.device), torch.as_tensor(types, device=table.device))
         self.memory.reset_state()
         self.trace = self.state.observe(self.train, features)
 
@@ -47,8 +47,9 @@ class MemoryReplay:
         prior = self.prior[target_events.cpu()]
         has = prior >= 0
         out = items.new_zeros(*prior.shape, self.memory.tgn.memory.shape[1])
-        p = prior[has]
-        trace = Trace(self.trace.user_before[p], self.trace.item_before[p], self.trace.user_gap[p])
-        features = self.net.message_features(items.cpu(), self.items[p], self.types[p])
-        out[has.to(out.device)] = self.memory.user_step(trace, features).to(out.device)
+        p = prior[has]  # events on the CPU, their trace where the memory is
+        at = p.to(self.trace.user_before.device)
+        trace = Trace(self.trace.user_before[at], self.trace.item_before[at], self.trace.user_gap[at])
+        features = self.net.message_features(items, self.items[p].to(items.device), self.types[p].to(items.device))
+        out[has.to(out.device)] = self.memory.user_step(trace, features)
         return out

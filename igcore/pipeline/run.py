@@ -151,10 +151,11 @@ def _online_model(store: Store, path: Path, config: PipelineConfig, meta: dict[s
 
 
 def _model(config: PipelineConfig) -> IgcoreRecommender:
-    """An empty pipeline to load weights into; a model trained on CUDA serves on the CPU."""
+    """An empty pipeline to load weights into; a model trained on CUDA serves on CUDA where there is one, on
+    the CPU elsewhere (its weights load on either)."""
     from igcore.pipeline.model import IgcoreRecommender
 
-    return IgcoreRecommender(dataclasses.replace(config, device="cpu" if config.device == "cuda" else config.device))
+    return IgcoreRecommender(dataclasses.replace(config, device="auto" if config.device == "cuda" else config.device))
 
 
 def _checkpoint_events(store: Store, path: Path | None, at: dt.datetime | None

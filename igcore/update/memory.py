@@ -83,6 +83,11 @@ class InterestMemory(nn.Module):
         self.tgn.training = False
         return self
 
+    @property
+    def device(self) -> torch.device:
+        """Where the memory lives (the model's device): ``observe`` brings its inputs there."""
+        return self.tgn.memory.device
+
     def reset_state(self) -> None:
         """Every memory zero, never updated (PyG's reset also rebuilds its message store, unused here)."""
         self.tgn.memory.zero_()
@@ -104,9 +109,9 @@ class InterestMemory(nn.Module):
         the message of its latest event in the batch, built from the memories before the batch, and the GRU
         moves that node's memory; its last update becomes that event's time. Returns the batch's
         :class:`Trace` (``user_before``: what the model knew of each event's user before the event)."""
-        tgn, n = self.tgn, len(users)
-        raw = features.float() if features is not None else torch.zeros(n, self.msg_dim)
-        src, dst, t = users.long(), items.long() + self.n_users, ts.long()
+        tgn, n, device = self.tgn, len(users), self.device
+        raw = features.float().to(device) if features is not None else torch.zeros(n, self.msg_dim, device=device)
+        src, dst, t = users.long().to(device), items.long().to(device) + self.n_users, ts.long().to(device)
         memory = tgn.memory
         trace = Trace(memory[src].clone(), memory[dst].clone(), (t - tgn.last_update[src]).to(raw.dtype))
         if n == 0:
@@ -117,8 +122,8 @@ class InterestMemory(nn.Module):
                                               (dst, trace.item_before, trace.user_before, item_gap,
                                                tgn.msg_d_module)):
             ids, index = node.unique(return_inverse=True)
-            last = torch.full((len(ids),), -1, dtype=torch.long).scatter_reduce(
-                0, index, torch.arange(n), reduce="amax")  # each node's latest event in the batch
+            last = torch.full((len(ids),), -1, dtype=torch.long, device=device).scatter_reduce(
+                0, index, torch.arange(n, device=device), reduce="amax")  # each node's latest event in the batch
             msg = module(own[last], other[last], raw[last], tgn.time_enc(gap[last]))
             tgn.memory[ids] = tgn.gru(msg, own[last])
             tgn.last_update[ids] = t[last]
