@@ -149,7 +149,7 @@ def section(data: dict) -> str:
     if not data["device"].startswith("cuda"):
         lines += ["**Not yet run on a GPU**: these are the script's figures on the CPU.", ""]
     lines += ["| step | figure |", "|---|---|",
-              f"| {q['dataset']}: trained to early stop | NDCG@10 {q['ndcg@10']:.4f}, HR@10 {q['hr@10']:.4f}; "
+              f"| {q['dataset']}: trained with early stopping | NDCG@10 {q['ndcg@10']:.4f}, HR@10 {q['hr@10']:.4f}; "
               f"{q['train_s']:,.0f} s, {q['epochs']} epochs |",
               f"| stream ({s['log']}): {s['train_events']:,} events trained, {s['stream_events']:,} through update "
               f"(batches of {BATCH:,}) | {s['update_events_per_s']:,} events/s |",
