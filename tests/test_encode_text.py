@@ -72,6 +72,33 @@ def test_cache_encodes_only_new_or_changed_text(store, tmp_path, encoder):
     assert store.value("SELECT count(*) FROM item_text_embeddings") == 3
 
 
+class Interrupted:
+    """The real encoder, stopped (as Ctrl-C stops it) when asked for more than ``calls`` batches."""
+
+    def __init__(self, encoder: TextEncoder, calls: int) -> None:
+        self.encoder, self.calls, self.name = encoder, calls, encoder.name
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self.calls == 0:
+            raise KeyboardInterrupt
+        self.calls -= 1
+        return self.encoder.encode(texts)
+
+
+def test_an_interrupted_encoding_keeps_its_finished_parts(store, tmp_path, encoder):
+    rows = "".join(f"i{k},{title},5\n" for k, title in enumerate(["Red Shoe", "Blue Mug", "Tea Pot", "Oak Desk",
+                                                                     "Wool Hat"]))
+    import_items(store, write_csv(tmp_path / "a.csv", "item_id,title,price\n" + rows))
+    with pytest.raises(KeyboardInterrupt):
+        encode_items(store, Interrupted(encoder, calls=2), commit_every=2)
+    assert uncached_count(store, encoder.name) == 1  # two parts of two texts written before the stop
+    vectors, new = encode_items(store, encoder, commit_every=2)
+    assert new == 1 and vectors["item_id"].tolist() == ["i0", "i1", "i2", "i3", "i4"]
+    whole = encoder.encode([item_text({"title": t, "price": 5.0}) for t in ("Red Shoe", "Blue Mug", "Tea Pot",
+                                                                             "Oak Desk", "Wool Hat")])
+    assert np.allclose(np.stack(vectors["vector"]), whole, atol=1e-6)
+
+
 def test_attribute_tokens(store, tmp_path):
     from igcore.encode.items import item_attributes
 

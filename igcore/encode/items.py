@@ -90,23 +90,31 @@ def uncached_count(store: Store, model: str) -> int:
     return int((~_item_texts(store, model, None)["hash"].isin(set(_cached(store, model)["hash"]))).sum())
 
 
+ENCODE_BATCH, COMMIT_EVERY = 256, 8192  # texts per encoder call; texts encoded between two cache writes
+
+
 def encode_items(store: Store, encoder: TextEncoder, item_ids: list[str] | None = None,
-                 progress: Progress = no_progress, cached_only: bool = False) -> tuple[pd.DataFrame, int]:
+                 progress: Progress = no_progress, cached_only: bool = False,
+                 commit_every: int = COMMIT_EVERY) -> tuple[pd.DataFrame, int]:
     """Vectors for the catalogue's items with text (or for ``item_ids``); returns (item_id -> vector frame,
-    number of texts newly encoded). Writes new vectors to the cache in one transaction (the store must be
-    writable when something is new); with ``cached_only``, items whose text is not cached are left out."""
+    number of texts newly encoded). New vectors go to the cache every ``commit_every`` texts, each part in its
+    own transaction, so an encoding stopped part-way (a large catalogue takes long on a CPU) keeps what it did
+    and the next run encodes only the rest (the store must be writable when something is new); with
+    ``cached_only``, items whose text is not cached are left out."""
     items = _item_texts(store, encoder.name, item_ids)
     cached = _cached(store, encoder.name)
     known = set(cached["hash"])
     if cached_only:
         items = items[items["hash"].isin(known)]
     todo = items[~items["hash"].isin(known)].drop_duplicates("hash")
-    if len(todo):
+    parts = [cached]
+    for lo in range(0, len(todo), commit_every):
+        part = todo.iloc[lo:lo + commit_every]
         vectors = []
-        for start in range(0, len(todo), 256):
-            vectors.append(encoder.encode(todo["text"].iloc[start:start + 256].tolist()))
-            progress("encode", min(start + 256, len(todo)), len(todo), {})
-        fresh = pd.DataFrame({"content_hash": todo["hash"].to_numpy(), "model": encoder.name,
+        for start in range(0, len(part), ENCODE_BATCH):
+            vectors.append(encoder.encode(part["text"].iloc[start:start + ENCODE_BATCH].tolist()))
+            progress("encode", min(lo + start + ENCODE_BATCH, len(todo)), len(todo), {})
+        fresh = pd.DataFrame({"content_hash": part["hash"].to_numpy(), "model": encoder.name,
                               "vector": list(np.concatenate(vectors))})
         with store.transaction() as con:
             con.execute(CACHE_SCHEMA)
@@ -114,7 +122,8 @@ def encode_items(store: Store, encoder: TextEncoder, item_ids: list[str] | None 
             con.execute("INSERT INTO item_text_embeddings SELECT content_hash, model, vector::FLOAT[] "
                         "FROM fresh_vectors")
             con.unregister("fresh_vectors")
-        cached = pd.concat([cached, fresh.rename(columns={"content_hash": "hash"})[["hash", "vector"]]])
+        parts.append(fresh.rename(columns={"content_hash": "hash"})[["hash", "vector"]])
+    cached = pd.concat(parts) if len(parts) > 1 else cached
     lookup = dict(zip(cached["hash"], cached["vector"]))
     out = pd.DataFrame({"item_id": items["item_id"].to_numpy(),
                         "vector": [np.asarray(lookup[h], dtype=np.float32) for h in items["hash"]]})
