@@ -112,7 +112,7 @@ class StoreStats:
     event_types: dict[str, int]
 
 
-USER_INDEX_MIN_EVENTS = 1_000_000  # below this, scanning the events for one user is already quick
+LOOKUP_INDEX_MIN_EVENTS = 1_000_000  # below this, scanning the events for one user is already quick
 
 
 class Store:
@@ -214,16 +214,21 @@ class Store:
             raise
         self.con.execute("COMMIT")
 
-    def ensure_user_index(self, min_events: int = USER_INDEX_MIN_EVENTS) -> bool:
-        """An index on the events' user ids, so one user's reads (explorer, interest graph) look rows up
-        instead of scanning a large log; built once the table holds ``min_events`` events. Not part of the
-        schema: keeping an index up to date roughly doubles a bulk insert's cost, so a store gets it when it is
-        prepared for exploring (snapshots), after its first large import. True when the index exists."""
-        if self.value("SELECT count(*) FROM duckdb_indexes() WHERE index_name = 'events_user'"):
+    def ensure_lookup_indexes(self, min_events: int = LOOKUP_INDEX_MIN_EVENTS) -> bool:
+        """Indexes on the events' user ids and the catalogue's item ids, so one user's reads (explorer,
+        interest graph: the user's events, their items' titles) look rows up instead of scanning a large log
+        and its catalogue; built once the events table holds ``min_events`` events. Not part of the schema:
+        keeping an index up to date roughly doubles a bulk insert's cost, so a store gets them when it is
+        prepared for exploring (snapshots), after its first large import. True when they exist."""
+        wanted = {"events_user": "main.events (user_id)", "items_id": "main.items (item_id)"}
+        have = {name for (name,) in self.rows("SELECT index_name FROM duckdb_indexes()")}
+        if have >= set(wanted):
             return True
         if self.read_only or (self.value("SELECT count(*) FROM main.events") or 0) < min_events:
             return False
-        self.con.execute("CREATE INDEX events_user ON main.events (user_id)")
+        for name, on in wanted.items():
+            if name not in have:
+                self.con.execute(f"CREATE INDEX {name} ON {on}")  # names and columns from code
         return True
 
     # --- catalogue of imports ----------------------------------------------------------------------

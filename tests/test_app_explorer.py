@@ -405,3 +405,15 @@ def test_a_linked_user_outside_the_most_active_list_is_labelled_alike(sample_app
     box = at.selectbox[0]
     assert box.value == user and box.options[0] == f"{user} · {pseudonyms_of(sample_app_db)[user]} ({n:,} events)"
     assert len(box.options) == 51
+
+
+def test_events_until_reads_the_users_events_with_titles_newest_first(app_db):
+    at = pd.Timestamp(T0 + 4 * HOUR + 60, unit="s")  # u2's fifth event
+    found = ex.events_until(app_db, "u2", at)
+    assert found.columns.tolist() == ["time", "item_id", "title", "event_type"]
+    assert [(t, i, title, e) for t, i, title, e in found.itertuples(index=False)] == [
+        (pd.Timestamp(T0 + k * HOUR + 60, unit="s"), item, TITLES[item], "purchase" if k == 0 else "view")
+        for k, item in ((4, "C1"), (3, "B2"), (2, "B1"), (1, "C2"), (0, "C1"))]
+    assert ex.events_until(app_db, "u2", at.tz_localize("UTC")).equals(found)  # a zone-aware time: the same
+    with Store(app_db, read_only=True) as store:
+        assert ex.item_titles(store, ["C2", "B1", "C2", "nope"]) == {"B1": "Espresso Beans", "C2": "Tea Pot"}

@@ -118,15 +118,16 @@ def test_upload_name_never_becomes_a_path(store, tmp_path, monkeypatch, name):
     assert list(work.iterdir()) == [] and list((tmp_path / "spool").iterdir()) == []
 
 
-def test_the_user_index_comes_with_a_large_enough_log_and_lookups_read_the_same_rows(store, tmp_path):
+def test_the_lookup_indexes_come_with_a_large_enough_log_and_lookups_read_the_same_rows(store, tmp_path):
     csv = write_csv(tmp_path / "e.csv", H + "".join(
         f"u{k % 7},i{k % 5},view,{1_700_000_000 + k}\n" for k in range(70)))
     import_events(store, csv)
     query = "SELECT event_id, item_id FROM events WHERE user_id = ? ORDER BY event_id"
     before = store.rows(query, ["u3"])
-    assert not store.ensure_user_index(min_events=71)  # below the threshold: none
-    assert store.ensure_user_index(min_events=70) and store.ensure_user_index(min_events=70)  # built, then kept
-    assert store.rows("SELECT table_name, expressions FROM duckdb_indexes()") == [("events", "[user_id]")]
+    assert not store.ensure_lookup_indexes(min_events=71)  # below the threshold: none
+    assert store.ensure_lookup_indexes(min_events=70) and store.ensure_lookup_indexes(min_events=70)  # built, kept
+    assert store.rows("SELECT table_name, expressions FROM duckdb_indexes() ORDER BY table_name") == [
+        ("events", "[user_id]"), ("items", "[item_id]")]
     assert store.rows(query, ["u3"]) == before and len(before) == 10
     import_events(store, write_csv(tmp_path / "f.csv", H + "u3,i9,view,1800000000\n"))
     assert store.rows(query, ["u3"])[-1][1] == "i9"  # the index follows later imports

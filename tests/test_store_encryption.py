@@ -187,5 +187,5 @@ def test_without_httpfs_writing_is_refused_and_reading_works(tmp_path, monkeypat
 def test_the_user_index_is_built_in_an_encrypted_store(tmp_path):
     with Store(tmp_path / "secret.duckdb", key=KEY) as store:
         import_events(store, _events(tmp_path))
-        assert store.ensure_user_index(min_events=50)
+        assert store.ensure_lookup_indexes(min_events=50)
         assert store.value("SELECT count(*) FROM events WHERE user_id = ?", [SECRET_USER]) == 50

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -162,9 +163,7 @@ def load_timeline(path: Path, user_id: str, top: int = 8) -> ExplorerTimeline:
         tl = timeline(store, user_id)
         kinds = json.loads(read_state(store).get("kinds", "[]"))
         labels = dict(store.rows("SELECT interest, label FROM interest_nodes"))
-        items = sorted(set(tl.recommendations["item_id"]))
-        titles = dict(store.rows("SELECT item_id, title FROM items WHERE item_id IN (SELECT unnest(?::VARCHAR[]))",
-                                 [items])) if items else {}
+        titles = item_titles(store, tl.recommendations["item_id"])
     snaps = tl.snapshots.copy()
     snaps["label"] = [snapshot_label(n, a, k) for n, a, k in snaps[["snapshot_no", "snapshot_at", "n_events"]]
                       .itertuples(index=False)]
@@ -296,12 +295,20 @@ def events_until(path: Path, user_id: str, at: Any) -> pd.DataFrame:
     """The user's events up to ``at`` (inclusive), newest first: time, item_id, title, event_type. The time is
     applied after the read (see :func:`igcore.interests.events.load_user_log`: the user alone is looked up)."""
     with Store(path, read_only=True) as store:
-        found = store.df("SELECT e.ts AS time, e.item_id, i.title, e.event_type FROM events e "
-                         "LEFT JOIN items i USING (item_id) WHERE e.user_id = ? "
-                         "ORDER BY e.ts DESC, e.event_id DESC", [user_id])
+        found = store.df("SELECT ts AS time, item_id, event_type FROM events WHERE user_id = ? "
+                         "ORDER BY ts DESC, event_id DESC", [user_id])
+        found.insert(2, "title", found["item_id"].map(item_titles(store, found["item_id"])))
     until = pd.Timestamp(at)
     until = until.tz_convert("UTC").tz_localize(None) if until.tzinfo is not None else until  # stored times: UTC
     return found[found["time"] <= until].reset_index(drop=True)
+
+
+def item_titles(store: Store, item_ids: Iterable[str]) -> dict[str, str | None]:
+    """Catalogue titles of ``item_ids`` (those the catalogue has), read by item rather than joined with the
+    whole catalogue: on a large store the items' index looks them up."""
+    wanted = sorted(set(item_ids))
+    return dict(store.rows("SELECT item_id, title FROM items WHERE item_id IN (SELECT unnest(?::VARCHAR[]))",
+                           [wanted])) if wanted else {}
 
 
 def graph_view(path: Path, user_id: str, at: Any, model: ModelScorer | None = None, parts: int = 3) -> GraphView:

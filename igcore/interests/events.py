@@ -70,7 +70,7 @@ def load_user_log(store: Store, config: InterestConfig, users: Sequence[str] | N
                   until: float | None = None) -> UserLog:
     """Stored events of ``users`` (all users when None), up to time ``until`` (seconds) when given. The time
     is applied here, not in SQL: a second condition beside the user's keeps DuckDB from looking the user up in
-    the events' index (:meth:`~igcore.store.Store.ensure_user_index`), and one user's events are few."""
+    the events' index (:meth:`~igcore.store.Store.ensure_lookup_indexes`), and one user's events are few."""
     where, params = "", []
     if users is not None:
         where, params = " WHERE user_id IN (SELECT unnest(?::VARCHAR[]))", [list(users)]

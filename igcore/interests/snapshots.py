@@ -119,7 +119,7 @@ def build_snapshots(store: Store, config: InterestConfig | None = None, model: M
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         write_state(con, {"config": config.to_json(), "last_event_id": str(totals.last_event_id),
                           "built_at": now, "updated_at": now})
-    store.ensure_user_index()  # the explorer's one-user reads of a large log
+    store.ensure_lookup_indexes()  # the explorer's one-user reads of a large log
     progress("interests", len(chunks), len(chunks), {})
     return SnapshotReport(totals.users, totals.new_events, totals.snapshots, totals.changes,
                           time.perf_counter() - t0, nodes.kinds)
@@ -148,7 +148,7 @@ def update_snapshots(store: Store, model: ModelScorer | None = None, progress: P
             totals.add(log, int((log.event_id > last_id).sum()), written, changes)
         write_state(con, {"last_event_id": str(totals.last_event_id),
                           "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
-    store.ensure_user_index()
+    store.ensure_lookup_indexes()
     progress("interests", len(chunks), len(chunks), {})
     return SnapshotReport(totals.users, totals.new_events, totals.snapshots, totals.changes,
                           time.perf_counter() - t0, nodes.kinds)
