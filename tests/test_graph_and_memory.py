@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch_geometric.nn.models.tgn import TGNMemory
 
 from igcore.embed.gnn import GNNS, GraphEncoder, bipartite_edge_index, resolve_gnn
 from igcore.update.memory import InterestMemory
@@ -101,6 +102,7 @@ def test_observe_equals_pyg_update_state():
     """The vectorised observe gives TGNMemory's own inference-path result with its ``LastAggregator``, batch
     after batch (shared nodes, repeated pairs, a node's several messages in one batch, time gaps)."""
     ours, theirs = _memory(), _memory()
+    TGNMemory._reset_message_store(theirs.tgn)  # PyG's own path reads its per-node store, which ours does not keep
     g = torch.Generator().manual_seed(3)
     t = 0
     for size in (1, 4, 7, 2, 9):
@@ -134,3 +136,13 @@ def test_graph_user_vector_is_a_function_of_the_graph_only():
     b = users([(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (3, 0), (3, 2)])  # user 3 swaps item 1 for item 2
     assert torch.equal(a[0], a[1]) and not torch.equal(a[0], a[2])
     assert not torch.allclose(a[2], b[2])
+
+
+def test_a_memory_keeps_no_per_node_message_store():
+    """PyG's store holds an entry per node, rebuilt at every reset; ``observe`` never reads it, so none is kept
+    (building a memory for a million nodes must not cost a million dict entries)."""
+    memory = InterestMemory(n_users=1000, n_items=500, memory_dim=8, time_dim=4, msg_dim=6)
+    memory.reset_state()
+    assert memory.tgn.msg_s_store == {} and memory.tgn.msg_d_store == {}
+    memory.tgn.reset_state()  # PyG's own reset too
+    assert memory.tgn.msg_s_store == {} and memory.tgn.msg_d_store == {}

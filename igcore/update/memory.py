@@ -66,12 +66,21 @@ def prior_events(users: np.ndarray, batch: int) -> np.ndarray:
     return prior
 
 
+class _Memory(TGNMemory):
+    """PyG's TGN memory without its message store. :class:`InterestMemory` folds each batch into memory itself
+    (``observe``) and never reads the store, which PyG rebuilds as a Python dict entry per node on every reset:
+    on a large graph that would cost seconds and much memory each time a model is built."""
+
+    def _reset_message_store(self) -> None:
+        self.msg_s_store, self.msg_d_store = {}, {}
+
+
 class InterestMemory(nn.Module):
     def __init__(self, n_users: int, n_items: int, memory_dim: int = 64, time_dim: int = 16,
                  msg_dim: int = 8) -> None:
         super().__init__()
         self.n_users, self.n_items, self.msg_dim = n_users, n_items, msg_dim
-        self.tgn = TGNMemory(n_users + n_items, msg_dim, memory_dim, time_dim,
+        self.tgn = _Memory(n_users + n_items, msg_dim, memory_dim, time_dim,
                              message_module=IdentityMessage(msg_dim, memory_dim, time_dim),
                              aggregator_module=LastAggregator())
         self.tgn.training = False  # inference path always; see ``train``
