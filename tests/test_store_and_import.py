@@ -131,3 +131,7 @@ def test_the_lookup_indexes_come_with_a_large_enough_log_and_lookups_read_the_sa
     assert store.rows(query, ["u3"]) == before and len(before) == 10
     import_events(store, write_csv(tmp_path / "f.csv", H + "u3,i9,view,1800000000\n"))
     assert store.rows(query, ["u3"])[-1][1] == "i9"  # the index follows later imports
+    titles = "SELECT item_id, title FROM items WHERE item_id IN ('i1', 'i2') ORDER BY item_id"
+    import_items(store, write_csv(tmp_path / "a.csv", "item_id,title\ni1,Mug\ni2,Shoe\n"))
+    import_items(store, write_csv(tmp_path / "b.csv", "item_id,title\ni2,Red Shoe\n"))  # a changed title
+    assert store.rows(titles) == [("i1", "Mug"), ("i2", "Red Shoe")]
