@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from igcore.dashboard import uploads
+from igcore.dashboard.overview import full_import_table
 from igcore.dashboard.text import md_literal
 from igcore.dashboard.types import IgcoreError, IngestConfig
 from pages import common
@@ -115,4 +116,4 @@ kind = st.segmented_control("File", list(KINDS), format_func=str.capitalize, def
 _section(kind)
 
 st.subheader("Past imports")
-st.dataframe(common.imports(), hide_index=True, width="stretch")
+st.dataframe(full_import_table(common.imports()), hide_index=True, width="stretch")

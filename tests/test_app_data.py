@@ -95,6 +95,9 @@ def test_data_page_shows_uploaders_and_past_imports(tiny_db):
     assert len(at.button) == 0  # nothing to import before an upload
     imports = frame_with(at, "rows_loaded")
     assert imports[["import_id", "kind", "rows_loaded"]].values.tolist() == [[1, "items", 4], [2, "events", 12]]
+    assert imports.columns[:6].tolist() == ["import_id", "kind", "file_name", "rows_loaded", "rows_quarantined",
+                                            "rows_duplicate"]  # the counts beside the file name, not off-screen
+    assert len(imports["sha256"].iloc[0]) == 64  # whole here (the Home summary cuts it)
 
 
 def test_the_chosen_kind_stays_across_the_uploads_rerun(tiny_db):

@@ -59,6 +59,13 @@ def import_table(log: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def full_import_table(log: pd.DataFrame) -> pd.DataFrame:
+    """The whole import log (Data page): the summary's columns first and in its order, so the counts sit beside
+    the file name, then every other column (mapping, notes), the sha256 whole."""
+    first = [c for c in IMPORT_COLUMNS if c in log.columns]
+    return log[first + [c for c in log.columns if c not in first]]
+
+
 def quarantine_rows(path: Path, limit: int = 500) -> pd.DataFrame:
     with Store(path, read_only=True) as store:
         return store.quarantined(limit=limit)
