@@ -1,0 +1,81 @@
+"""Data-parallel training without Ray: user shards, each worker's rows, and two real gloo processes that train
+one model together (the Ray run in ``test_ray_train.py`` starts the same workers through Ray Train)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import numpy as np
+import torch
+import torch.multiprocessing as mp
+
+from igcore.pipeline.model import IgcoreRecommender
+from igcore.pipeline.windows import training_rows
+from igcore.pipeline.workers import ALONE, Workers
+from tests.test_model_state import TINY, _planted
+
+
+def test_every_user_is_on_exactly_one_worker():
+    users = np.arange(10)
+    masks = [Workers(r, 3).owns(users) for r in range(3)]
+    assert [np.flatnonzero(m).tolist() for m in masks] == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+    assert (np.sum(masks, axis=0) == 1).all()
+    assert ALONE.owns(users).all() and not ALONE.parallel
+
+
+def test_a_worker_trains_exactly_its_users_rows():
+    log = _planted(n_users=7, per_user=9)
+    for prefixes in (False, True):
+        rows = training_rows(log, TINY.max_len, TINY.gap_buckets, prefixes=prefixes)
+        shards = [rows.of_users(Workers(r, 2).owns) for r in range(2)]
+        assert sorted(np.concatenate([s.users for s in shards]).tolist()) == sorted(rows.users.tolist())
+        assert [sorted(set(s.users.tolist())) for s in shards] == [[0, 2, 4, 6], [1, 3, 5]]
+        assert sum(s.positions for s in shards) == rows.positions
+        mine = np.flatnonzero(rows.users % 2 == 1)  # worker 1's rows are the full rows of its users
+        got, want = shards[1].take(np.arange(len(mine))), rows.take(mine)
+        for field in ("items", "targets", "target_events", "lengths", "final"):
+            assert np.array_equal(getattr(got, field), getattr(want, field)), field
+
+
+def test_alone_the_agreements_are_this_process_s_own_values():
+    assert ALONE.mean(0.25, 7) == 0.25 and ALONE.any(True) and not ALONE.any(False)
+    assert ALONE.total(5) == 5 and ALONE.each(5) == [5]
+    module = torch.nn.Linear(2, 2)
+    assert ALONE.wrap(module) is module
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _train_as_worker(rank: int, port: int, out: dict) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        workers = Workers(rank, 2)
+        log = _planted(n_users=25, per_user=12)  # odd: worker 0 has one user more, so its epochs run longer
+        last = log.positions_in_user() == 11
+        model = IgcoreRecommender(TINY, epochs=12, lr=0.01, patience=20, valid_exclude_seen=False)
+        model.fit(log.subset(~last), log.subset(last), final_state=False, workers=workers)
+        out[rank] = {"weights": {k: v.numpy() for k, v in model.weights().items()}, "log": model.log,
+                     "users": workers.each(int(workers.owns(np.unique(log.user)).sum()))}
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_two_workers_train_one_model_that_learns():
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_train_as_worker, args=(_free_port(), out), nprocs=2)
+        results = dict(out)
+    first, second = results[0], results[1]
+    assert first["users"] == second["users"] == [13, 12]
+    for name, value in first["weights"].items():  # averaged gradients keep the two copies identical
+        assert np.array_equal(value, second["weights"][name]), name
+    assert [e["valid_ndcg@10"] for e in first["log"]] == [e["valid_ndcg@10"] for e in second["log"]]
+    scores = [e["valid_ndcg@10"] for e in first["log"]]
+    assert len(scores) == 12 and max(scores) > scores[0] + 0.2  # validation on both shards' users rises
