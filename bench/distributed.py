@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pipeline setting")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    load = os.getloadavg()[0]
     db = sample_store()
     overrides = parse_assignments(args.set)
     rows = []
@@ -81,11 +82,12 @@ def main() -> None:
                for n in sorted({r["workers"] for r in rows})}
     command = "python bench/distributed.py " + " ".join(sys.argv[1:])
     write_json("distributed", {"date": today(), "machine": machine(), "command": command.strip(),
-                               "settings": overrides, "rows": rows, "summary": summary})
+                               "settings": overrides, "load_average": round(load, 2), "rows": rows,
+                               "summary": summary})
     lines = ["## Data-parallel training (Ray)", "",
              f"Data-parallel training on a local Ray cluster (Ray Train `TorchTrainer`, disjoint user shards, DDP), "
              f"the bundled sample, validation NDCG@10 on each user's last event, early stopping as `igcore train`; "
-             f"{args.seeds} seed(s), medians. {today()}, {machine()}. `{command.strip()}`", "",
+             f"{args.seeds} seed(s), medians; load average {load:.1f} at the start. {today()}, {machine()}. `{command.strip()}`", "",
              "| run | users per worker | validation NDCG@10 | ratio to 1 Ray worker | epochs (best) | wall s |",
              "|---|---|---:|---:|---:|---:|"]
     for r in rows:
