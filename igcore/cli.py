@@ -88,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", help="auto, cpu or cuda (overrides the config)")
     train.add_argument("--out", help="checkpoint folder (default: beside the store, models/<store name>)")
     train.add_argument("--events", dest="event_log", metavar="DIR", help=EVENTS_HELP)
+    train.add_argument("--workers", type=int, default=1,
+                       help="data-parallel training workers on Ray (needs pip install -e '.[distributed]')")
+    train.add_argument("--address", help="Ray cluster to train on, e.g. ray://HOST:10001 (default: a local one)")
+    train.add_argument("--storage", help="where Ray workers hand the weights back: a folder or URI every node "
+                       "reaches (default: a local temporary folder)")
 
     export = command("export", _export, "write the store's events as Parquet files, one per day (later exports "
                      "write only the days that changed)")
@@ -244,8 +249,13 @@ def _train(args: argparse.Namespace) -> int:
     if args.device:
         overrides["device"] = args.device
     config = load_config(PipelineConfig, args.config, overrides)
+    cluster = None
+    if args.workers > 1 or args.address:
+        from igcore.pipeline.ray_train import RayCluster
+
+        cluster = RayCluster(args.workers, args.address, args.storage)
     with open_store(args) as store:
-        model, path = train(store, config, Path(args.out) if args.out else None, TextProgressBar())
+        model, path = train(store, config, Path(args.out) if args.out else None, TextProgressBar(), cluster)
     best = max((e.get("valid_ndcg@10", 0) for e in model.log), default=0)
     print(f"trained {model.name} for {len(model.log)} epochs (best validation NDCG@10 {best:.4f}); saved {path}")
     return 0

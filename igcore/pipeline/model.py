@@ -25,6 +25,7 @@ from igcore.pipeline.grow import Joined
 from igcore.pipeline.net import IgcoreNet, ItemTables
 from igcore.pipeline.training import SeededModel, validation_ndcg
 from igcore.pipeline.windows import windows
+from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress, no_progress
 from igcore.ranking import top_k
 from igcore.recommend.serving import ServingState
@@ -50,16 +51,17 @@ class IgcoreRecommender(SeededModel):
 
     # --- build --------------------------------------------------------------------------------------
     def fit(self, train: Interactions, valid: Interactions | None = None, progress: Progress = no_progress,
-            final_state: bool = True) -> None:
-        """Train; then (``final_state``) rebuild the online state from ``train``. A caller that rebuilds it
-        from a larger log right after (:func:`igcore.pipeline.run.train`) skips that replay."""
+            final_state: bool = True, workers: Workers = ALONE) -> None:
+        """Train (as one of data-parallel ``workers``: :mod:`igcore.pipeline.ray_train`); then
+        (``final_state``) rebuild the online state from ``train``. A caller that rebuilds it from a larger log
+        right after (:func:`igcore.pipeline.run.train`) skips that replay."""
         from igcore.pipeline.trainer import train_network
 
         rng = self._seed()
         text = text_matrix(self.side, train.item_ids) if self.cfg.use_text else None
         self._build(train, text, *attr_matrix(self.side, train.item_ids))
         self.state.set_histories(train)
-        train_network(self, train, valid, rng, progress)
+        train_network(self, train, valid, rng, progress, workers)
         if final_state:
             self.rebuild_state(train)
 

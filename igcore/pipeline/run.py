@@ -30,6 +30,7 @@ from igcore.update.saved import ONLINE, joined_ids, load_online
 if TYPE_CHECKING:
     from igcore.pipeline.grow import Joined
     from igcore.pipeline.model import IgcoreRecommender
+    from igcore.pipeline.ray_train import RayCluster
 
 def default_checkpoint(store: Store) -> Path:
     """Models live beside their store: data/models/<store name>/ for the default store."""
@@ -41,11 +42,12 @@ def checkpoint_dir(db_path: Path) -> Path:
     return Path(db_path).parent / "models" / Path(db_path).stem
 
 
-def train(store: Store, config: PipelineConfig, path: Path | None = None,
-          progress: Progress = no_progress) -> tuple[IgcoreRecommender, Path]:
+def train(store: Store, config: PipelineConfig, path: Path | None = None, progress: Progress = no_progress,
+          cluster: RayCluster | None = None) -> tuple[IgcoreRecommender, Path]:
     """Fit on all events but each user's last, pick the epoch on those last events, then rebuild the online
     state from every event and save a checkpoint. A read-only ``store`` works once the item texts are
-    encoded (:func:`igcore.encode.side.missing_text_vectors`); otherwise the store must be writable."""
+    encoded (:func:`igcore.encode.side.missing_text_vectors`); otherwise the store must be writable. With a
+    ``cluster``, the network trains data-parallel on Ray (:mod:`igcore.pipeline.ray_train`)."""
     from igcore.encode.side import load_side_info
     from igcore.pipeline.model import IgcoreRecommender
 
@@ -57,14 +59,22 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None,
     progress("encode", 1, 1, {})
     pos, counts = data.positions_in_user(), np.bincount(data.user, minlength=data.n_users)
     last = pos == counts[data.user] - 1
-    model = IgcoreRecommender(config, side)
-    model.fit(data.subset(~last), data.subset(last), progress, final_state=False)
-    model.rebuild_state(data)
+    model, shards = IgcoreRecommender(config, side), {}
+    if cluster is not None:
+        from igcore.pipeline.ray_train import train_on_ray
+
+        progress("train", 0, config.epochs, {"workers": cluster.workers})
+        fit = train_on_ray(config, side, data.subset(~last), data.subset(last), cluster)
+        model.restore(data, fit.weights)
+        model.log, shards = fit.log, {"users_per_worker": fit.users_per_worker}
+    else:
+        model.fit(data.subset(~last), data.subset(last), progress, final_state=False)
+        model.rebuild_state(data)
     imports = event_import_ids(store)
     checkpoint_id = secrets.token_hex(8)
     meta = {"checkpoint_id": checkpoint_id, "user_ids": data.user_ids.tolist(), "item_ids": data.item_ids.tolist(),
             "type_names": list(data.type_names), "import_ids": imports, "events": len(data),
-            "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "log": model.log}
+            "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "log": model.log, **shards}
     key = state_key(checkpoint_id, data)
     path = save_checkpoint(path or default_checkpoint(store), model.weights(), config, meta,
                            model.serving_state(key), model.saved_online(key, len(data)))

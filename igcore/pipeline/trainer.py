@@ -6,6 +6,7 @@ No position is trained with a source that already contains its target:
   reads its user's memory as it was before the batch of the event it predicts, its last update recomputed with
   gradients (:mod:`igcore.pipeline.replay`), so the memory's modules train with the network.
 Epochs run until validation stops improving (:func:`igcore.pipeline.training.fit_with_early_stopping`).
+Data-parallel workers (:mod:`igcore.pipeline.workers`) each train their own users' rows and agree on the rest.
 """
 
 from __future__ import annotations
@@ -24,25 +25,29 @@ from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
 from igcore.pipeline.training import SAMPLES, fit_with_early_stopping, length_batches
 from igcore.pipeline.windows import WindowBatch, training_rows
+from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress
+from igcore.update.memory import InterestMemory
 
 if TYPE_CHECKING:
     from igcore.pipeline.model import IgcoreRecommender
 
 
 def train_network(model: IgcoreRecommender, train: Interactions, valid: Interactions | None,
-                  rng: np.random.Generator, progress: Progress) -> None:
+                  rng: np.random.Generator, progress: Progress, workers: Workers = ALONE) -> None:
     """Train ``model.net`` on ``train`` (the model's online state holds ``train``'s histories and a fresh
-    memory); leaves the best epoch's weights and the graph of every training event in the state."""
+    memory); leaves the best epoch's weights and the graph of every training event in the state. Among
+    data-parallel ``workers``, this one trains the rows of its own users and validates on its own users."""
     cfg, net, state, device = model.cfg, model.net, model.state, model.device
     graph = training_graph(cfg, train, device)
     state.edges = [(train.user, train.item)]  # validation reads the graph of every training event
     replay = MemoryReplay(net, state, train) if state.memory is not None else None
     if cfg.samples not in SAMPLES:
         raise IgcoreError(f"samples must be one of {', '.join(SAMPLES)}, not {cfg.samples!r}")
-    rows = training_rows(train, cfg.max_len, cfg.gap_buckets, prefixes=cfg.samples == "prefixes")
-    params = list(net.parameters()) + (list(state.memory.parameters()) if replay is not None else [])
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    rows = training_rows(train, cfg.max_len, cfg.gap_buckets, prefixes=cfg.samples == "prefixes").of_users(
+        workers.owns)
+    step = workers.wrap(TrainingStep(net, state.memory if replay is not None else None))
+    opt = torch.optim.Adam(step.parameters(), lr=cfg.lr)
 
     def run_epoch(epoch: int) -> float:
         if replay is not None:
@@ -50,19 +55,35 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
             replay.replay()
             progress("memory", len(train), len(train), {})
         total, n = 0.0, 0
-        for idx in length_batches(rows.lengths, cfg.batch_size, rng):
-            loss = batch_loss(net, rows.batch(idx, device), graph, replay)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, n = total + loss.item() * len(idx), n + len(idx)
-        return total / max(n, 1)
+        with workers.uneven(step):
+            for idx in length_batches(rows.lengths, cfg.batch_size, rng):
+                loss = step(rows.batch(idx, device), graph, replay)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total, n = total + loss.item() * len(idx), n + len(idx)
+        return workers.mean(total / max(n, 1), n)
 
     model.forget_tables()
-    validate = (lambda: model.validation_ndcg(valid)) if valid is not None and len(valid) else None
+    own = valid.subset(workers.owns(valid.user)) if valid is not None else None
+    validate = None
+    if valid is not None and workers.total(len(own)) > 0:
+        validate = lambda: workers.mean(model.validation_ndcg(own) if len(own) else 0.0, len(own))  # noqa: E731
     fit_with_early_stopping(net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience, cfg.max_train_s,
                             model.log, on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e),
-                            positions=rows.positions)
+                            positions=workers.total(rows.positions), agree=workers.any)
+
+
+class TrainingStep(nn.Module):
+    """One batch's loss as a module over everything it trains (the network and, when it learns, the TGN
+    memory's modules), so that DistributedDataParallel can average its gradients across workers."""
+
+    def __init__(self, net: IgcoreNet, memory: InterestMemory | None) -> None:
+        super().__init__()
+        self.net, self.memory = net, memory
+
+    def forward(self, batch: WindowBatch, graph: TrainingGraph | None, replay: MemoryReplay | None) -> torch.Tensor:
+        return batch_loss(self.net, batch, graph, replay)
 
 
 def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,

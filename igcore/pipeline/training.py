@@ -43,19 +43,21 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
 def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], float],
                             validate: Callable[[], float] | None, epochs: int, eval_every: int, patience: int,
                             max_seconds: float, log: list[dict],
-                            on_epoch: Callable[[dict], None] | None = None, positions: int = 0) -> None:
+                            on_epoch: Callable[[dict], None] | None = None, positions: int = 0,
+                            agree: Callable[[bool], bool] = bool) -> None:
     """Run epochs; every ``eval_every`` (and when time runs out) score validation, keep the best weights, stop
     after ``patience`` checks without improvement or after ``max_seconds``; restore the best weights.
 
     Each log entry records the ``positions`` (training targets) one epoch trains, so a benchmark can state the
     cost per position seen, and the entry where the time cap, not patience or the epoch count, ended training
-    carries ``capped``."""
+    carries ``capped``. ``agree`` turns this process's "out of time" into the verdict of every data-parallel
+    worker (:meth:`igcore.pipeline.workers.Workers.any`), so that all stop after the same epoch."""
     best, best_state, bad, t0 = -np.inf, None, 0, time.perf_counter()
     for epoch in range(1, epochs + 1):
         module.train()
         entry: dict = {"epoch": epoch, "loss": run_epoch(epoch), "s": round(time.perf_counter() - t0, 2),
                        "positions": positions}
-        out_of_time = time.perf_counter() - t0 > max_seconds
+        out_of_time = agree(time.perf_counter() - t0 > max_seconds)
         if validate is not None and (epoch % eval_every == 0 or out_of_time or epoch == epochs):
             module.eval()
             entry["valid_ndcg@10"] = score = validate()

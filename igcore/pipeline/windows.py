@@ -13,6 +13,7 @@ training events) times ``max_len``; a batch's rows grow with the batch only.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -110,6 +111,14 @@ class TrainingRows:
     def positions(self) -> int:
         """Training targets in all rows (a prefix has one)."""
         return len(self.lengths) if self.prefixes else int(self.lengths.sum())
+
+    def of_users(self, owns: Callable[[np.ndarray], np.ndarray]) -> TrainingRows:
+        """The rows of the users for whom ``owns`` (a mask of user indices) is true."""
+        keep = owns(self.users)
+        if keep.all():
+            return self
+        return dataclasses.replace(self, users=self.users[keep], last=self.last[keep], lengths=self.lengths[keep],
+                                   final=self.final[keep])
 
     def take(self, rows: np.ndarray) -> Windows:
         last, k = self.last[rows], self.lengths[rows]
