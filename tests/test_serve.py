@@ -146,7 +146,7 @@ def test_on_a_non_local_address_a_visitor_sees_the_login_and_a_viewer_no_user(tm
 def test_warming_imports_every_module_the_pages_import(tmp_path):
     out = subprocess.run([sys.executable, "-c", "import sys; from igcore.dashboard.serve import warm_imports; "
                           "warm_imports(); print(' '.join(sorted(sys.modules)))"], capture_output=True, text=True,
-                         check=True, cwd=tmp_path, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                         check=True, cwd=tmp_path)
     loaded = set(out.stdout.split())
     pages = {m.group(1) for page in (REPO / "pages").glob("*.py")
              for m in re.finditer(r"^(?:from|import) ((?:igcore|streamlit|plotly|pyvis)[\w.]*)", page.read_text(),
