@@ -38,7 +38,7 @@ def sample_store() -> Path:
 
 def run(db: Path, config, workers: int | None, out: Path) -> dict:
     """One training run: in one process (``workers`` None) or on Ray with that many workers."""
-    from igcore.pipeline.ray_train import RayCluster
+    from igcore.cluster import RayCluster
     from igcore.pipeline.run import train
     from igcore.store import Store
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from igcore.benchcli import add_bench_commands
-from igcore.clistore import EVENTS_HELP, open_store
+from igcore.clistore import EVENTS_HELP, cluster_of, open_store, ray_options
 from igcore.errors import IgcoreError
 from igcore.interestcli import add_interest_commands, at_time
 from igcore.privacycli import add_privacy_commands
@@ -88,9 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", help="auto, cpu or cuda (overrides the config)")
     train.add_argument("--out", help="checkpoint folder (default: beside the store, models/<store name>)")
     train.add_argument("--events", dest="event_log", metavar="DIR", help=EVENTS_HELP)
-    train.add_argument("--workers", type=int, default=1,
-                       help="data-parallel training workers on Ray (needs pip install -e '.[distributed]')")
-    train.add_argument("--address", help="Ray cluster to train on, e.g. ray://HOST:10001 (default: a local one)")
+    ray_options(train, "data-parallel training workers")
     train.add_argument("--storage", help="where Ray workers hand the weights back: a folder or URI every node "
                        "reaches (default: a local temporary folder)")
 
@@ -112,6 +110,16 @@ def _parser() -> argparse.ArgumentParser:
                      help="leave out the user's purchases (default), their whole history, or nothing")
     rec.add_argument("--model", help="checkpoint folder")
     rec.add_argument("--json", action="store_true")
+
+    score = command("score", _score, "top-K lists for every user from the trained model, written as Parquet "
+                    "(batch scoring; on Ray Data with --workers)")
+    score.add_argument("--out", required=True, metavar="DIR", help="lists folder (replaced in whole)")
+    score.add_argument("-k", type=int, default=10)
+    score.add_argument("--exclude", choices=EXCLUDE, default="bought",
+                       help="leave out each user's purchases (default), their whole history, or nothing")
+    score.add_argument("--model", help="checkpoint folder")
+    score.add_argument("--events", dest="event_log", metavar="DIR", help=EVENTS_HELP)
+    ray_options(score, "Ray Data workers scoring the users")
 
     forget = command("forget", _forget, "remove one user's events, snapshots and model records; compact the store")
     forget.add_argument("user", help="user id as in the events")
@@ -249,15 +257,20 @@ def _train(args: argparse.Namespace) -> int:
     if args.device:
         overrides["device"] = args.device
     config = load_config(PipelineConfig, args.config, overrides)
-    cluster = None
-    if args.workers > 1 or args.address:
-        from igcore.pipeline.ray_train import RayCluster
-
-        cluster = RayCluster(args.workers, args.address, args.storage)
     with open_store(args) as store:
-        model, path = train(store, config, Path(args.out) if args.out else None, TextProgressBar(), cluster)
+        model, path = train(store, config, Path(args.out) if args.out else None, TextProgressBar(), cluster_of(args))
     best = max((e.get("valid_ndcg@10", 0) for e in model.log), default=0)
     print(f"trained {model.name} for {len(model.log)} epochs (best validation NDCG@10 {best:.4f}); saved {path}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from igcore.pipeline.batch import score_all
+
+    with open_store(args, read_only=True) as store:
+        report = score_all(store, Path(args.out), args.k, args.exclude, Path(args.model) if args.model else None,
+                           cluster_of(args), Path(args.event_log) if args.event_log else None)
+    print(report.summary())
     return 0
 
 

@@ -29,3 +29,18 @@ def open_store(args: argparse.Namespace, read_only: bool = False) -> Store:
             store.close()
             raise
     return store
+
+
+def ray_options(cmd: argparse.ArgumentParser, what: str) -> None:
+    """``--workers`` and ``--address``: the commands that run on Ray (:mod:`igcore.cluster`)."""
+    cmd.add_argument("--workers", type=int, default=1, help=f"{what} on Ray (needs pip install -e '.[distributed]')")
+    cmd.add_argument("--address", help="Ray cluster to run on, e.g. ray://HOST:10001 (default: a local one)")
+
+
+def cluster_of(args: argparse.Namespace):
+    """The Ray cluster a command runs on: None (this process) unless --workers > 1 or --address is given."""
+    if args.workers <= 1 and not args.address:
+        return None
+    from igcore.cluster import RayCluster
+
+    return RayCluster(args.workers, args.address, getattr(args, "storage", None))

@@ -98,10 +98,15 @@ def use_event_log(store: Store, folder: Path) -> int:
     if not _read_manifest(folder):
         raise IgcoreError(f"{folder} holds no igcore export (no {MANIFEST}): write one with "
                           "`igcore export --parquet DIR`")
+    view_events(store.con, folder)
+    return int(store.value("SELECT count(*) FROM events"))
+
+
+def view_events(con, folder: Path) -> None:
+    """A temporary view ``events`` over the export ``folder``'s day files on the DuckDB connection ``con``."""
     source = f"read_parquet({sql_text(str(folder / 'day=*' / '*.parquet'))}, hive_partitioning = false)" \
         if _files(folder) else f"(SELECT {EMPTY}) WHERE false"  # an export of an empty store
-    store.con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT {COLUMNS} FROM {source}")
-    return int(store.value("SELECT count(*) FROM events"))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT {COLUMNS} FROM {source}")
 
 
 def export_folder(path: str | Path) -> Path | None:

@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from igcore.clistore import EVENTS_HELP, open_store
+from igcore.clistore import EVENTS_HELP, cluster_of, open_store, ray_options
 from igcore.errors import IgcoreError
 
 SHARE_COLUMNS = ("share_before", "share_after", "change")  # the trend's mean shares and their change: percents
@@ -28,6 +28,7 @@ def add_interest_commands(command: Command) -> None:
     snapshots.add_argument("--model", nargs="?", const="", metavar="DIR",
                            help="add the trained model's predicted affinities and top-K (default checkpoint if no DIR)")
     snapshots.add_argument("--events", dest="event_log", metavar="DIR", help=EVENTS_HELP)
+    ray_options(snapshots, "Ray Data workers building a --rebuild (they read the --events export)")
     snapshots.add_argument("--json", action="store_true")
 
     interests = command("interests", _interests, "one user's interest graph: interests, edges, top-K with reasons")
@@ -54,13 +55,15 @@ def add_interest_commands(command: Command) -> None:
 
 
 
-def _model_scorer(args: argparse.Namespace, store, at=None):
-    """The trained model named by ``--model`` (its default checkpoint for a bare ``--model``), or None."""
+def _model_scorer(args: argparse.Namespace, store, at=None, ray: bool = False):
+    """The trained model named by ``--model`` (its default checkpoint for a bare ``--model``), or None; for Ray
+    workers, its serving state (arrays, not the network)."""
     if args.model is None:
         return None
     from igcore.interests.scoring import ModelScorer
 
-    return ModelScorer.from_checkpoint(store, Path(args.model) if args.model else None, at)
+    path = Path(args.model) if args.model else None
+    return ModelScorer.from_serving(store, path) if ray else ModelScorer.from_checkpoint(store, path, at)
 
 
 def at_time(text: str | None):
@@ -81,12 +84,16 @@ def _snapshots(args: argparse.Namespace) -> int:
     from igcore.progress import TextProgressBar
 
     overrides = parse_assignments(args.set)
+    cluster = cluster_of(args)
     with open_store(args) as store:
         current = stored_config(store)
-        model = _model_scorer(args, store)
+        if cluster is not None and not (args.rebuild or current is None):
+            raise IgcoreError("--workers builds snapshots from scratch: add --rebuild (an update runs here)")
+        model = _model_scorer(args, store, ray=cluster is not None)
         if args.rebuild or current is None:
             config = load_config(InterestConfig, args.config, overrides)
-            report = build_snapshots(store, config, model, TextProgressBar())
+            report = build_snapshots(store, config, model, TextProgressBar(), cluster=cluster,
+                                     event_log=Path(args.event_log) if args.event_log else None)
         else:
             if args.config or overrides:
                 wanted = load_config(InterestConfig, args.config, overrides)

@@ -1,6 +1,7 @@
-"""``igcore train --workers 2`` on the bundled sample: two Ray Train workers on a local Ray cluster, each on its
-own users, hand back one model that learned, and the usual checkpoint serves it. Ray is part of the test extra,
-so this runs in CI (never skipped)."""
+"""Ray on the bundled sample: ``igcore train --workers 2`` trains on two Ray Train workers of a local cluster, each on
+its own users, and hands back one model that learned; on Ray Data, batch scoring then gives every user the lists
+this process gives, and snapshot building the rows this process builds, reading the events from their Parquet
+export. Ray is part of the test extra, so this runs in CI (never skipped)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,63 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+import numpy as np
+import pandas as pd
 import pytest
 import ray  # noqa: F401  (the test extra installs it: a missing Ray fails here, it is not skipped)
 
+from igcore.cluster import RayCluster, connected
+from igcore.eventlog import export_parquet
+from igcore.interests.snapshots import TABLE_ORDER, build_snapshots, stored_config
+from igcore.pipeline.batch import LISTS_RECORD, score_all
+from igcore.pipeline.run import recommend
+from igcore.store import Store
+
+
+def lists(folder: Path):
+    return duckdb.sql(f"SELECT * FROM read_parquet('{folder}/*.parquet') ORDER BY user_id, rank").df()
+
 
 @pytest.mark.slow
-@pytest.mark.timeout(480)  # a Ray instance starts and stops inside it
-def test_two_ray_workers_train_the_sample_on_disjoint_users(prepared_sample: Path, tmp_path: Path):
+@pytest.mark.timeout(600)  # two Ray instances start and stop inside it
+def test_two_ray_workers_train_the_sample_on_disjoint_users_and_score_it(prepared_sample: Path, tmp_path: Path):
     db = tmp_path / "ray.duckdb"
     db.write_bytes(prepared_sample.read_bytes())
     out = tmp_path / "model"
-    run = lambda *a: subprocess.run([sys.executable, "-m", "igcore.cli", *a, "--db", str(db)],  # noqa: E731
-                                    capture_output=True, text=True, timeout=450)
-    trained = run("train", "--workers", "2", "--set", "epochs=1", "--device", "cpu", "--out", str(out))
+    trained = subprocess.run([sys.executable, "-m", "igcore.cli", "train", "--workers", "2", "--set", "epochs=1",
+                              "--set", "use_text=false", "--device", "cpu", "--out", str(out), "--db", str(db)],
+                             capture_output=True, text=True, timeout=540)
     assert trained.returncode == 0, trained.stderr[-3000:]
     meta = json.loads((out / "model.json").read_text())
     users = len(meta["user_ids"])
-    assert meta["users_per_worker"] == [(users + 1) // 2, users // 2]  # each user on exactly one worker
+    assert meta["users_per_worker"] == [(users + 1) // 2, users // 2]  # each user on exactly one worker (u % 2)
     scores = [e["valid_ndcg@10"] for e in meta["log"]]
     assert len(scores) == 1 and scores[0] > 0.03  # a random ranking of the sample's catalogue scores ~0.004
-    rec = run("recommend", meta["user_ids"][0], "-k", "5", "--json", "--model", str(out))
-    assert rec.returncode == 0, rec.stderr
-    assert len(json.loads(rec.stdout)) == 5
+
+    parquet = tmp_path / "log"
+    with Store(db) as store:
+        here = score_all(store, tmp_path / "here", k=10, model=out)
+        first = recommend(store, meta["user_ids"][0], 10, path=out)
+        export_parquet(store, parquet)
+        with connected(RayCluster(2)):  # one local Ray instance for both runs on Ray Data
+            on_ray = score_all(store, tmp_path / "ray", k=10, model=out, cluster=RayCluster(2), event_log=parquet)
+            built = build_snapshots(store, stored_config(store), chunk_events=40_000, cluster=RayCluster(2),
+                                    event_log=parquet)
+    assert (here.users, here.rows, here.workers) == (on_ray.users, on_ray.rows, 1) == (users, 10 * users, 1)
+    mine = lists(tmp_path / "here")
+    assert on_ray.workers == 2 and lists(tmp_path / "ray").equals(mine)  # the actors read the day partitions
+    assert json.loads((tmp_path / "ray" / LISTS_RECORD).read_text())["rows"] == 10 * users
+    one = mine[mine.user_id == meta["user_ids"][0]]
+    assert one.item_id.tolist() == [r["item_id"] for r in first]  # what `igcore recommend` says, in its order
+    np.testing.assert_allclose(one.score, [r["score"] for r in first], rtol=1e-6)
+
+    # The snapshots built on Ray (four chunks of users, each read from the export by a worker) are the rows the
+    # dashboard's first start built here in one chunk.
+    assert built.users == users and built.new_events == 150_000
+    with duckdb.connect(str(db), read_only=True) as ray_built, duckdb.connect(str(prepared_sample),
+                                                                                read_only=True) as here_built:
+        for table in TABLE_ORDER:
+            rows = [con.sql(f"SELECT * FROM {table} ORDER BY ALL").df() for con in (ray_built, here_built)]
+            assert len(rows[0]) > 0, table  # scores to the last bits: a chunk's matrix products add in their order
+            pd.testing.assert_frame_equal(rows[0], rows[1], check_exact=False, rtol=1e-12, obj=table)

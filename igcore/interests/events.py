@@ -68,13 +68,20 @@ def from_columns(user_ids: Sequence, item_ids: Sequence, event_types: Sequence, 
 
 def load_user_log(store: Store, config: InterestConfig, users: Sequence[str] | None = None,
                   until: float | None = None) -> UserLog:
-    """Stored events of ``users`` (all users when None), up to time ``until`` (seconds) when given. The time
-    is applied here, not in SQL: a second condition beside the user's keeps DuckDB from looking the user up in
-    the events' index (:meth:`~igcore.store.Store.ensure_lookup_indexes`), and one user's events are few."""
+    """Stored events of ``users`` (all users when None), up to time ``until`` (seconds) when given."""
+    return read_user_log(store.con, config, users, until)
+
+
+def read_user_log(con, config: InterestConfig, users: Sequence[str] | None = None,
+                  until: float | None = None) -> UserLog:
+    """:func:`load_user_log` from the ``events`` table or view of a DuckDB connection (a Ray worker's view over
+    an export's Parquet files). The time is applied here, not in SQL: a second condition beside the user's keeps
+    DuckDB from looking the user up in the events' index (:meth:`~igcore.store.Store.ensure_lookup_indexes`), and
+    one user's events are few."""
     where, params = "", []
     if users is not None:
         where, params = " WHERE user_id IN (SELECT unnest(?::VARCHAR[]))", [list(users)]
-    cols = store.con.execute(f"SELECT {_COLUMNS} FROM events{where}", params).fetchnumpy()
+    cols = con.execute(f"SELECT {_COLUMNS} FROM events{where}", params).fetchnumpy()
     if until is not None:
         keep = np.asarray(cols["ts"], dtype=np.float64) <= float(until)
         cols = {name: np.asarray(values)[keep] for name, values in cols.items()}

@@ -68,6 +68,15 @@ class ModelScorer:
 
         return cls.from_meta(*load(store, path, at))
 
+    @classmethod
+    def from_serving(cls, store, path: Path | None = None) -> ModelScorer:
+        """The checkpoint's serving state at every stored event: it scores as the model does, and holds only
+        arrays (what Ray workers are sent)."""
+        from igcore.pipeline.run import serving_state
+
+        state, meta, _ = serving_state(store, path)
+        return cls.from_meta(state, meta)
+
 
 def query_vectors(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_points: int,
                   vectors: ItemVectors) -> np.ndarray:

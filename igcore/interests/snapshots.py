@@ -1,17 +1,25 @@
 """Interest snapshots in the store: build them for every user, update them for new events, read a timeline.
 
 ``build_snapshots`` computes nodes, then every user's snapshots, edges, top-K lists and change points, and
-replaces the interest tables in one transaction. ``update_snapshots`` handles events imported since (by
-``event_id``): only their users are touched; a touched user's snapshots that cover none of the new events (and,
-for day/week cadence, lie in an earlier period) are kept as they are, the rest are recomputed from the user's
-whole history. Snapshots remember the config they were built with; an update always uses it.
+replaces the interest tables in one transaction. The users are computed in chunks, each a pure function of its
+users' events (:func:`chunk_tables`): on this process, or on Ray Data (``--workers N``), whose workers read the
+events from a Parquet export and write each chunk's rows as Parquet files that the store then takes in.
+
+``update_snapshots`` handles events imported since (by ``event_id``): only their users are touched; a touched
+user's snapshots that cover none of the new events (and, for day/week cadence, lie in an earlier period) are kept
+as they are, the rest are recomputed from the user's whole history. Snapshots remember the config they were
+built with; an update always uses it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import tempfile
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,6 +37,9 @@ from igcore.interests.vectors import ItemVectors
 from igcore.interests.weights import Points, period_index, snapshot_points
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
+
+if TYPE_CHECKING:
+    from igcore.cluster import RayCluster
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,21 +92,29 @@ class _Totals:
     snapshots: int = 0
     changes: int = 0
     last_event_id: int = 0
+    chunks: int = 0
 
-    def add(self, log: UserLog, new_events: int, snapshots: int, changes: int) -> None:
-        self.users += log.n_users
+    def add(self, users: int, new_events: int, snapshots: int, changes: int, last_event_id: int) -> None:
+        self.users += users
         self.new_events += new_events
         self.snapshots += snapshots
         self.changes += changes
-        self.last_event_id = max(self.last_event_id, int(log.event_id.max()))
+        self.last_event_id = max(self.last_event_id, last_event_id)
+        self.chunks += 1
 
 
 def build_snapshots(store: Store, config: InterestConfig | None = None, model: ModelScorer | None = None,
-                    progress: Progress = no_progress, chunk_events: int = CHUNK_EVENTS) -> SnapshotReport:
+                    progress: Progress = no_progress, chunk_events: int = CHUNK_EVENTS,
+                    cluster: RayCluster | None = None, event_log: Path | None = None) -> SnapshotReport:
     """Every user's snapshots from scratch (replaces earlier ones and their config), ``chunk_events`` events'
-    users at a time, all in one transaction."""
+    users at a time, all in one transaction. With ``cluster``, the chunks are computed on Ray Data by workers that
+    read the events from the export folder ``event_log`` (:mod:`igcore.interests.ray_build`); the store takes
+    their rows in the same transaction."""
     t0 = time.perf_counter()
     config = config or InterestConfig()
+    if cluster is not None and event_log is None:
+        raise IgcoreError("building snapshots on Ray reads the events from a Parquet export that every worker "
+                          "reaches: write one with `igcore export --parquet DIR`, then pass --events DIR")
     ensure_schema(store)
     progress("interests", 0, 1, {"step": "nodes"})
     nodes, vectors = build_nodes(store, config, model.vectors() if model is not None else None)
@@ -103,19 +122,32 @@ def build_snapshots(store: Store, config: InterestConfig | None = None, model: M
     if not chunks:
         raise IgcoreError("the store holds no events: import some first (igcore ingest / igcore sample)")
     totals = _Totals()
-    with store.transaction() as con:
+    with store.transaction() as con, contextlib.ExitStack() as stack:
         for table in (*SNAPSHOT_TABLES, "interest_changes"):
             con.execute(f"DELETE FROM {table}")  # names from code
         save_nodes(con, nodes, vectors)
-        for i, users in enumerate(chunks):
-            progress("interests", i, len(chunks), {"step": "snapshots", "users": totals.users})
-            log = load_user_log(store, config, users)
-            points = snapshot_points(log, config.cadence)
-            rows = compute_rows(log, points, nodes, vectors, config, model, latest_points(points))
-            changes = detect_changes(log, nodes.codes(log.item_ids), config)
-            written = _write_rows(con, log, points, rows, nodes, np.ones(len(points), dtype=bool))
-            _write_changes(con, log, changes, nodes)
-            totals.add(log, len(log), written, len(changes))
+        if cluster is None:
+            for i, users in enumerate(chunks):
+                progress("interests", i, len(chunks), {"step": "snapshots", "users": totals.users})
+                log = load_user_log(store, config, users)
+                tables = chunk_tables(log, nodes, vectors, config, model)
+                for table, frame in tables.items():
+                    _insert(con, table, frame)
+                totals.add(log.n_users, len(log), len(tables["interest_snapshots"]), len(tables["interest_changes"]),
+                           int(log.event_id.max()))
+        else:
+            from igcore.interests.ray_build import ChunkJob, chunks_on_ray
+
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="_igcore-snapshots-",
+                                                                          dir=Path(event_log).resolve())))
+            for done in chunks_on_ray(chunks, ChunkJob(nodes, vectors, config, model, str(Path(event_log).resolve()),
+                                                       str(folder)), cluster):
+                totals.add(*done)
+                progress("interests", totals.chunks, len(chunks), {"step": "snapshots", "users": totals.users})
+            for table, order in TABLE_ORDER.items():
+                files = str(folder / table / "*.parquet")
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?) ORDER BY {order}",  # names
+                            [files])  # from code
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         write_state(con, {"config": config.to_json(), "last_event_id": str(totals.last_event_id),
                           "built_at": now, "updated_at": now})
@@ -123,6 +155,17 @@ def build_snapshots(store: Store, config: InterestConfig | None = None, model: M
     progress("interests", len(chunks), len(chunks), {})
     return SnapshotReport(totals.users, totals.new_events, totals.snapshots, totals.changes,
                           time.perf_counter() - t0, nodes.kinds)
+
+
+def chunk_tables(log: UserLog, nodes: InterestNodes, vectors: ItemVectors, config: InterestConfig,
+                 model: ModelScorer | None) -> dict[str, pd.DataFrame]:
+    """Every snapshot row and change point of the log's users, as the store's tables hold them: one chunk's part
+    of a build (a pure function of its inputs, on this process or in a Ray worker)."""
+    points = snapshot_points(log, config.cadence)
+    rows = compute_rows(log, points, nodes, vectors, config, model, latest_points(points))
+    changes = detect_changes(log, nodes.codes(log.item_ids), config)
+    return {**_row_tables(log, points, rows, nodes, np.ones(len(points), dtype=bool)),
+            "interest_changes": _change_table(log, changes, nodes)}
 
 
 def update_snapshots(store: Store, model: ModelScorer | None = None, progress: Progress = no_progress,
@@ -145,7 +188,7 @@ def update_snapshots(store: Store, model: ModelScorer | None = None, progress: P
             progress("interests", i, len(chunks), {"step": "snapshots", "users": totals.users})
             log = load_user_log(store, config, users)
             written, changes = _update_users(con, store, log, last_id, nodes, vectors, config, model)
-            totals.add(log, int((log.event_id > last_id).sum()), written, changes)
+            totals.add(log.n_users, int((log.event_id > last_id).sum()), written, changes, int(log.event_id.max()))
         write_state(con, {"last_event_id": str(totals.last_event_id),
                           "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
     store.ensure_lookup_indexes()
@@ -176,7 +219,7 @@ def _update_users(con, store: Store, log: UserLog, last_id: int, nodes: Interest
     con.execute("DELETE FROM interest_changes WHERE user_id IN (SELECT user_id FROM _touched)")
     con.unregister("_touched")
     written = _write_rows(con, log, sub, rows, nodes, write)
-    _write_changes(con, log, changes, nodes)
+    _insert(con, "interest_changes", _change_table(log, changes, nodes))
     return written, len(changes)
 
 
@@ -233,9 +276,15 @@ def _insert(con, table: str, frame: pd.DataFrame) -> None:
     con.unregister("_rows")
 
 
-def _write_rows(con, log: UserLog, points: Points, rows: SnapshotRows, nodes: InterestNodes,
-                write: np.ndarray) -> int:
-    """Insert the rows of the points in ``write``, sorted by user then snapshot (for fast one-user reads)."""
+TABLE_ORDER = {  # each interest table and the order its rows are stored in (fast one-user reads)
+    "interest_snapshots": "user_id, snapshot_no", "interest_weights": "user_id, snapshot_no",
+    "interest_edges": "user_id, snapshot_no", "recommendation_snapshots": "user_id, snapshot_no",
+    "interest_changes": "user_id, event_index"}
+
+
+def _row_tables(log: UserLog, points: Points, rows: SnapshotRows, nodes: InterestNodes,
+                write: np.ndarray) -> dict[str, pd.DataFrame]:
+    """The rows of the points in ``write`` as the snapshot tables hold them, sorted by user then snapshot."""
     user_id, no = log.user_ids[points.user], points.no
 
     def keyed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -256,20 +305,28 @@ def _write_rows(con, log: UserLog, points: Points, rows: SnapshotRows, nodes: In
     weights = keyed(rows.weights.assign(interest=_names(nodes, rows.weights["interest"])))
     edges = keyed(rows.edges.assign(src=_names(nodes, rows.edges["src"]), dst=_names(nodes, rows.edges["dst"])))
     recs = keyed(rows.recs.assign(prev_rank=rows.recs["prev_rank"].astype("Int64")))
-    for table, frame in (("interest_snapshots", snaps), ("interest_weights", weights), ("interest_edges", edges),
-                         ("recommendation_snapshots", recs)):
-        _insert(con, table, frame.sort_values(["user_id", "snapshot_no"], kind="stable"))
-    return len(snaps)
+    return {table: frame.sort_values(["user_id", "snapshot_no"], kind="stable") for table, frame in (
+        ("interest_snapshots", snaps), ("interest_weights", weights), ("interest_edges", edges),
+        ("recommendation_snapshots", recs))}
 
 
-def _write_changes(con, log: UserLog, changes: pd.DataFrame, nodes: InterestNodes) -> None:
+def _write_rows(con, log: UserLog, points: Points, rows: SnapshotRows, nodes: InterestNodes,
+                write: np.ndarray) -> int:
+    """Insert the rows of the points in ``write``; returns the number of snapshots written."""
+    tables = _row_tables(log, points, rows, nodes, write)
+    for table, frame in tables.items():
+        _insert(con, table, frame)
+    return len(tables["interest_snapshots"])
+
+
+def _change_table(log: UserLog, changes: pd.DataFrame, nodes: InterestNodes) -> pd.DataFrame:
     rows = changes["row"].to_numpy(np.int64)
     frame = pd.DataFrame({"user_id": log.user_ids[changes["user"].to_numpy(np.int64)],
                           "event_index": changes["event_index"].to_numpy(np.int64),
                           "ts": pd.to_datetime(log.ts[rows], unit="s"),
                           "interest": _names(nodes, changes["interest"]), "faded": _names(nodes, changes["faded"]),
                           "jsd": changes["jsd"].to_numpy(np.float64)})
-    _insert(con, "interest_changes", frame.sort_values(["user_id", "event_index"]))
+    return frame.sort_values(["user_id", "event_index"])
 
 
 _TIMELINE_PARTS = {  # part: (columns, FROM ... WHERE user_id = $user, ORDER BY inside the list)

@@ -6,22 +6,20 @@ disjoint shards, gradients averaged by DistributedDataParallel, one early-stoppi
 the best epoch's weights as safetensors into the run's storage, where the caller reads them back (nothing is
 unpickled from it); the caller then rebuilds the online state from every event, as single-process training does.
 
-Without an address a local Ray instance is started for the run and stopped after it; its workers run at normal
-priority (Ray lowers its workers' priority by default, which starves them beside any other busy process). With
-an address the run joins that cluster; ``storage`` must then be a folder or URI every node can reach. Ray is an
-optional extra: ``pip install -e '.[distributed]'``.
+Where it runs is :mod:`igcore.cluster`'s: a local instance started for the run, or the cluster at an address,
+where ``storage`` must be a folder or URI every node can reach.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from igcore.cluster import RayCluster, connected
 from igcore.encode.side import SideInfo
 from igcore.errors import IgcoreError
 from igcore.events import Interactions
@@ -42,60 +40,26 @@ class RayFit:
     users_per_worker: list[int]
 
 
-@dataclasses.dataclass(frozen=True)
-class RayCluster:
-    """Where data-parallel training runs: ``workers`` Ray workers on the cluster at ``address`` (None: a local
-    one started for the run), handing weights back through ``storage`` (None: a local temporary folder; on a
-    cluster of several nodes, a shared folder or a URI such as ``s3://bucket/runs`` that every node reaches)."""
-
-    workers: int = 2
-    address: str | None = None
-    storage: str | None = None
-
-
 def train_on_ray(config: PipelineConfig, side: SideInfo, train: Interactions, valid: Interactions | None,
                  cluster: RayCluster) -> RayFit:
     """Train the pipeline's network with the cluster's data-parallel Ray workers (see the module docstring)."""
-    if cluster.workers < 1:
-        raise IgcoreError(f"--workers must be at least 1, not {cluster.workers}")
-    try:
-        import ray
-        from ray.train import RunConfig, ScalingConfig
-        from ray.train.torch import TorchTrainer
-    except ImportError as e:
-        raise IgcoreError("training on Ray needs the distributed extra: pip install -e '.[distributed]'") from e
     from safetensors.torch import load_file
 
-    started = _connect(ray, cluster.address, cluster.workers)
-    try:
-        with tempfile.TemporaryDirectory(prefix="igcore-ray-") as local:
-            trainer = TorchTrainer(
-                _worker, train_loop_config={"config": config, "side": side, "train": train, "valid": valid},
-                scaling_config=ScalingConfig(num_workers=cluster.workers, use_gpu=_wants_gpu(config)),
-                run_config=RunConfig(storage_path=cluster.storage or local, name="igcore-train"))
-            try:
-                result = trainer.fit()
-            except Exception as e:  # a worker's error arrives wrapped; its message is the useful part
-                raise IgcoreError(f"training on Ray failed: {e}") from e
-            with result.checkpoint.as_directory() as folder:
-                weights = load_file(Path(folder) / WEIGHTS)
-            return RayFit(weights, list(result.metrics["log"]), list(result.metrics["users_per_worker"]))
-    finally:
-        if started:
-            ray.shutdown()
+    with connected(cluster), tempfile.TemporaryDirectory(prefix="igcore-ray-") as local:
+        from ray.train import RunConfig, ScalingConfig
+        from ray.train.torch import TorchTrainer
 
-
-def _connect(ray: Any, address: str | None, workers: int) -> bool:
-    """Join the cluster at ``address``, or start a local one with a CPU per worker; True when this call connected
-    (the run then disconnects, which stops a local instance)."""
-    if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, log_to_driver=False)
-        return True
-    os.environ.setdefault("RAY_worker_niceness", "0")
-    ray.init(num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False, log_to_driver=False)
-    return True
+        trainer = TorchTrainer(
+            _worker, train_loop_config={"config": config, "side": side, "train": train, "valid": valid},
+            scaling_config=ScalingConfig(num_workers=cluster.workers, use_gpu=_wants_gpu(config)),
+            run_config=RunConfig(storage_path=cluster.storage or local, name="igcore-train"))
+        try:
+            result = trainer.fit()
+        except Exception as e:  # a worker's error arrives wrapped; its message is the useful part
+            raise IgcoreError(f"training on Ray failed: {e}") from e
+        with result.checkpoint.as_directory() as folder:
+            weights = load_file(Path(folder) / WEIGHTS)
+        return RayFit(weights, list(result.metrics["log"]), list(result.metrics["users_per_worker"]))
 
 
 def _wants_gpu(config: PipelineConfig) -> bool:

@@ -23,14 +23,14 @@ from igcore.pipeline.checkpoint import load_weights, read_meta, save_checkpoint
 from igcore.pipeline.config import PipelineConfig
 from igcore.progress import Progress, no_progress
 from igcore.recommend.lists import EXCLUDE, because_of, excluded_items, recent_distinct, top_items
-from igcore.recommend.serving import SERVING, load_serving, state_key
+from igcore.recommend.serving import SERVING, ServingState, load_serving, state_key
 from igcore.store import Store
 from igcore.update.saved import ONLINE, joined_ids, load_online
 
 if TYPE_CHECKING:
+    from igcore.cluster import RayCluster
     from igcore.pipeline.grow import Joined
     from igcore.pipeline.model import IgcoreRecommender
-    from igcore.pipeline.ray_train import RayCluster
 
 def default_checkpoint(store: Store) -> Path:
     """Models live beside their store: data/models/<store name>/ for the default store."""
@@ -103,6 +103,19 @@ def refresh(store: Store, path: Path | None = None) -> tuple[Online, dict]:
                             fed is not None and fed.refreshed).save(path / SERVING)
         model.saved_online(key, len(data), online.joined).save(path / ONLINE)
     return online, meta
+
+
+def serving_state(store: Store, path: Path | None = None) -> tuple[ServingState, dict, Path]:
+    """The checkpoint's serving state at every stored event (refreshed first where events came since), with the
+    checkpoint's record and folder: what batch scoring ranks with."""
+    path = Path(path or default_checkpoint(store))
+    online, meta = refresh(store, path)
+    if "checkpoint_id" not in meta:
+        raise IgcoreError(f"the checkpoint at {path} predates serving states: train it again (igcore train)")
+    state = load_serving(path / SERVING, state_key(meta["checkpoint_id"], reindexed(load_interactions(store), meta)))
+    if state is None:
+        raise IgcoreError(f"the serving state at {path} does not match the store's events: run igcore update")
+    return state, meta, path
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,75 @@
+"""Snapshot building on Ray Data: chunks of users spread over actors that each read their chunk's events from a
+Parquet export and write the chunk's rows (:func:`igcore.interests.snapshots.chunk_tables`) as Parquet files,
+one per table and chunk, for the store to take in (``igcore snapshots --rebuild --events DIR --workers N``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from igcore.cluster import RayCluster
+from igcore.interests.config import InterestConfig
+from igcore.interests.nodes import InterestNodes
+from igcore.interests.scoring import ModelScorer
+from igcore.interests.vectors import ItemVectors
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkJob:
+    """What every Ray worker of a build holds: the nodes, the config and the model's scorer (one whose model is
+    plain arrays, such as a serving state, travels best), the export folder to read and the folder to write."""
+
+    nodes: InterestNodes
+    vectors: ItemVectors
+    config: InterestConfig
+    model: ModelScorer | None
+    event_log: str
+    out: str
+
+
+class ChunkWorker:
+    """A Ray Data actor: chunks of users in (their ids), each chunk's tables written as Parquet files under the
+    job's folder (one per table and chunk), and its counts out."""
+
+    def __init__(self, job: ChunkJob):
+        import duckdb
+
+        from igcore.eventlog import view_events
+
+        self.job, self.con = job, duckdb.connect()
+        view_events(self.con, Path(job.event_log))
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from igcore.interests.events import read_user_log
+        from igcore.interests.snapshots import chunk_tables
+
+        counts = []
+        for chunk, users in zip(batch["chunk"].tolist(), batch["users"], strict=True):
+            log = read_user_log(self.con, self.job.config, list(users))
+            tables = chunk_tables(log, self.job.nodes, self.job.vectors, self.job.config, self.job.model)
+            for table, frame in tables.items():
+                path = Path(self.job.out) / table / f"chunk-{chunk:06d}.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                frame.to_parquet(path, index=False)
+            counts.append((log.n_users, len(log), len(tables["interest_snapshots"]), len(tables["interest_changes"]),
+                           int(log.event_id.max())))
+        return {name: np.array(column, dtype=np.int64) for name, column in zip(
+            ("users", "events", "snapshots", "changes", "last_event_id"), zip(*counts, strict=True), strict=True)}
+
+
+def chunks_on_ray(chunks: list[list[str]], job: ChunkJob, cluster: RayCluster) -> Iterator[tuple[int, ...]]:
+    """Each chunk's counts (users, events, snapshots, change points, last event id) as its worker finishes it:
+    the chunks are a Ray dataset spread over up to ``cluster.workers`` actors that hold the job."""
+    from igcore.cluster import connected
+
+    with connected(cluster) as ray:
+        items = [{"chunk": i, "users": users} for i, users in enumerate(chunks)]
+        done = ray.data.from_items(items).map_batches(
+            ChunkWorker, fn_constructor_args=(job,), batch_size=1, batch_format="numpy",
+            concurrency=(1, cluster.workers))
+        for row in done.iter_rows():
+            yield (int(row["users"]), int(row["events"]), int(row["snapshots"]), int(row["changes"]),
+                   int(row["last_event_id"]))
