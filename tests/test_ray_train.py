@@ -29,7 +29,7 @@ def lists(folder: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)  # two Ray instances start and stop inside it
+@pytest.mark.timeout(900)  # two Ray instances start and stop inside it; a fresh clone compiles every import
 def test_two_ray_workers_train_the_sample_on_disjoint_users_and_score_it(prepared_sample: Path, tmp_path: Path):
     db = tmp_path / "ray.duckdb"
     db.write_bytes(prepared_sample.read_bytes())
