@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from igcore.cluster import RayCluster
+from igcore.cluster import RayCluster, connected
 from igcore.interests.config import InterestConfig
 from igcore.interests.nodes import InterestNodes
 from igcore.interests.scoring import ModelScorer
@@ -63,8 +63,6 @@ class ChunkWorker:
 def chunks_on_ray(chunks: list[list[str]], job: ChunkJob, cluster: RayCluster) -> Iterator[tuple[int, ...]]:
     """Each chunk's counts (users, events, snapshots, change points, last event id) as its worker finishes it:
     the chunks are a Ray dataset spread over up to ``cluster.workers`` actors that hold the job."""
-    from igcore.cluster import connected
-
     with connected(cluster) as ray:
         items = [{"chunk": i, "users": users} for i, users in enumerate(chunks)]
         done = ray.data.from_items(items).map_batches(

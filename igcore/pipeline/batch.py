@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from igcore.cluster import RayCluster, connected
 from igcore.errors import IgcoreError
 from igcore.recommend.lists import EXCLUDE, excluded_items, top_items
 from igcore.recommend.serving import ServingState
 
 if TYPE_CHECKING:
-    from igcore.cluster import RayCluster
     from igcore.store import Store
 
 LISTS_RECORD = "_igcore_lists.json"
@@ -159,8 +159,6 @@ def _score_here(store: Store, lists: UserLists, folder: Path, chunk_users: int =
 def _score_on_ray(lists: UserLists, folder: Path, cluster: RayCluster, event_log: Path) -> None:
     """The export's events as a Ray dataset (each worker reads day partitions itself), grouped by user and scored
     by up to ``cluster.workers`` actors into ``folder``."""
-    from igcore.cluster import connected
-
     with connected(cluster) as ray:
         events = ray.data.read_parquet(str(Path(event_log).resolve()), columns=EVENT_COLUMNS,
                                        file_extensions=["parquet"], partitioning=None)
