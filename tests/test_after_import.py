@@ -132,6 +132,7 @@ def test_an_import_moves_the_saved_online_state_without_replaying_the_log(traine
 
 def test_new_users_and_items_are_served_by_the_model_at_once(trained_store, tmp_path):
     path = copy_of(trained_store, tmp_path / "join")
+    before = load_file(str(checkpoint_dir(path) / SERVING))
     with Store(path) as store:
         after = import_and_refresh(store, io.BytesIO(NEW.encode()), name="new.csv")
         rows = recommend(store, "u4", k=3)  # a user the checkpoint never saw
@@ -139,8 +140,11 @@ def test_new_users_and_items_are_served_by_the_model_at_once(trained_store, tmp_
     assert "new to the model: 1 users, served from their events, and 1 items, 1 served" in after.model
     model = after.scorer.model
     saved, full = load_file(str(checkpoint_dir(path) / SERVING)), model.serving_state("")
-    for name in ("queries", "sources", "items", "hidden"):  # the graph moved: untouched users fused again
+    for name in ("queries", "sources", "items", "hidden"):
         assert np.allclose(saved[name], getattr(full, name), atol=1e-5), name
+    untouched = [after.scorer.user_ids.index(u) for u in after.scorer.user_ids if u not in ("u1", "u2", "u4")]
+    assert untouched and np.array_equal(saved["queries"][untouched], before["queries"][untouched])  # the item
+    assert np.array_equal(saved["items"][:len(before["items"])], before["items"])  # that joined re-ran no graph
     items = list(after.scorer.item_ids)
     c1 = items.index("C1")  # only u2 chose it: its id row is the mean of u2's other choices' (B1 twice)
     trained = [items.index(i) for i in ("B1", "B2", "B1", "B3", "A1")]

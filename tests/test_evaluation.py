@@ -12,7 +12,7 @@ from igcore.evaluate.baselines import ItemKNN, Markov, MostPop, RecencyPop
 from igcore.evaluate.protocols import EvalConfig, evaluate
 from igcore.evaluate.registry import resolve_model
 from igcore.evaluate.splits import leave_one_out, temporal_split
-from igcore.events import Interactions, from_arrays
+from igcore.events import Interactions, from_arrays, split_at
 
 
 def _log(rows: list[tuple[str, str, int]]) -> Interactions:
@@ -27,6 +27,15 @@ def test_leave_one_out_by_hand():
     assert ids(split.test) == [("a", "z"), ("b", "y"), ("c", "z")]  # b's tie kept in arrival order
     assert ids(split.valid) == [("a", "y")]
     assert ids(split.train) == [("a", "x"), ("b", "x")]
+
+
+def test_each_users_sequence_in_time_order_with_empty_runs_kept():
+    data = _log([("a", "x", 3), ("c", "y", 1), ("a", "z", 2), ("c", "x", 4)])
+    data = dataclasses.replace(data, user_ids=np.array(["a", "b", "c"], dtype=object), user=data.user * 2)
+    assert [data.item_ids[s].tolist() for s in data.sequences()] == [["z", "x"], [], ["y", "x"]]
+    values = np.arange(6)
+    for cuts in ([], [0], [2, 2, 5], [6]):
+        assert [p.tolist() for p in split_at(values, np.array(cuts))] == [p.tolist() for p in np.split(values, cuts)]
 
 
 def test_temporal_split_cutoffs_and_cold_counts():

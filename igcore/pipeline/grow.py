@@ -84,11 +84,13 @@ def cooccurrence_rows(trained_ids: torch.Tensor, events: Interactions, first: in
     on trained items of the users who chose it (each such user counted once per item); zero for an item whose
     users chose no trained item."""
     ids = trained_ids.detach().double()
-    trained = torch.as_tensor(events.item < n_trained)
+    new = events.item >= first
+    choosers = np.zeros(events.n_users, dtype=bool)
+    choosers[events.user[new]] = True  # only their events on trained items count: the rest of the log is skipped
+    trained = torch.as_tensor((events.item < n_trained) & choosers[events.user])
     users, items = torch.as_tensor(events.user), torch.as_tensor(events.item)
     user_sum = ids.new_zeros(events.n_users, ids.shape[1]).index_add_(0, users[trained], ids[items[trained]])
     user_count = ids.new_zeros(events.n_users).index_add_(0, users[trained], ids.new_ones(int(trained.sum())))
-    new = events.item >= first
     pairs = torch.as_tensor(np.unique(np.stack([events.item[new] - first, events.user[new]]), axis=1))
     n_new = events.n_items - first
     item_sum = ids.new_zeros(n_new, ids.shape[1]).index_add_(0, pairs[0], user_sum[pairs[1]])

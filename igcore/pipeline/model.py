@@ -73,8 +73,9 @@ class IgcoreRecommender(SeededModel):
     def resume(self, events: Interactions, weights: dict[str, torch.Tensor], saved: SavedOnline) -> bool:
         """Rebuild a trained model whose online state took in ``events`` and was saved as ``saved``
         (:meth:`saved_online`): the same state as the model that saved it, without replaying the log. Users and
-        items that joined since get empty memories; True when the saved item tables still serve (no item
-        joined), False when they are recomputed over the graph as it stands."""
+        items that joined since get empty memories. True when the saved item tables still serve: no item
+        joined, or the graph acts on users (its saved vectors hold until its next refresh, as after any event;
+        joined items only add their own rows); False when they are recomputed over the graph as it stands."""
         self._load(events, weights)
         tensors = {k: v.to(self.device) for k, v in saved.tensors.items()}
         items = tensors["base"].shape[0] - 1
@@ -83,10 +84,14 @@ class IgcoreRecommender(SeededModel):
             for name in ("memory", "last_update"):
                 mine, theirs = getattr(self.memory.tgn, name), tensors[name]
                 mine[:users], mine[self.n_users:self.n_users + items] = theirs[:users], theirs[users:]
-        kept = items == self.n_items
+        kept = items == self.n_items or not (self.cfg.use_graph and self.cfg.graph_on == "items")
         self.state.resume(events, saved.pending if kept else 0)
         if kept:
             base, graph_user = tensors["base"], tensors.get("graph_user")
+            if items < self.n_items:  # the joined items' rows, from their own weights
+                self.net.eval()
+                with torch.no_grad():
+                    base = torch.cat([base, self.net.items()[items + 1:]])
             if graph_user is not None and len(graph_user) < self.n_users:
                 graph_user = torch.cat([graph_user, graph_user.new_zeros(self.n_users - len(graph_user),
                                                                          graph_user.shape[1])])

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from igcore.events import Interactions
+from igcore.events import Interactions, split_at
 from igcore.update.memory import InterestMemory, Trace
 
 Features = Callable[[np.ndarray, np.ndarray], torch.Tensor]  # (items, event types) -> raw message features
@@ -44,7 +44,7 @@ class OnlineState:
         order = np.argsort(events.user, kind="stable")  # each user's events, in time order
         cuts = np.searchsorted(events.user[order], np.arange(1, self.n_users))
         for name, values in _fields(events):
-            setattr(self, name, np.split(np.asarray(values[order], dtype=np.int64), cuts))
+            setattr(self, name, split_at(np.asarray(values[order], dtype=np.int64), cuts))
 
     def replay(self, events: Interactions) -> None:
         """The canonical state for a log: histories, graph edges and memory rebuilt from ``events``."""
@@ -95,7 +95,7 @@ class OnlineState:
         users, starts = np.unique(events.user[order], return_index=True)
         for name, values in _fields(events):
             histories = getattr(self, name)
-            parts = np.split(np.asarray(values[order], dtype=np.int64), starts[1:])
+            parts = split_at(np.asarray(values[order], dtype=np.int64), starts[1:])
             for u, part in zip(users.tolist(), parts):
                 histories[u] = np.concatenate([histories[u], part])
 
