@@ -42,7 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from igcore.benchio import WORK, machine, read_json, today, write_json, write_section  # noqa: E402
-from igcore.devtools import REPO, chromium, quick_start_commands, served_app, wait_idle  # noqa: E402
+from igcore.devtools import REPO, bytecode_cache_on, chromium, quick_start_commands, served_app, wait_idle  # noqa: E402
 from igcore.interests.config import InterestConfig  # noqa: E402
 from igcore.interests.snapshots import build_snapshots  # noqa: E402
 from igcore.store import Store  # noqa: E402
@@ -219,7 +219,8 @@ def section(data: dict) -> str:
              "(Streamlit served on 127.0.0.1, Debian's Chromium through Playwright)\n",
              "Load average (1 min) when each part started: " + ", ".join(
                  f"{part} {data[part].get('load_before', 'not recorded')}" for part in ("explorer", "live", "fresh")
-                 if part in data) + " (2 cores: above 2, other work competed for them).\n",
+                 if part in data) + " (2 cores: above 2, other work competed for them). Python's bytecode cache: "
+             f"{data.get('bytecode_cache', 'not recorded')} (every process the bench starts may write it).\n",
              "| figure | measured | target |", "|---|---:|---:|"]
     ex = data.get("explorer")
     if ex:
@@ -259,7 +260,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=10)
     ap.add_argument("--adds", type=int, default=10)
     args = ap.parse_args()
-    data: dict = {"date": today(), "machine": machine(), "targets": TARGETS}
+    bytecode_cache_on()  # the condition: a normal install, Python's bytecode cache on
+    data: dict = {"date": today(), "machine": machine(), "targets": TARGETS, "bytecode_cache": "on"}
     for part, run in (("explorer", lambda: run_explorer(args.users)), ("live", lambda: run_live(args.adds)),
                       ("fresh", run_fresh)):
         if args.part in (part, "all"):  # each part is saved when done, so a later failure keeps it

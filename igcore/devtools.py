@@ -1,6 +1,7 @@
 """Driving the product from outside, as a user does: shared by the tests and the bench scripts.
 
-``quick_start_commands`` reads the README's two commands; ``served_app`` starts the app as users do
+``quick_start_commands`` reads the README's two commands; ``bytecode_cache_on`` lets the processes they start
+write Python's bytecode cache; ``served_app`` starts the app as users do
 (``igcore app``) on 127.0.0.1 on a free port against a given store and waits for its health endpoint;
 ``chromium`` launches Debian's Chromium through Playwright (never a downloaded browser) with the flags that keep
 it offline; ``wait_idle`` waits until Streamlit has finished running the page's script; ``patiently`` retries
@@ -34,6 +35,15 @@ def quick_start_commands() -> list[str]:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S)]
+
+
+def bytecode_cache_on() -> None:
+    """Let this process and every process it starts write Python's bytecode cache, as a normal install does. A
+    fresh venv holds none (the README installs with ``pip --no-compile``), and a shell may set
+    ``PYTHONDONTWRITEBYTECODE``: every new process (a CLI run, a Streamlit server, a Ray worker) would then
+    compile torch, Ray and Streamlit from source again."""
+    sys.dont_write_bytecode = False
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def free_port() -> int:

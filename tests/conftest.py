@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-# A fresh clone's venv holds no bytecode (pip --no-compile), and a shell may set PYTHONDONTWRITEBYTECODE: every
-# process the suite starts (CLI runs, Streamlit servers, Ray workers) would then compile torch, Ray and Streamlit
-# from source again. The suite's processes write the cache once, as a normal install does.
-sys.dont_write_bytecode = False
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+from igcore.devtools import bytecode_cache_on
+
+bytecode_cache_on()  # the suite's processes compile each library once, not once per process
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 if "PYTEST_XDIST_WORKER" in os.environ:  # two workers share the two cores: one math thread each, not two
