@@ -81,21 +81,35 @@ def main() -> None:
     summary = {n: {"valid_ndcg@10": median_of(n), "ratio_to_one_worker": round(median_of(n) / one, 4) if one else None}
                for n in sorted({r["workers"] for r in rows})}
     command = "python bench/distributed.py " + " ".join(sys.argv[1:])
-    write_json("distributed", {"date": today(), "machine": machine(), "command": command.strip(),
-                               "settings": overrides, "load_average": round(load, 2), "rows": rows,
-                               "summary": summary})
+    data = {"date": today(), "machine": machine(), "command": command.strip(), "settings": overrides,
+            "load_average": round(load, 2), "rows": rows, "summary": summary}
+    write_json("distributed", data)
+    write_section("distributed", section(data))
+
+
+def section(data: dict) -> str:
+    """The table: each run against one Ray worker with the same seed, then the medians over seeds."""
+    rows, seeds = data["rows"], len({r["seed"] for r in data["rows"]})
+    one = {r["seed"]: r["valid_ndcg@10"] for r in rows if r["workers"] == 1}
     lines = ["## Data-parallel training (Ray)", "",
-             f"Data-parallel training on a local Ray cluster (Ray Train `TorchTrainer`, disjoint user shards, DDP), "
-             f"the bundled sample, validation NDCG@10 on each user's last event, early stopping as `igcore train`; "
-             f"{args.seeds} seed(s), medians; load average {load:.1f} at the start. {today()}, {machine()}. `{command.strip()}`", "",
+             "Data-parallel training on a local Ray cluster (Ray Train `TorchTrainer`, disjoint user shards, DDP), "
+             "the bundled sample, validation NDCG@10 on each user's last event, early stopping as `igcore train`; "
+             f"{seeds} seed(s); load average {data['load_average']:.1f} at the start. {data['date']}, "
+             f"{data['machine']}. `{data['command']}`", "",
              "| run | users per worker | validation NDCG@10 | ratio to 1 Ray worker | epochs (best) | wall s |",
              "|---|---|---:|---:|---:|---:|"]
+
+    def name(workers: int) -> str:
+        return f"Ray, {workers} worker(s)" if workers else "one process, no Ray"
+
     for r in rows:
-        name = f"Ray, {r['workers']} worker(s)" if r["workers"] else "one process, no Ray"
-        ratio = f"{r['valid_ndcg@10'] / one:.3f}" if one else "-"
-        lines.append(f"| {name} (seed {r['seed']}) | {', '.join(map(str, r['users_per_worker']))} | "
+        ratio = f"{r['valid_ndcg@10'] / one[r['seed']]:.3f}" if r["seed"] in one else "-"
+        lines.append(f"| {name(r['workers'])} (seed {r['seed']}) | {', '.join(map(str, r['users_per_worker']))} | "
                      f"{r['valid_ndcg@10']:.4f} | {ratio} | {r['epochs']} ({r['best_epoch']}) | {r['wall_s']} |")
-    write_section("distributed", "\n".join(lines))
+    for workers, m in data["summary"].items():
+        ratio = f"{m['ratio_to_one_worker']:.3f}" if m["ratio_to_one_worker"] is not None else "-"
+        lines.append(f"| **{name(int(workers))}, median of {seeds} seeds** | | {m['valid_ndcg@10']:.4f} | {ratio} | | |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
