@@ -102,10 +102,26 @@ user = st.selectbox("User (most recently active first; type an id to pick anothe
 if user is None:
     st.stop()
 ss = st.session_state
+
+
+def _last_add(user: str, stamp: float) -> dashboard.AddResult | None:
+    """The add shown until the store changes: the last one, if it was this user's and nothing came after it."""
+    found = ss.get("live_add_result")
+    return found[2] if found is not None and found[:2] == (user, stamp) else None
+
+
+def _view_now(user: str, stamp: float) -> dashboard.View | None:
+    """The user's view at ``stamp``: the one the last add computed, else the cached one (None without events)."""
+    added = _last_add(user, stamp)
+    if added is not None and added.after is not None:
+        return added.after
+    return _view(str(path), stamp, user, model_key, live) if _state(str(path), stamp, user) is not None else None
+
+
 if ss.get("live_add_submit") or ss.get("live_import"):
     # This run answers an add: do it before anything below is read, so the whole page shows the store after it
     # (count, last time, next default time) in this one run.
-    old = _view(str(path), stamp, user, model_key, live) if _state(str(path), stamp, user) is not None else None
+    old = _view_now(user, stamp)
     if ss.get("live_add_submit"):
         data, name = dashboard.event_csv([(user, ss["live_item"], ss["live_type"], ss["live_time"])]), "live form"
     else:
@@ -115,11 +131,8 @@ if ss.get("live_add_submit") or ss.get("live_import"):
     stamp = common.stamp()
     ss["live_add_result"] = (user, stamp, result)  # shown until the store changes
 state = _state(str(path), stamp, user)
-added = ss.get("live_add_result")
-added = added[2] if added is not None and added[:2] == (user, stamp) else None
-# The user's view now: the one the add just computed, else the cached one (``before`` the next action).
-before = added.after if added is not None and added.after is not None else \
-    _view(str(path), stamp, user, model_key, live) if state is not None else None
+added = _last_add(user, stamp)
+before = _view_now(user, stamp)  # ``before`` the next action
 if state is None:
     st.warning("This user has no events yet: add one below to start their interest graph.")
 else:
