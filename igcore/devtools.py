@@ -1,7 +1,7 @@
 """Driving the product from outside, as a user does: shared by the tests and the bench scripts.
 
-``quick_start_commands`` reads the README's two commands; ``bytecode_cache_on`` lets the processes they start
-write Python's bytecode cache; ``served_app`` starts the app as users do
+``quick_start_commands`` reads the README's two commands; ``bytecode_cache_on`` turns Python's bytecode cache on
+for this process and those it starts; ``served_app`` starts the app as users do
 (``igcore app``) on 127.0.0.1 on a free port against a given store and waits for its health endpoint;
 ``chromium`` launches Debian's Chromium through Playwright (never a downloaded browser) with the flags that keep
 it offline; ``wait_idle`` waits until Streamlit has finished running the page's script; ``patiently`` retries
