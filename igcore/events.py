@@ -96,10 +96,22 @@ def load_interactions(store: Store, after_event_id: int | None = None,
     given = [(sql, int(v)) for sql, v in bounds if v is not None]
     where = ("WHERE " + " AND ".join(sql for sql, _ in given)) if given else ""
     params = [v for _, v in given]
-    cols = store.con.execute(
-        f"SELECT user_id, item_id, event_type, epoch(ts)::BIGINT AS ts FROM events {where} ORDER BY ts, event_id",
-        params).fetchnumpy()
-    return from_arrays(cols["user_id"], cols["item_id"], cols["ts"], cols["event_type"])
+    # DuckDB numbers the ids (sorted as from_arrays sorts them: by code point), so no id string reaches Python
+    # per event; the distinct ids come apart, once each.
+    cols = store.con.execute(f"""
+        WITH e AS (SELECT user_id, item_id, event_type, ts, event_id FROM events {where})
+        SELECT (dense_rank() OVER (ORDER BY user_id) - 1)::BIGINT AS user_code,
+               (dense_rank() OVER (ORDER BY item_id) - 1)::BIGINT AS item_code,
+               (dense_rank() OVER (ORDER BY event_type) - 1)::SMALLINT AS type_code,
+               epoch(e.ts)::BIGINT AS seconds
+        FROM e ORDER BY e.ts, e.event_id""", params).fetchnumpy()
+
+    def ids(column: str) -> np.ndarray:
+        rows = store.rows(f"SELECT DISTINCT {column} FROM events {where} ORDER BY 1", params)
+        return np.array([r[0] for r in rows], dtype=object)
+
+    return Interactions(cols["user_code"], cols["item_code"], cols["seconds"], cols["type_code"], ids("user_id"),
+                        ids("item_id"), tuple(ids("event_type").tolist()))
 
 
 def last_event_id(store: Store) -> int:

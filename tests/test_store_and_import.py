@@ -14,6 +14,7 @@ import pytest
 
 from igcore.config import IngestConfig
 from igcore.errors import FileTooLargeError, StoreLockedError
+from igcore.events import from_arrays, load_interactions
 from igcore.ingest import import_events, import_items
 from igcore.ingest import runner as runner_module
 from igcore.ingest import source as source_module
@@ -42,6 +43,24 @@ def test_event_ids_keep_file_order_for_equal_timestamps(store, tmp_path):
     rows = "".join(f"u1,i{k},view,100\n" for k in (5, 3, 9, 1, 7))
     import_events(store, write_csv(tmp_path / "a.csv", H + rows))
     assert [r[0] for r in store.rows("SELECT item_id FROM events ORDER BY event_id")] == ["i5", "i3", "i9", "i1", "i7"]
+
+
+def test_loaded_events_are_numbered_as_from_arrays_numbers_them(store, tmp_path):
+    rows = [("u10", "é", "2024-01-01 00:00:05", "view"), ("u2", "z", "2024-01-01 00:00:01", "purchase"),
+            ("U1", "a", "2024-01-01 00:00:01", "view"), ("u10", "Z", "2024-01-01 00:00:03", "cart")]
+    import_events(store, write_csv(tmp_path / "e.csv", "user_id,item_id,timestamp,event_type\n" +
+                                   "".join(",".join(r) + "\n" for r in rows)))
+    loaded = load_interactions(store)
+    assert loaded.user_ids.tolist() == ["U1", "u10", "u2"] and loaded.item_ids.tolist() == ["Z", "a", "z", "é"]
+    assert loaded.type_names == ("cart", "purchase", "view")  # sorted by code point, as from_arrays sorts
+    assert loaded.user.tolist() == [2, 0, 1, 1] and loaded.item.tolist() == [2, 1, 0, 3]  # time, then file order
+    expected = from_arrays(["u2", "U1", "u10", "u10"], ["z", "a", "Z", "é"], [1704067201, 1704067201, 1704067203,
+                           1704067205], ["purchase", "view", "cart", "view"])
+    for field in ("user", "item", "ts", "event_type", "user_ids", "item_ids"):
+        assert getattr(loaded, field).tolist() == getattr(expected, field).tolist(), field
+    since = load_interactions(store, after_event_id=2)  # the file's last two rows: numbered among themselves
+    assert since.user_ids.tolist() == ["U1", "u10"] and since.type_names == ("cart", "view")
+    assert since.user.tolist() == [0, 1] and since.event_type.tolist() == [1, 0]
 
 
 def test_uploaded_file_object_is_imported_and_named(store):
