@@ -158,6 +158,19 @@ def test_new_users_and_items_are_served_by_the_model_at_once(trained_store, tmp_
     assert np.allclose(again.score(users), model.score(users), atol=1e-5)
 
 
+def test_an_item_that_joins_gets_the_trained_attribute_tokens_of_its_catalogue_row(trained_store, tmp_path):
+    path = copy_of(trained_store, tmp_path / "attrs")
+    with Store(path) as store:  # a new catalogue row with a trained category and brand, then an event on it
+        import_and_refresh(store, io.BytesIO(b"item_id,title,category,brand\nA4,Trail Sock,Running,Stride\n"),
+                           kind="items", name="a4.csv")
+        after = import_and_refresh(store, io.BytesIO(f"user_id,item_id,event_type,timestamp\nu1,A4,view,"
+                                                     f"{T0 + 30 * 3600}\n".encode()), name="a4-event.csv")
+    items = list(after.scorer.item_ids)
+    attrs = after.scorer.model.net.items.attrs  # rows 1-based: row 0 pads
+    assert items[-1] == "A4" and attrs[items.index("A4") + 1].count_nonzero() == 2
+    assert torch.equal(attrs[items.index("A4") + 1], attrs[items.index("A1") + 1])  # Running, Stride: as A1
+
+
 def test_forgetting_a_user_who_joined_after_training_leaves_no_trace_beside_the_model(trained_store, tmp_path):
     path = copy_of(trained_store, tmp_path / "forget")
     with Store(path) as store:
