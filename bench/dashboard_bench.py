@@ -8,8 +8,8 @@ explorer: a copy of the Beauty store (bench/.work/beauty.duckdb, from ``igcore d
           as many other users are opened from a link in a fresh page load (Streamlit's front end boots again).
           The first view warms the app's process (imports, store-wide lists) and is reported apart.
 live:     the bundled sample with a model trained as the Pipeline page trains it; on the Live page an analyst
-          adds an event for the selected user ``--adds`` times, each timed from the click until the page is idle
-          with the new event counted and graph and recommendations redrawn (the first add, which loads the
+          adds an event for the selected user ``--adds`` times, each timed from the click until the new event is
+          counted and graph and recommendations are redrawn (the graph, drawn last, names the new event's time) (the first add, which loads the
           page's caches, apart), beside the page's own "Updated in" figure.
 fresh:    ``git clone`` of this repository into a temporary folder, then the README's first command run there
           verbatim (venv, pip install from the local package index/cache, ``igcore app`` on port 8501, which
@@ -51,6 +51,11 @@ TARGETS = {"explorer_s": 1.5, "link_s": 2.5, "live_s": 1.0, "fresh_s": 150.0, "f
 GRAPH_OF = ("user => Array.from(document.querySelectorAll('iframe')).some(f => { try { const d = f.contentDocument; "
             "const h = d && d.querySelector('h1'); return h !== null && h.textContent.includes('Interests of ' + user "
             "+ ' at') && d.querySelector('canvas') !== null; } catch (e) { return false; } })")
+# The Live page draws the user's graph last after an add: its heading names the new event's time when redrawn.
+GRAPH_AT = ("at => Array.from(document.querySelectorAll('iframe')).some(f => { try { const d = f.contentDocument; "
+            "const h = d && d.querySelector('h1'); return h !== null && h.textContent.endsWith(at) && "
+            "d.querySelector('canvas') !== null; } catch (e) { return false; } })")
+COUNTED = "text => document.body.innerText.includes(text)"
 SEARCH_PLACEHOLDER = "the whole id or a part of it"
 CHART_DRAWN = "[data-testid='stPlotlyChart'] .main-svg"
 GRAPH_DRAWN = ("() => Array.from(document.querySelectorAll('iframe')).some(f => { try { "
@@ -114,7 +119,9 @@ def run_explorer(n_users: int) -> dict:
 def run_live(n_adds: int) -> dict:
     """The Live page on the bundled sample with a model trained by the Pipeline page's defaults: an analyst adds
     an event for the selected user ``n_adds`` times; each add is timed in the browser from the click until the
-    page is idle again with the user's new event count, graph and recommendations drawn, and by the page's own
+    new event is counted and the user's graph, which the page draws after the recommendations, names the new
+    event's time in its heading (both polled every 20 ms; the page must be idle before the next add), and by the
+    page's own
     "Updated in" figure (import, snapshot update, online model update, new graph). The first add warms the
     page's caches and is reported apart."""
     from igcore.dashboard.overview import prepare_store
@@ -134,15 +141,18 @@ def run_live(n_adds: int) -> dict:
             for i in range(n_adds + 1):
                 page.get_by_text(count_of).first.wait_for(timeout=300_000)
                 before = int(count_of.search(page.inner_text("body")).group(1).replace(",", ""))
+                at = page.get_by_label("Time (UTC; ISO-8601 or unix seconds)").input_value()  # the new event's
                 t0 = time.perf_counter()
                 page.get_by_role("button", name="Add the event").click()
-                try:
-                    page.get_by_text(f"{before + 1:,} events, the last at").wait_for(timeout=120_000)
+                try:  # polled every 20 ms: a locator's own wait backs off to half a second between looks
+                    page.wait_for_function(COUNTED, arg=f"{before + 1:,} events, the last at", timeout=120_000,
+                                           polling=20)
+                    page.wait_for_function(GRAPH_AT, arg=f" at {at}Z", timeout=120_000, polling=20)
                 except Exception:
                     page.screenshot(path=str(WORK / "dashboard_live_failed.png"), full_page=True)
                     raise
-                wait_idle(page)
                 seconds = time.perf_counter() - t0
+                wait_idle(page)  # the run is over before the next add (not timed)
                 metric = page.locator("[data-testid='stMetric']").filter(has_text="Updated in").inner_text()
                 if i:  # the first add warms the caches: reported apart
                     browser.append(seconds)
