@@ -9,8 +9,8 @@ explorer: a copy of the Beauty store (bench/.work/beauty.duckdb, from ``igcore d
           The first view warms the app's process (imports, store-wide lists) and is reported apart.
 live:     the bundled sample with a model trained as the Pipeline page trains it; on the Live page an analyst
           adds an event for the selected user ``--adds`` times, each timed from the click until the new event is
-          counted and graph and recommendations are redrawn (the graph, drawn last, names the new event's time) (the first add, which loads the
-          page's caches, apart), beside the page's own "Updated in" figure.
+          counted and the user's graph, which the page draws last, names the new event's time (the first add,
+          which loads the page's caches, apart), beside the page's own "Updated in" figure.
 fresh:    ``git clone`` of this repository into a temporary folder, then the README's first command run there
           verbatim (venv, pip install from the local package index/cache, ``igcore app`` on port 8501, which
           loads the bundled sample and builds its snapshots before the server answers); Chromium opens the
@@ -121,9 +121,8 @@ def run_live(n_adds: int) -> dict:
     an event for the selected user ``n_adds`` times; each add is timed in the browser from the click until the
     new event is counted and the user's graph, which the page draws after the recommendations, names the new
     event's time in its heading (both polled every 20 ms; the page must be idle before the next add), and by the
-    page's own
-    "Updated in" figure (import, snapshot update, online model update, new graph). The first add warms the
-    page's caches and is reported apart."""
+    page's own "Updated in" figure (import, snapshot update, online model update, new graph). The first add
+    warms the page's caches and is reported apart."""
     from igcore.dashboard.overview import prepare_store
     from igcore.dashboard.training import pipeline_config, train_pipeline
 
