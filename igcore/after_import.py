@@ -73,23 +73,25 @@ def refresh_after_import(store: Store, report: ImportReport, since_event_id: int
     """Steps 1 and 2 for the events stored after ``since_event_id``."""
     new = users_items_since(store, since_event_id)
     model_dir = Path(model_dir or default_checkpoint(store))
-    scorer, model_line = _refresh_model(store, model_dir, bool(new), progress)
-    snapshots, ok = _refresh_snapshots(store, scorer, model_dir, progress)
+    scorer, served, model_line = _refresh_model(store, model_dir, bool(new), progress)
+    snapshots, ok = _refresh_snapshots(store, served or scorer, model_dir, progress)
     return AfterImport(report, sorted({u for u, _ in new}), model_line, snapshots, ok, scorer,
                        last_event_id(store))
 
 
 def _refresh_model(store: Store, model_dir: Path, any_new: bool,
-                   progress: Progress) -> tuple[ModelScorer | None, str]:
+                   progress: Progress) -> tuple[ModelScorer | None, ModelScorer | None, str]:
+    """The refreshed model, the serving state it saved (what the touched users' snapshots are scored with: the
+    scores ``igcore recommend`` ranks by, without encoding those users again), and the report's line."""
     if not has_checkpoint(model_dir):
-        return None, "no trained model: recommendations come from the evidence scorer"
+        return None, None, "no trained model: recommendations come from the evidence scorer"
     if not any_new:
-        return None, "no new events: the model's state is unchanged"
+        return None, None, "no new events: the model's state is unchanged"
     progress("model", 0, 1, {})
     try:
         online, meta = refresh(store, model_dir)
     except IgcoreError as exc:  # e.g. a checkpoint of an older network: the import stands, the model says why
-        return None, f"not refreshed: {exc}"
+        return None, None, f"not refreshed: {exc}"
     progress("model", 1, 1, {})
     if online.fed is not None:
         line = (f"online state moved by the {len(online.fed.events):,} new events (resumed from its saved state; "
@@ -98,7 +100,8 @@ def _refresh_model(store: Store, model_dir: Path, any_new: bool,
         known = sum(len(h) for h in online.model.state.items)
         line = (f"online state rebuilt from the {known:,} stored events ({known - meta['events']:+,} since "
                 "training; no gradient steps), serving state saved")
-    return ModelScorer.from_meta(online.model, meta), line + joined_line(online.new)
+    served = ModelScorer.from_meta(online.served, meta) if online.served is not None else None
+    return ModelScorer.from_meta(online.model, meta), served, line + joined_line(online.new)
 
 
 def joined_line(new: Joined) -> str:

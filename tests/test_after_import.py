@@ -97,6 +97,14 @@ def test_cli_data_page_and_live_page_leave_the_same_state(trained_store, tmp_pat
     assert not np.array_equal(cli["serving"]["queries"], before["queries"])  # the new events moved users
     scores = held.scorer.model.score(np.arange(len(cli["serving"]["queries"])))
     assert np.allclose(scores, cli["serving"]["queries"] @ cli["serving"]["items"].T, atol=1e-5)
+    recs = cli["recommendation_snapshots"]
+    with Store(via_cli, read_only=True) as store:  # the touched users' model lists rank by recommend's scores
+        for user in ("u1", "u2", "u4"):
+            mine = recs[(recs["user_id"] == user) & (recs["scorer"] == "model")]
+            latest = mine[mine["snapshot_no"] == mine["snapshot_no"].max()].sort_values("rank")
+            served = {r["item_id"]: r["score"] for r in recommend(store, user, k=100, exclude="none") if "rank" in r}
+            assert len(latest) > 0
+            assert latest["score"].tolist() == pytest.approx([served[i] for i in latest["item_id"]], abs=1e-6)
 
 
 def test_an_import_moves_the_saved_online_state_without_replaying_the_log(trained_store, tmp_path):

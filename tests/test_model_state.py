@@ -19,7 +19,7 @@ from igcore.pipeline.graphs import training_graph
 from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.replay import MemoryReplay
 from igcore.pipeline.trainer import batch_loss
-from igcore.pipeline.windows import Windows, prefix_windows, training_rows, training_windows
+from igcore.pipeline.windows import Windows, length_chunks, prefix_windows, training_rows, training_windows
 from igcore.update.memory import prior_events
 from igcore.update.online import OnlineState
 
@@ -150,6 +150,25 @@ def test_the_score_that_ranks_is_the_query_plus_the_best_interest(fitted):
     assert np.allclose(scores, by_hand, atol=1e-5) and np.allclose(serving.score(users), scores, atol=1e-5)
     assert serving.interests.shape == (model.n_users, 3, 16)
     assert np.allclose(serving.interest_weights.sum(1), 1.0, atol=1e-5)
+
+
+def test_serving_chunks_group_similar_lengths_within_their_limits():
+    lengths = np.array([50, 3, 0, 3, 12, 50, 2])
+    chunks = length_chunks(lengths, rows=3, positions=60)
+    assert [c.tolist() for c in chunks] == [[2, 6, 1], [3, 4], [0], [5]]  # 3 x 3, 2 x 12, then 1 x 50 each
+    assert [c.tolist() for c in length_chunks(lengths, rows=10, positions=10)] == [[2, 6, 1], [3], [4], [0], [5]]
+    assert length_chunks(np.zeros(0, dtype=np.int64), rows=4, positions=8) == []
+
+
+def test_the_serving_state_in_length_chunks_is_the_one_of_all_users_at_once(fitted, monkeypatch):
+    model, _ = fitted
+    whole = model.serving_state("k")
+    monkeypatch.setattr("igcore.pipeline.model.SERVING_POSITIONS", 8)  # a chunk per history length or two
+    lengths = [len(h) for h in model.state.items]
+    assert len(length_chunks(np.minimum(lengths, model.cfg.max_len), 2048, 8)) > 3
+    chunked = model.serving_state("k")
+    for name in ("queries", "sources", "hidden", "interests", "interest_weights"):
+        assert np.allclose(getattr(chunked, name), getattr(whole, name), atol=1e-5), name
 
 
 def test_a_window_cut_into_prefixes_keeps_each_positions_inputs_and_target():

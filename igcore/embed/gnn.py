@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch_geometric.nn import GATConv, GCNConv, GINConv, LGConv, SAGEConv
+
+from igcore.embed.pyg import GATConv, GCNConv, GINConv, LGConv, SAGEConv
 
 LayerFactory = Callable[[int, int], nn.Module]
 

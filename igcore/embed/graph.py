@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch_geometric.utils import to_torch_csr_tensor
 
 from igcore.embed.gnn import GraphEncoder, bipartite_edge_index
+from igcore.embed.pyg import to_torch_csr_tensor
 
 Edges = Sequence[tuple[np.ndarray, np.ndarray]]  # chunks of (user index, item index) arrays
 

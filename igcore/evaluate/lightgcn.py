@@ -9,9 +9,9 @@ import warnings
 
 import numpy as np
 import torch
-from torch_geometric.nn.models import LightGCN as PygLightGCN
-from torch_geometric.utils import to_torch_csr_tensor
 
+from igcore.embed.pyg import LightGCN as PygLightGCN
+from igcore.embed.pyg import to_torch_csr_tensor
 from igcore.events import Interactions
 from igcore.pipeline.training import SeededModel, fit_with_early_stopping
 from igcore.ranking import top_k

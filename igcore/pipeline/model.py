@@ -24,7 +24,7 @@ from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.grow import Joined
 from igcore.pipeline.net import IgcoreNet, ItemTables
 from igcore.pipeline.training import SeededModel, validation_ndcg
-from igcore.pipeline.windows import windows
+from igcore.pipeline.windows import length_chunks, windows
 from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress, no_progress
 from igcore.ranking import top_k
@@ -32,6 +32,8 @@ from igcore.recommend.serving import ServingState
 from igcore.update.memory import InterestMemory
 from igcore.update.online import OnlineState
 from igcore.update.saved import SavedOnline
+
+SERVING_POSITIONS = 8192  # window positions (rows times the longest row) per sequence-encoder call when serving
 
 MEMORY_STATE = {"memory", "last_update", "_assoc"}  # replayed from events, not saved
 
@@ -266,16 +268,22 @@ class IgcoreRecommender(SeededModel):
     def _serving_rows(self, rows: np.ndarray, key: str, chunk: int,
                       hidden: torch.Tensor | None = None) -> ServingState:
         """The serving arrays of ``rows`` alone (in that order); with ``hidden`` (a sequence state per row),
-        fused from those states without the sequence encoder (and without interests)."""
-        parts = [self._queries(rows[lo:lo + chunk], None if hidden is None else hidden[lo:lo + chunk])
-                 for lo in range(0, len(rows), chunk)]
+        fused from those states without the sequence encoder (and without interests). Users are encoded in
+        chunks of similar history length (:func:`length_chunks`)."""
+        if hidden is None:
+            lengths = np.array([min(len(self.state.items[u]), self.cfg.max_len) for u in rows], dtype=np.int64)
+            groups = length_chunks(lengths, chunk, SERVING_POSITIONS)
+        else:
+            groups = [np.arange(lo, min(lo + chunk, len(rows))) for lo in range(0, len(rows), chunk)]
+        parts = [self._queries(rows[g], None if hidden is None else hidden[g]) for g in groups]
+        back = torch.as_tensor(np.argsort(np.concatenate(groups))) if groups else None  # to the order of ``rows``
         k, d = self.cfg.interests, self.cfg.dim
 
         def joined(name: str, *shape: int) -> np.ndarray | None:
             values = [getattr(p, name) for p in parts if getattr(p, name) is not None]
             if not values and parts and name.startswith("interest"):
                 return None
-            out = torch.cat(values) if values else torch.zeros(len(rows), *shape)
+            out = torch.cat(values)[back.to(values[0].device)] if values else torch.zeros(len(rows), *shape)
             return np.ascontiguousarray(out.float().cpu().numpy(), dtype=np.float32)
 
         return ServingState(joined("query", d), joined("sources", self.net.n_sources),

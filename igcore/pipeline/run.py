@@ -96,13 +96,15 @@ def refresh(store: Store, path: Path | None = None) -> tuple[Online, dict]:
     path, config, meta, data = _checkpoint_events(store, path, None)
     online = _online_model(store, path, config, meta, data)
     model, fed = online.model, online.fed
-    if "checkpoint_id" in meta:
-        key = state_key(meta["checkpoint_id"], data)
-        since = load_serving(path / SERVING, fed.key) if fed is not None else None
-        model.serving_state(key, since, fed.events.user if since is not None else None,
-                            fed is not None and fed.refreshed).save(path / SERVING)
-        model.saved_online(key, len(data), online.joined).save(path / ONLINE)
-    return online, meta
+    if "checkpoint_id" not in meta:
+        return online, meta
+    key = state_key(meta["checkpoint_id"], data)
+    since = load_serving(path / SERVING, fed.key) if fed is not None else None
+    served = model.serving_state(key, since, fed.events.user if since is not None else None,
+                                 fed is not None and fed.refreshed)
+    served.save(path / SERVING)
+    model.saved_online(key, len(data), online.joined).save(path / ONLINE)
+    return dataclasses.replace(online, served=served), meta
 
 
 def serving_state(store: Store, path: Path | None = None) -> tuple[ServingState, dict, Path]:
@@ -110,12 +112,9 @@ def serving_state(store: Store, path: Path | None = None) -> tuple[ServingState,
     checkpoint's record and folder: what batch scoring ranks with."""
     path = Path(path or default_checkpoint(store))
     online, meta = refresh(store, path)
-    if "checkpoint_id" not in meta:
+    if online.served is None:
         raise IgcoreError(f"the checkpoint at {path} predates serving states: train it again (igcore train)")
-    state = load_serving(path / SERVING, state_key(meta["checkpoint_id"], reindexed(load_interactions(store), meta)))
-    if state is None:
-        raise IgcoreError(f"the serving state at {path} does not match the store's events: run igcore update")
-    return state, meta, path
+    return online.served, meta, path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,12 +130,14 @@ class Fed:
 @dataclasses.dataclass(frozen=True)
 class Online:
     """A model with its online state at the store's events; what was fed to its saved state (None: the log was
-    replayed); every user and item that joined it after training, and those that joined just now."""
+    replayed); every user and item that joined it after training, and those that joined just now; after
+    :func:`refresh`, the serving state it saved (it scores as the model does, from arrays)."""
 
     model: IgcoreRecommender
     fed: Fed | None
     joined: Joined
     new: Joined
+    served: ServingState | None = None
 
 
 def _online_model(store: Store, path: Path, config: PipelineConfig, meta: dict[str, Any],

@@ -87,6 +87,21 @@ def windows(state: OnlineState, users: list[int], max_len: int, n_gap_buckets: i
     return Windows(items, types, gaps, targets, (items > 0).sum(axis=1), np.asarray(users, dtype=np.int64))
 
 
+def length_chunks(lengths: np.ndarray, rows: int, positions: int) -> list[np.ndarray]:
+    """Indexes into ``lengths`` (windows' lengths) in chunks of similar length, shortest first: each chunk has
+    at most ``rows`` rows and, cut to its longest row (:meth:`Windows.batch`), at most ``positions`` positions
+    (a chunk has one row at least), so that short histories are not padded to a long one's length."""
+    order = np.argsort(lengths, kind="stable")
+    width = np.maximum(np.asarray(lengths)[order], 1)
+    out, lo = [], 0
+    while lo < len(order):
+        ahead = width[lo:lo + rows]  # a chunk of the next k rows is k times its k-th width, which grows with k
+        k = max(1, int(np.count_nonzero(np.arange(1, len(ahead) + 1) * ahead <= positions)))
+        out.append(order[lo:lo + k])
+        lo += k
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingRows:
     """The training rows of every user with a target, gathered per batch from the training log's columns grouped

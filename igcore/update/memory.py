@@ -30,7 +30,8 @@ import dataclasses
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.nn.models.tgn import IdentityMessage, LastAggregator, TGNMemory
+
+from igcore.embed.pyg import IdentityMessage, LastAggregator, TGNMemory
 
 
 @dataclasses.dataclass(frozen=True)
