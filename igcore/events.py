@@ -9,7 +9,7 @@ there are events, which imports the log holds) are written once here rather than
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -144,17 +144,12 @@ def users_items_since(store: Store, after_event_id: int) -> list[tuple[str, str]
         "SELECT DISTINCT user_id, item_id FROM events WHERE event_id > ? ORDER BY 1, 2", [int(after_event_id)])]
 
 
-def newcomers(known: Iterable[str], ids: Iterable[str]) -> list[str]:
-    """The ids of ``ids`` that ``known`` lacks, each once, in the order they first appear."""
-    seen, out = set(known), []
-    for x in ids:
-        if x not in seen:
-            seen.add(x)
-            out.append(x)
-    return out
-
-
-def first_seen(codes: np.ndarray) -> np.ndarray:
-    """The distinct values of ``codes`` in the order they first appear."""
-    values, first = np.unique(codes, return_index=True)
-    return values[np.argsort(first, kind="stable")]
+def newcomers(known: Sequence[str], ids: np.ndarray, codes: np.ndarray) -> list[str]:
+    """The ids ``ids[codes]`` names (events' codes into their id array) that ``known`` lacks, each once, in the
+    order of their first event; only the events of such ids are searched."""
+    known = set(known)
+    new = np.fromiter((x not in known for x in ids), dtype=bool, count=len(ids))
+    if not new.any():
+        return []
+    values, first = np.unique(codes[new[codes]], return_index=True)
+    return ids[values[np.argsort(first, kind="stable")]].tolist()

@@ -179,6 +179,19 @@ def test_an_item_that_joins_gets_the_trained_attribute_tokens_of_its_catalogue_r
     assert torch.equal(attrs[items.index("A4") + 1], attrs[items.index("A1") + 1])  # Running, Stride: as A1
 
 
+def test_a_joined_item_gets_the_recorded_tokens_after_the_trained_items_rows_changed(trained_store, tmp_path):
+    path = copy_of(trained_store, tmp_path / "renamed")
+    with Store(path) as store:  # every trained item's category renamed, then a new item of the old ones
+        store.con.execute("UPDATE items SET category = 'Renamed ' || category")
+        import_and_refresh(store, io.BytesIO(b"item_id,title,category,brand\nA4,Trail Sock,Running,Stride\n"),
+                           kind="items", name="a4.csv")
+        after = import_and_refresh(store, io.BytesIO(f"user_id,item_id,event_type,timestamp\nu1,A4,view,"
+                                                     f"{T0 + 30 * 3600}\n".encode()), name="a4-event.csv")
+    items = list(after.scorer.item_ids)
+    attrs = after.scorer.model.net.items.attrs
+    assert torch.equal(attrs[items.index("A4") + 1], attrs[items.index("A1") + 1])  # the trained Running, Stride
+
+
 def test_forgetting_a_user_who_joined_after_training_leaves_no_trace_beside_the_model(trained_store, tmp_path):
     path = copy_of(trained_store, tmp_path / "forget")
     with Store(path) as store:

@@ -41,5 +41,18 @@ def test_joined_items_get_text_and_the_trained_attribute_vocabulary():
     assert bigger[ID_ROWS].shape == (4, 2) and torch.equal(bigger[TEXT_ROWS][3], torch.tensor([0.5, -0.5]))
 
 
+def test_joined_items_use_the_recorded_vocabulary_whatever_the_catalogue_says_of_trained_items():
+    side = SideInfo(text={}, attrs={"i2": ["b:Acme", "c:Tea", "c:New"]})  # the trained items' rows are gone
+    weights = {ID_ROWS: torch.zeros(3, 2), ATTR_ROWS: torch.zeros(3, 8, dtype=torch.int64)}
+    rows = item_rows(weights, events([(0, 0), (1, 2)], 2, 3), first=2, trained_items=["i0", "i1"], side=side,
+                     tokens=["c:Tea", "b:Acme"])
+    assert rows[ATTR_ROWS][0].tolist() == [2, 1, 0, 0, 0, 0, 0, 0]
+    unrecorded = item_rows(weights, events([(0, 0), (1, 2)], 2, 3), first=2, trained_items=["i0", "i1"], side=side)
+    assert unrecorded[ATTR_ROWS].count_nonzero() == 0  # the vocabulary made again does not match the weights
+
+
 def test_newcomers_keep_the_order_they_first_appear_in():
-    assert newcomers(["a", "b"], ["c", "a", "d", "c", "b", "e"]) == ["c", "d", "e"]
+    ids = np.array(["a", "b", "c", "d", "e"], dtype=object)  # events name c, a, d, c, b, e in this order
+    assert newcomers(["a", "b"], ids, np.array([2, 0, 3, 2, 1, 4])) == ["c", "d", "e"]
+    assert newcomers(["e", "d", "c", "b", "a"], ids, np.array([2, 0, 3, 2, 1, 4])) == []
+    assert newcomers([], ids, np.array([4, 4, 0])) == ["e", "a"]

@@ -52,10 +52,14 @@ def _present(value: object) -> bool:
     return value is not None and str(value).strip() not in ("", "nan", "None")
 
 
-def item_attributes(store: Store) -> dict[str, list[str]]:
-    """Attribute tokens per item: category parts (split on ; , | > / .) and the brand, prefixed by kind."""
+def item_attributes(store: Store, item_ids: list[str] | None = None) -> dict[str, list[str]]:
+    """Attribute tokens per item (of ``item_ids`` alone if given): category parts (split on ; , | > / .) and the
+    brand, prefixed by kind."""
     out: dict[str, list[str]] = {}
-    for item_id, category, brand in store.rows("SELECT item_id, category, brand FROM items"):
+    sql, params = "SELECT item_id, category, brand FROM items", []
+    if item_ids is not None:
+        sql, params = sql + " WHERE item_id IN (SELECT unnest(?::VARCHAR[]))", [list(item_ids)]
+    for item_id, category, brand in store.rows(sql, params):
         tokens = [f"c:{t.strip()}" for t in re.split(r"[;,|>/.]", category or "") if t.strip()]
         if _present(brand):
             tokens.append(f"b:{str(brand).strip()}")

@@ -50,12 +50,13 @@ def load_side_info(store: Store, device: str = "auto", text_model: str = DEFAULT
 
 
 def side_info_of(store: Store, item_ids: list[str], text_model: str = DEFAULT_TEXT_MODEL, with_text: bool = True,
-                 device: str = "cpu") -> SideInfo:
+                 device: str = "cpu", all_attributes: bool = True) -> SideInfo:
     """:func:`load_side_info` with the text vectors of ``item_ids`` alone (items that joined a trained model)
-    and every item's attributes (the trained items' attributes fix the token ids the joined ones get). Their
-    texts the cache lacks are encoded (loading the text model only then) on a writable store; on a read-only
-    one they go without a text vector."""
-    attrs = item_attributes(store)
+    and every item's attributes (the trained items' attributes fix the token ids the joined ones get, where the
+    checkpoint does not record them), or, without ``all_attributes``, those of ``item_ids`` alone. Their texts
+    the cache lacks are encoded (loading the text model only then) on a writable store; on a read-only one they
+    go without a text vector."""
+    attrs = item_attributes(store, None if all_attributes else item_ids)
     if not item_ids or not _has_text(store, with_text):
         return SideInfo(text={}, attrs=attrs)
     vectors = encode_items(store, _LazyEncoder(text_model, device), item_ids, cached_only=store.read_only)[0]

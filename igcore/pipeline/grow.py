@@ -53,11 +53,13 @@ class Joined:
 
 
 def item_rows(weights: dict[str, torch.Tensor], events: Interactions, first: int, trained_items: Sequence[str],
-              side: SideInfo) -> dict[str, torch.Tensor]:
+              side: SideInfo, tokens: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
     """Per-item weight rows for items ``first`` .. ``events.n_items - 1`` (numbered after every item the
     network has rows for; ``events`` in those indexes): the co-occurrence id row, and text and attribute rows
-    from ``side`` where the network has those terms. ``trained_items`` are the checkpoint's items, whose order
-    fixes the attribute vocabulary."""
+    from ``side`` where the network has those terms. The attribute vocabulary is ``tokens`` (the trained one,
+    token ids from 1 in this order) where the checkpoint recorded it; otherwise it is made again from the
+    attributes ``side`` gives ``trained_items`` (the checkpoint's items, whose order fixed it), and used only
+    where it gives the trained items the token ids they were trained with."""
     ids = weights[ID_ROWS]
     new = np.arange(first, events.n_items)
     out = {ID_ROWS: cooccurrence_rows(ids[1:len(trained_items) + 1], events, first, len(trained_items))}
@@ -69,9 +71,13 @@ def item_rows(weights: dict[str, torch.Tensor], events: Interactions, first: int
                 text[r] = torch.as_tensor(side.text[item])
         out[TEXT_ROWS] = text
     if ATTR_ROWS in weights:
-        vocab, trained = attr_vocab(side, np.asarray(trained_items, dtype=object))
+        if tokens is not None:
+            vocab, same = {t: i for i, t in enumerate(tokens, 1)}, True
+        else:
+            vocab, trained = attr_vocab(side, np.asarray(trained_items, dtype=object))
+            same = torch.equal(trained, weights[ATTR_ROWS][:len(trained)])  # the catalogue names them as trained
         attrs = torch.zeros(len(new), MAX_ATTRS, dtype=weights[ATTR_ROWS].dtype)
-        if torch.equal(trained, weights[ATTR_ROWS][:len(trained)]):  # the catalogue still names them as trained
+        if same:
             for r, item in enumerate(names):
                 tokens = [vocab[t] for t in side.attrs.get(item, []) if t in vocab][:MAX_ATTRS]
                 attrs[r, :len(tokens)] = torch.as_tensor(tokens, dtype=attrs.dtype)

@@ -18,7 +18,7 @@ import numpy as np
 
 from igcore.decode.sources import source_names
 from igcore.errors import IgcoreError
-from igcore.events import Interactions, event_import_ids, first_seen, load_interactions, newcomers
+from igcore.events import Interactions, event_import_ids, load_interactions, newcomers
 from igcore.pipeline.checkpoint import load_weights, read_meta, save_checkpoint
 from igcore.pipeline.config import PipelineConfig
 from igcore.progress import Progress, no_progress
@@ -48,6 +48,7 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None, progre
     state from every event and save a checkpoint. A read-only ``store`` works once the item texts are
     encoded (:func:`igcore.encode.side.missing_text_vectors`); otherwise the store must be writable. With a
     ``cluster``, the network trains data-parallel on Ray (:mod:`igcore.pipeline.ray_train`)."""
+    from igcore.encode.item_encoder import attr_vocab
     from igcore.encode.side import load_side_info
     from igcore.pipeline.model import IgcoreRecommender
 
@@ -74,7 +75,8 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None, progre
     checkpoint_id = secrets.token_hex(8)
     meta = {"checkpoint_id": checkpoint_id, "user_ids": data.user_ids.tolist(), "item_ids": data.item_ids.tolist(),
             "type_names": list(data.type_names), "import_ids": imports, "events": len(data),
-            "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "log": model.log, **shards}
+            "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "log": model.log,
+            "attr_tokens": list(attr_vocab(side, data.item_ids)[0]), **shards}
     key = state_key(checkpoint_id, data)
     path = save_checkpoint(path or default_checkpoint(store), model.weights(), config, meta,
                            model.serving_state(key), model.saved_online(key, len(data)))
@@ -157,8 +159,10 @@ def _online_model(store: Store, path: Path, config: PipelineConfig, meta: dict[s
     item_ids = meta["item_ids"]
     rows = {}
     if len(item_ids) > first:
-        side = side_info_of(store, item_ids[first:], config.text_model, config.use_text)
-        rows = item_rows(grown(weights, joined), data, first, item_ids[:trained_items], side)
+        tokens = meta.get("attr_tokens")  # the trained attribute vocabulary (a checkpoint before it: None)
+        side = side_info_of(store, item_ids[first:], config.text_model, config.use_text,
+                            all_attributes=tokens is None)
+        rows = item_rows(grown(weights, joined), data, first, item_ids[:trained_items], side, tokens)
     new = Joined(meta["user_ids"][trained_users + len(joined.users):], item_ids[first:], rows)
     joined = joined.then(new)
     weights = grown(weights, joined)
@@ -191,8 +195,8 @@ def _checkpoint_events(store: Store, path: Path | None, at: dt.datetime | None
     users, items = joined_ids(path / ONLINE) if "checkpoint_id" in meta else ([], [])
     known_users, known_items = meta["user_ids"] + users, meta["item_ids"] + items
     meta = {**meta, "trained_users": len(meta["user_ids"]), "trained_items": len(meta["item_ids"]),
-            "user_ids": known_users + newcomers(known_users, events.user_ids[first_seen(events.user)]),
-            "item_ids": known_items + newcomers(known_items, events.item_ids[first_seen(events.item)])}
+            "user_ids": known_users + newcomers(known_users, events.user_ids, events.user),
+            "item_ids": known_items + newcomers(known_items, events.item_ids, events.item)}
     data = reindexed(events, meta)
     if at is not None:
         data = data.subset(data.ts <= int(at.replace(tzinfo=dt.UTC).timestamp()))
