@@ -15,6 +15,7 @@ arguments (``run app.py --server.address ...``).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import pkgutil
@@ -111,11 +112,14 @@ def import_ml_stack() -> None:
 
 def main(argv: list[str]) -> None:
     """Run Streamlit's command line with ``argv`` after switching legacy page discovery off and importing the
-    machine-learning libraries (:func:`import_ml_stack`)."""
+    machine-learning libraries (:func:`import_ml_stack`). The objects of those imports then go to the cycle
+    collector's permanent generation (``gc.freeze``): they live as long as the server, and a full collection
+    would otherwise walk all of them again, a pause that can land in any page's run (a Live add, a click)."""
     use_navigation_only()
     import_ml_stack()
     from streamlit.web import cli
 
+    gc.freeze()
     sys.argv = ["streamlit", *argv]
     cli.main()
 

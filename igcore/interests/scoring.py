@@ -166,14 +166,13 @@ def evidence_top_k(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_po
 def predicted_shares(scores: np.ndarray, item_codes: np.ndarray, n_codes: int) -> np.ndarray:
     """P(next item in interest) = sum of the softmax of the scores over the interest's items; rows sum to
     at most 1 (items outside every interest keep the rest)."""
-    z = scores - scores.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
     out = np.zeros((len(scores), n_codes))
     cols = np.flatnonzero(item_codes >= 0)
     if len(cols) == 0 or len(scores) == 0:
         return out
+    p = scores - scores.max(axis=1, keepdims=True)
+    np.exp(p, out=p)  # in place: a row of scores per item of the catalogue is the largest array of an update
     cols = cols[np.argsort(item_codes[cols], kind="stable")]
     codes, starts = np.unique(item_codes[cols], return_index=True)
-    out[:, codes] = np.add.reduceat(p[:, cols], starts, axis=1)
+    out[:, codes] = np.add.reduceat(p[:, cols], starts, axis=1) / p.sum(axis=1, keepdims=True)
     return out
