@@ -97,14 +97,19 @@ def load_interactions(store: Store, after_event_id: int | None = None,
     where = ("WHERE " + " AND ".join(sql for sql, _ in given)) if given else ""
     params = [v for _, v in given]
     # DuckDB numbers the ids (sorted as from_arrays sorts them: by code point), so no id string reaches Python
-    # per event; the distinct ids come apart, once each.
+    # per event; the distinct ids come apart, once each. Each id's number comes from a join with the numbered
+    # distinct ids, which costs less than ranking every event.
     cols = store.con.execute(f"""
-        WITH e AS (SELECT user_id, item_id, event_type, ts, event_id FROM events {where})
-        SELECT (dense_rank() OVER (ORDER BY user_id) - 1)::BIGINT AS user_code,
-               (dense_rank() OVER (ORDER BY item_id) - 1)::BIGINT AS item_code,
-               (dense_rank() OVER (ORDER BY event_type) - 1)::SMALLINT AS type_code,
-               epoch(e.ts)::BIGINT AS seconds
-        FROM e ORDER BY e.ts, e.event_id""", params).fetchnumpy()
+        WITH e AS (SELECT user_id, item_id, event_type, ts, event_id FROM events {where}),
+             u AS (SELECT user_id, (row_number() OVER (ORDER BY user_id) - 1)::BIGINT AS user_code
+                   FROM (SELECT DISTINCT user_id FROM e)),
+             i AS (SELECT item_id, (row_number() OVER (ORDER BY item_id) - 1)::BIGINT AS item_code
+                   FROM (SELECT DISTINCT item_id FROM e)),
+             t AS (SELECT event_type, (row_number() OVER (ORDER BY event_type) - 1)::SMALLINT AS type_code
+                   FROM (SELECT DISTINCT event_type FROM e))
+        SELECT user_code, item_code, type_code, epoch(e.ts)::BIGINT AS seconds
+        FROM e JOIN u USING (user_id) JOIN i USING (item_id) JOIN t USING (event_type)
+        ORDER BY e.ts, e.event_id""", params).fetchnumpy()
 
     def ids(column: str) -> np.ndarray:
         rows = store.rows(f"SELECT DISTINCT {column} FROM events {where} ORDER BY 1", params)

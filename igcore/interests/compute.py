@@ -16,7 +16,7 @@ from igcore.interests.changes import jsd_terms
 from igcore.interests.config import InterestConfig
 from igcore.interests.events import UserLog
 from igcore.interests.nodes import InterestNodes
-from igcore.interests.scoring import ModelScorer, evidence_top_k, predicted_shares, top_k
+from igcore.interests.scoring import POINT_CHUNK, ModelScorer, evidence_top_k, predicted_shares, top_k
 from igcore.interests.vectors import ItemVectors
 from igcore.interests.weights import Points, cooccurrences, decayed_sums, transitions
 
@@ -45,19 +45,24 @@ def interest_weights(log: UserLog, points: Points, nodes: InterestNodes, config:
     return out
 
 
-def with_predictions(weights: pd.DataFrame, point_ids: np.ndarray, scores: np.ndarray, model: ModelScorer,
-                     nodes: InterestNodes, config: InterestConfig) -> pd.DataFrame:
-    """Predicted shares beside the observed ones for the scored points; interests that are only predicted
-    join with weight 0 when their predicted share is at least ``min_predicted_share``."""
-    if len(point_ids) == 0:
-        return weights
+def predicted_rows(point_ids: np.ndarray, scores: np.ndarray, codes: dict[str, np.ndarray],
+                   n_interests: int) -> pd.DataFrame:
+    """(point, interest, kind, p): the model's predicted share ``p > 0`` of each interest for the scored points,
+    one score row per point (``codes``: each kind's interest code per model item)."""
     frames = []
-    for kind in nodes.kinds:
-        pred = predicted_shares(scores, nodes.codes(model.item_ids, kind), len(nodes))
+    for kind, item_codes in codes.items():
+        pred = predicted_shares(scores, item_codes, n_interests)
         rows, cols = np.nonzero(pred > 0)
         frames.append(pd.DataFrame({"point": point_ids[rows], "interest": cols, "kind": kind,
                                     "p": pred[rows, cols]}))
-    pred = pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
+
+
+def with_predictions(weights: pd.DataFrame, pred: pd.DataFrame, config: InterestConfig) -> pd.DataFrame:
+    """Predicted shares (:func:`predicted_rows`) beside the observed ones; interests that are only predicted
+    join with weight 0 when their predicted share is at least ``min_predicted_share``."""
+    if pred.empty:
+        return weights
     out = weights.merge(pred, on=["point", "interest", "kind"], how="outer")
     out["predicted"] = out["p"].where(out["p"].notna(), out["predicted"])
     observed = out["weight"].notna()
@@ -172,10 +177,14 @@ def compute_rows(log: UserLog, points: Points, nodes: InterestNodes, vectors: It
     items = own_items(log, points, config)
     recs = [evidence_recs(items, len(points), vectors, config)]
     if model is not None and model_points is not None and len(model_points):
-        known, scores = model.scores(log.user_ids[points.user[model_points]].tolist())
-        scored = np.asarray(model_points)[known]
-        weights = with_predictions(weights, scored, scores, model, nodes, config)
-        recs.append(model_recs(scored, scores, items, model, config))
+        codes = {kind: nodes.codes(model.item_ids, kind) for kind in nodes.kinds}
+        predicted = []
+        for lo in range(0, len(model_points), POINT_CHUNK):  # a score row per catalogue item: a chunk at a time
+            part = np.asarray(model_points[lo:lo + POINT_CHUNK])
+            known, scores = model.scores(log.user_ids[points.user[part]].tolist())
+            predicted.append(predicted_rows(part[known], scores, codes, len(nodes)))
+            recs.append(model_recs(part[known], scores, items, model, config))
+        weights = with_predictions(weights, pd.concat(predicted, ignore_index=True), config)
     recs_frame = with_prev_rank(pd.concat(recs, ignore_index=True), points, prior_recs)
     return SnapshotRows(snapshot_drift(points, weights, nodes, config), weights,
                         interest_edges(log, points, nodes, config), recs_frame, items)
