@@ -29,7 +29,7 @@ from igcore.interests.events import from_columns, user_chunks
 from igcore.interests.export import graph_html, graph_json
 from igcore.interests.graph import interest_graph
 from igcore.interests.nodes import build_nodes, load_nodes
-from igcore.interests.scoring import ModelScorer, candidate_pool, evidence_top_k
+from igcore.interests.scoring import ModelScorer, candidate_pool, evidence_top_k, predicted_shares
 from igcore.interests.snapshots import build_snapshots, timeline, update_snapshots
 from igcore.interests.vectors import ItemVectors
 from igcore.store import Store
@@ -95,6 +95,16 @@ def test_decayed_weights_are_exact(store, tmp_path):
     assert by["category:Coffee"]["predicted"] is None  # no model: nothing predicted
     assert graph.edges[0]["weight"] == pytest.approx(0.125, rel=1e-12)
     assert [i["item_id"] for i in by["category:Coffee"]["top_items"]] == ["B1", "B2"]
+
+
+@pytest.mark.parametrize("block", [4096, 2])
+def test_predicted_shares_are_the_softmax_summed_per_interest(block, monkeypatch):
+    monkeypatch.setattr("igcore.interests.scoring.ITEM_BLOCK", block)  # one block, or blocks across interests
+    scores = np.log(np.array([[1.0, 2.0, 1.0, 1.0], [4.0, 1.0, 1.0, 2.0]], dtype=np.float32))
+    shares = predicted_shares(scores, np.array([0, 0, 1, -1]), 3)  # the last item is in no interest
+    assert shares.dtype == np.float64
+    assert np.allclose(shares, [[3 / 5, 1 / 5, 0.0], [5 / 8, 1 / 8, 0.0]], atol=1e-7)
+    assert predicted_shares(scores[:0], np.array([0, 0, 1, -1]), 3).shape == (0, 3)
 
 
 def test_config_layers_and_checks(tmp_path):

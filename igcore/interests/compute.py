@@ -131,11 +131,11 @@ def model_recs(point_ids: np.ndarray, scores: np.ndarray, items: pd.DataFrame, m
                config: InterestConfig) -> pd.DataFrame:
     scores = scores.copy()
     if config.exclude_seen:
-        row_of = pd.Series(np.arange(len(point_ids)), index=point_ids)
         seen = items[items["point"].isin(point_ids)]
-        col = pd.Index(model.item_ids).get_indexer(seen["item_id"].to_numpy(dtype=object))
+        row = pd.Index(point_ids).get_indexer(seen["point"].to_numpy())
+        col = model.item_index.get_indexer(seen["item_id"].to_numpy(dtype=object))
         ok = col >= 0
-        scores[row_of[seen["point"].to_numpy()[ok]].to_numpy(), col[ok]] = -np.inf
+        scores[row[ok], col[ok]] = -np.inf
     cols, vals = top_k(scores, config.top_k)
     return _rec_frame(point_ids, cols, vals, model.item_ids, model.name)
 

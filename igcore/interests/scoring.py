@@ -16,15 +16,18 @@ when snapshots are built or updated.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from igcore.interests.vectors import ItemVectors, normalised
 
 POINT_CHUNK = 256
+ITEM_BLOCK = 4096  # items per one-hot block of predicted_shares (its memory: the block times the interests)
 
 
 @dataclasses.dataclass
@@ -37,19 +40,27 @@ class ModelScorer:
     name: str = "model"
 
     def __post_init__(self) -> None:
-        self._users = {u: i for i, u in enumerate(self.user_ids)}
         self.item_ids = np.asarray(self.item_ids, dtype=object)
+
+    @functools.cached_property
+    def _users(self) -> dict[str, int]:
+        return {u: i for i, u in enumerate(self.user_ids)}
+
+    @functools.cached_property
+    def item_index(self) -> pd.Index:
+        """The model's item ids as an index (position = the model's item index), for lookups by id."""
+        return pd.Index(self.item_ids, dtype=object)
 
     def index_of(self, user_id: str) -> int | None:
         """The model's index of a user, None for a user it does not know."""
         return self._users.get(user_id)
 
     def scores(self, user_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(mask of users the model knows, their score rows)."""
+        """(mask of users the model knows, their score rows, in the model's own float type: a row per catalogue
+        item is the largest array of a snapshot update, and a model's float32 scores gain nothing as float64)."""
         index = np.array([self._users.get(u, -1) for u in user_ids], dtype=np.int64)
         known = index >= 0
-        rows = np.asarray(self.model.score(index[known]), dtype=np.float64) if known.any() else \
-            np.zeros((0, len(self.item_ids)))
+        rows = np.asarray(self.model.score(index[known])) if known.any() else np.zeros((0, len(self.item_ids)))
         return known, rows
 
     def vectors(self) -> ItemVectors | None:
@@ -165,14 +176,18 @@ def evidence_top_k(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_po
 
 def predicted_shares(scores: np.ndarray, item_codes: np.ndarray, n_codes: int) -> np.ndarray:
     """P(next item in interest) = sum of the softmax of the scores over the interest's items; rows sum to
-    at most 1 (items outside every interest keep the rest)."""
+    at most 1 (items outside every interest keep the rest). The sums are products with each block of items'
+    one-hot interest matrix: gathering every row's columns by interest costs several times more."""
     out = np.zeros((len(scores), n_codes))
-    cols = np.flatnonzero(item_codes >= 0)
-    if len(cols) == 0 or len(scores) == 0:
+    if len(scores) == 0 or not (item_codes >= 0).any():
         return out
-    p = scores - scores.max(axis=1, keepdims=True)
-    np.exp(p, out=p)  # in place: a row of scores per item of the catalogue is the largest array of an update
-    cols = cols[np.argsort(item_codes[cols], kind="stable")]
-    codes, starts = np.unique(item_codes[cols], return_index=True)
-    out[:, codes] = np.add.reduceat(p[:, cols], starts, axis=1) / p.sum(axis=1, keepdims=True)
-    return out
+    p = scores.astype(np.float64)  # a copy, whatever the model's float type
+    p -= p.max(axis=1, keepdims=True)
+    np.exp(p, out=p)
+    for lo in range(0, p.shape[1], ITEM_BLOCK):
+        codes = item_codes[lo:lo + ITEM_BLOCK]
+        member = np.flatnonzero(codes >= 0)
+        onehot = np.zeros((len(codes), n_codes))
+        onehot[member, codes[member]] = 1.0
+        out += p[:, lo:lo + ITEM_BLOCK] @ onehot
+    return out / p.sum(axis=1, keepdims=True)

@@ -10,6 +10,7 @@ co-occurrence, so that related attribute ids (Beauty's ``a17`` and ``a28``) end 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 import numpy as np
@@ -41,7 +42,11 @@ class ItemVectors:
 
     def positions(self, item_ids: np.ndarray) -> np.ndarray:
         """Row of each item id, -1 for items without a vector."""
-        return pd.Index(self.item_ids).get_indexer(np.asarray(item_ids, dtype=object))
+        return self._index.get_indexer(np.asarray(item_ids, dtype=object))
+
+    @functools.cached_property
+    def _index(self) -> pd.Index:
+        return pd.Index(self.item_ids, dtype=object)
 
 
 def normalised(item_ids: np.ndarray, matrix: np.ndarray, source: str) -> ItemVectors:
