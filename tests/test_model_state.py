@@ -18,7 +18,7 @@ from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import training_graph
 from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.replay import MemoryReplay
-from igcore.pipeline.trainer import batch_loss
+from igcore.pipeline.trainer import batch_loss, sampled_loss
 from igcore.pipeline.windows import Windows, length_chunks, prefix_windows, training_rows, training_windows
 from igcore.update.memory import prior_events
 from igcore.update.online import OnlineState
@@ -209,11 +209,13 @@ def test_training_rows_built_per_batch_equal_the_windows_built_at_once(prefixes:
             assert whole.gaps[r].tolist() == gap_buckets(log.ts[mine], TINY.gap_buckets)[:-1].tolist()
 
 
-@pytest.mark.parametrize("samples", ["positions", "prefixes"])
-def test_training_learns_the_planted_walks(samples: str):
-    """Each user's next item is the next of five in its category: a trained model ranks it high."""
+@pytest.mark.parametrize(("samples", "negatives"), [("positions", 0), ("prefixes", 0), ("positions", 4)])
+def test_training_learns_the_planted_walks(samples: str, negatives: int):
+    """Each user's next item is the next of five in its category: a trained model ranks it high, also when each
+    batch scores its targets against four drawn items instead of all fifteen."""
     log = _planted(n_users=24, per_user=12)
-    model = IgcoreRecommender(TINY, epochs=30 if samples == "positions" else 10, lr=0.01, samples=samples)
+    model = IgcoreRecommender(TINY, epochs=30 if samples == "positions" else 10, lr=0.01, samples=samples,
+                              negatives=negatives)
     model.fit(log)
     scores = model.score(np.arange(model.n_users))
     item_index = {name: i for i, name in enumerate(log.item_ids)}
@@ -262,3 +264,31 @@ def test_a_residual_graph_learns_its_weight_and_at_zero_keeps_the_items_own_vect
         assert not torch.allclose(model.net.propagate(base, graph), base)
         weight.zero_()
         assert torch.equal(model.net.propagate(base, graph), base)  # weight 0: each item's own vector exactly
+
+
+def test_sampled_loss_scores_the_target_against_the_drawn_items_only():
+    torch.manual_seed(0)
+    drawn = torch.randint(1, 4, (3,))  # what sampled_loss draws next under this seed
+    torch.manual_seed(0)
+    query, tables = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[[0.0, 0.0], [1.0, 0.0], [0.0, 2.0],
+                                                                           [1.0, 1.0]]])
+    targets, own = torch.tensor([1, 2]), torch.tensor([0, 0])
+    loss = sampled_loss(query, tables, own, targets, 3)
+    expected = []
+    for q, t in zip(query, targets.tolist()):
+        others = [float(q @ tables[0, d]) for d in drawn.tolist() if d != t]
+        logits = torch.tensor([float(q @ tables[0, t]), *others])
+        expected.append(float(torch.logsumexp(logits, 0) - logits[0]))
+    assert float(loss) == pytest.approx(sum(expected) / 2)
+
+
+def test_a_budget_that_ends_inside_an_epoch_stops_training_after_one_batch():
+    log = _planted()  # 12 users of 9 events: 8 training positions each
+    cut = IgcoreRecommender(TINY, batch_size=4, max_train_s=0.0, epochs=5)
+    cut.fit(log)
+    assert len(cut.log) == 1 and cut.log[0]["cut"] and cut.log[0]["capped"]
+    assert cut.log[0]["positions"] == 4 * 8  # the one batch it trained: four users' windows
+    assert cut.log[0]["epoch_positions"] == 12 * 8
+    whole = IgcoreRecommender(TINY, batch_size=4, epochs=1)
+    whole.fit(log)
+    assert whole.log[0]["positions"] == 12 * 8 and "cut" not in whole.log[0]

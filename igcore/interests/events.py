@@ -67,19 +67,23 @@ def from_columns(user_ids: Sequence, item_ids: Sequence, event_types: Sequence, 
 
 
 def load_user_log(store: Store, config: InterestConfig, users: Sequence[str] | None = None,
-                  until: float | None = None) -> UserLog:
-    """Stored events of ``users`` (all users when None), up to time ``until`` (seconds) when given."""
-    return read_user_log(store.con, config, users, until)
+                  until: float | None = None, run: bool = False) -> UserLog:
+    """Stored events of ``users`` (all users when None), up to time ``until`` (seconds) when given; ``run``: the
+    users are a run of :func:`user_chunks` over every user."""
+    return read_user_log(store.con, config, users, until, run)
 
 
 def read_user_log(con, config: InterestConfig, users: Sequence[str] | None = None,
-                  until: float | None = None) -> UserLog:
+                  until: float | None = None, run: bool = False) -> UserLog:
     """:func:`load_user_log` from the ``events`` table or view of a DuckDB connection (a Ray worker's view over
     an export's Parquet files). The time is applied here, not in SQL: a second condition beside the user's keeps
     DuckDB from looking the user up in the events' index (:meth:`~igcore.store.Store.ensure_lookup_indexes`), and
-    one user's events are few."""
+    one user's events are few. A ``run`` (every user with events from its first id to its last) is read by
+    comparing ids with its ends, not by probing each event's id in a list of the run's ids."""
     where, params = "", []
-    if users is not None:
+    if users is not None and run and len(users):
+        where, params = " WHERE user_id BETWEEN ? AND ?", [users[0], users[-1]]
+    elif users is not None:
         where, params = " WHERE user_id IN (SELECT unnest(?::VARCHAR[]))", [list(users)]
     cols = con.execute(f"SELECT {_COLUMNS} FROM events{where}", params).fetchnumpy()
     if until is not None:
@@ -90,7 +94,8 @@ def read_user_log(con, config: InterestConfig, users: Sequence[str] | None = Non
 
 def user_chunks(store: Store, max_events: int, users: Sequence[str] | None = None) -> list[list[str]]:
     """Users with events (all, or those of ``users``) in id order, cut into runs of at most ``max_events`` events
-    (a user with more is a run alone): what one pass of snapshot building holds in memory."""
+    (a user with more is a run alone): what one pass of snapshot building holds in memory. Over all users, a
+    run's users are every user whose id lies between its first and last (what ``run=True`` reads)."""
     where, params = ("WHERE user_id IN (SELECT unnest(?::VARCHAR[])) ", [list(users)]) if users is not None else \
         ("", [])
     cols = store.con.execute(f"SELECT user_id, count(*) AS n FROM events {where}GROUP BY user_id ORDER BY user_id",

@@ -48,7 +48,7 @@ class ChunkWorker:
 
         counts = []
         for chunk, users in zip(batch["chunk"].tolist(), batch["users"], strict=True):
-            log = read_user_log(self.con, self.job.config, list(users))
+            log = read_user_log(self.con, self.job.config, list(users), run=True)  # runs of every user
             tables = chunk_tables(log, self.job.nodes, self.job.vectors, self.job.config, self.job.model)
             for table, frame in tables.items():
                 path = Path(self.job.out) / table / f"chunk-{chunk:06d}.parquet"

@@ -129,7 +129,7 @@ def build_snapshots(store: Store, config: InterestConfig | None = None, model: M
         if cluster is None:
             for i, users in enumerate(chunks):
                 progress("interests", i, len(chunks), {"step": "snapshots", "users": totals.users})
-                log = load_user_log(store, config, users)
+                log = load_user_log(store, config, users, run=True)
                 tables = chunk_tables(log, nodes, vectors, config, model)
                 for table, frame in tables.items():
                     _insert(con, table, frame)

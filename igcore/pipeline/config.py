@@ -28,6 +28,8 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     max_len: int = 50
     gap_buckets: int = 16  # log2-spaced buckets of the time since the previous event
     dropout: float = 0.5
+    negatives: int = 0  # 0: each target scored against the whole catalogue in training; N: against N items drawn
+    #                     uniformly per batch (what makes training on a catalogue of 10^5 items affordable)
     samples: str = "positions"  # training rows: each user's window with a target at every position, or
     #                             "prefixes": one row per target, its prefix, the loss at the last position
     # decode

@@ -46,6 +46,7 @@ class IgcoreRecommender(SeededModel):
         self.name = self.cfg.name()
         self.side = side or SideInfo()
         self._tables: ItemTables | None = None
+        self._graph_due = False  # the graph grew past its refresh point: the next read of the tables re-runs it
 
     @property
     def memory(self) -> InterestMemory | None:
@@ -168,13 +169,14 @@ class IgcoreRecommender(SeededModel):
     # --- online -------------------------------------------------------------------------------------
     def update(self, events: Interactions) -> bool:
         """Take in new events without a gradient step: sequences and memory reflect every event at once; the
-        GNN re-runs over the grown graph every ``graph_refresh`` events (or ``graph_refresh_share`` of the
-        graph's events, if more), so one event costs time for its own user, not a pass over the whole graph.
-        True when the item tables were dropped for that re-run (every user's scores may move), False when only
-        the users of ``events`` moved."""
+        GNN re-runs over the grown graph once ``graph_refresh`` events (or ``graph_refresh_share`` of the
+        graph's events, if more) have come in, at the next read of the item tables (a score, a serving state),
+        so one event costs time for its own user, not a pass over the whole graph, and batches that nothing
+        reads in between share one re-run. True when the item tables are due for that re-run (every user's
+        scores may move), False when only the users of ``events`` moved."""
         every = max(self.cfg.graph_refresh, int(self.cfg.graph_refresh_share * self.state.n_events))
         if self.state.update(events, every):
-            self._tables = None
+            self._graph_due = True
             return True
         return False
 
@@ -306,17 +308,26 @@ class IgcoreRecommender(SeededModel):
     @torch.no_grad()
     def _message_features(self, items: np.ndarray, types: np.ndarray) -> torch.Tensor:
         """The raw memory messages of events under the current weights (the online state's ``features``)."""
-        table = self._item_tables().base
+        table = self._base_table()
         return self.net.message_features(table, torch.as_tensor(items, device=table.device),
                                          torch.as_tensor(types, device=table.device))
 
     def _item_tables(self) -> ItemTables:
-        if self._tables is None:
+        if self._tables is None or self._graph_due:
             self.net.eval()
             graph = graph_operator(self.state.edges, self.n_users, self.n_items, self.cfg.gnn, self.device) \
                 if self.cfg.use_graph else None
-            self._tables = self.net.item_table(graph)
+            self._tables, self._graph_due = self.net.item_table(graph), False
         return self._tables
+
+    def _base_table(self) -> torch.Tensor:
+        """The item encoder's vectors, which the graph does not change: reading them does not run the GNN (a
+        replay or a stream of updates reads them for every batch of memory messages)."""
+        if self._tables is None:
+            self.net.eval()
+            base = self.net.items()
+            self._tables, self._graph_due = ItemTables(base, base, None), True
+        return self._tables.base
 
     def _queries(self, users: np.ndarray, hidden: torch.Tensor | None = None) -> Queries:
         """What the network makes of ``users`` in the current online state (:class:`Queries`); given their

@@ -11,6 +11,7 @@ Data-parallel workers (:mod:`igcore.pipeline.workers`) each train their own user
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -54,14 +55,17 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
             progress("memory", 0, len(train), {})
             replay.replay()
             progress("memory", len(train), len(train), {})
-        total, n = 0.0, 0
+        total, n, trained[epoch] = 0.0, 0, 0
         with workers.uneven(step):
             for idx in length_batches(rows.lengths, cfg.batch_size, rng):
+                if n and time.perf_counter() - started > cfg.max_train_s:
+                    break  # the budget ends inside an epoch on a large log (the caller then stops training)
                 loss = step(rows.batch(idx, device), graph, replay)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 total, n = total + loss.item() * len(idx), n + len(idx)
+                trained[epoch] += rows.positions_in(idx)
         return workers.mean(total / max(n, 1), n)
 
     model.forget_tables()
@@ -69,9 +73,16 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     validate = None
     if valid is not None and workers.total(len(own)) > 0:
         validate = lambda: workers.mean(model.validation_ndcg(own) if len(own) else 0.0, len(own))  # noqa: E731
+    trained: dict[int, int] = {}  # positions each epoch trained: fewer than all when the budget cut it
+    started = time.perf_counter()  # the clock of fit_with_early_stopping's own cap, checked between batches too
     fit_with_early_stopping(net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience, cfg.max_train_s,
                             model.log, on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e),
                             positions=workers.total(rows.positions), agree=workers.any)
+    if model.log:  # every worker takes part in the sum
+        last = model.log[-1]
+        done = workers.total(trained.get(last["epoch"], rows.positions))
+        if done < last["positions"]:
+            last.update(positions=done, cut=True, epoch_positions=last["positions"])
 
 
 class TrainingStep(nn.Module):
@@ -116,6 +127,8 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
         query = query + InterestExtractor.best_for(interests[0][real], tables[own, targets].detach())
         if net.cfg.interest_diversity > 0:
             penalty = net.cfg.interest_diversity * InterestExtractor.overlap(interests[0][real])
+    if net.cfg.negatives and net.cfg.negatives < tables.shape[1] - 1:
+        return sampled_loss(query, tables, own, targets, net.cfg.negatives) + penalty
     if len(tables) == 1:
         logits = net.head.scores(query, tables[0])
     else:
@@ -124,3 +137,19 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
             rows = own == s
             logits[rows] = net.head.scores(query[rows], tables[s])
     return nn.functional.cross_entropy(logits, targets - 1) + penalty
+
+
+def sampled_loss(query: torch.Tensor, tables: torch.Tensor, own: torch.Tensor, targets: torch.Tensor,
+                 negatives: int) -> torch.Tensor:
+    """Cross-entropy of each position's target against ``negatives`` items drawn uniformly for the batch (shared
+    by its positions; a draw that is the position's own target is left out): a large catalogue's cost per
+    position then stays that of ``negatives`` items instead of the whole catalogue."""
+    drawn = torch.randint(1, tables.shape[1], (negatives,), device=query.device)
+    positive = (query * tables[own, targets]).sum(-1, keepdim=True)
+    against = query.new_zeros(len(query), negatives)
+    for s in own.unique().tolist():
+        rows = own == s
+        against[rows] = query[rows] @ tables[s, drawn].T
+    against = against.masked_fill(drawn[None] == targets[:, None], float("-inf"))
+    logits = torch.cat([positive, against], dim=1)
+    return nn.functional.cross_entropy(logits, torch.zeros(len(query), dtype=torch.long, device=query.device))

@@ -125,7 +125,11 @@ class TrainingRows:
     @property
     def positions(self) -> int:
         """Training targets in all rows (a prefix has one)."""
-        return len(self.lengths) if self.prefixes else int(self.lengths.sum())
+        return self.positions_in(np.arange(len(self.lengths)))
+
+    def positions_in(self, rows: np.ndarray) -> int:
+        """Training targets in ``rows``."""
+        return len(rows) if self.prefixes else int(self.lengths[rows].sum())
 
     def of_users(self, owns: Callable[[np.ndarray], np.ndarray]) -> TrainingRows:
         """The rows of the users for whom ``owns`` (a mask of user indices) is true."""
