@@ -188,15 +188,18 @@ def stage_model(size: int, args: argparse.Namespace) -> dict:
 def stage_explorer(size: int, args: argparse.Namespace) -> dict:
     """Per user: the explorer's reads (the stored snapshot timeline and the events until its latest snapshot),
     then the interest graph at that snapshot computed and drawn (layout and HTML), timed apart. The store is
-    held open as the dashboard's server holds it, so each read opens a connection, not the database."""
+    opened as the dashboard's server opens it: every read opens and closes it, the server keeps the database
+    open between reads (igcore.storekeep), and a session's start prepares the store (warming its reads)."""
     import numpy as np
 
     from igcore.dashboard.explorer import active_users, events_until, graph_view, load_timeline
+    from igcore.dashboard.overview import prepare_store
+    from igcore.dashboard.serve import KEEP_OPEN_S
     from igcore.store import Store
 
     db = log_dir(size) / "store.duckdb"
-    Store.one_writer_per_process = True
-    held = Store(db)  # noqa: F841 - the server's instance, kept for the stage's life
+    Store.one_writer_per_process, Store.keep_open_s = True, KEEP_OPEN_S
+    prepare_store(db)
     users = active_users(db, args.users)["user_id"].tolist()
     reads, views = [], []
     for user in users:

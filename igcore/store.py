@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+import igcore.storekeep as storekeep
 from igcore.errors import StoreLockedError
 from igcore.paths import default_db_path, replace_scrubbed
 from igcore.pseudokey import move_out_of_meta
@@ -122,6 +123,9 @@ class Store:
     # read while others write (the dashboard's sessions) sets this, so that every Store of the process opens
     # the file read-write and all connections share one database instance; reads stay reads.
     one_writer_per_process = False
+    # Seconds a server keeps a plain store's database open after its last use (igcore.storekeep); 0: closed with
+    # the last Store, as a command line process wants.
+    keep_open_s = 0.0
 
     def __init__(self, path: str | Path | None = None, read_only: bool = False, *, key: str | None = None) -> None:
         """Open (or create) the store at ``path`` (default: ``$IGCORE_DB`` or data/igcore.duckdb).
@@ -145,6 +149,8 @@ class Store:
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only and not shared:  # a read opened read-write only to share the instance writes nothing
             self._migrate()
+        if Store.keep_open_s > 0 and key is None and not read_only:
+            storekeep.keep(self.path, Store.keep_open_s)
 
     def _open_encrypted(self, key: str, read_only: bool) -> duckdb.DuckDBPyConnection:
         """A connection to the encrypted store: the file attached once per process with the key (DuckDB has
@@ -167,6 +173,7 @@ class Store:
     # --- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
         self.con.close()
+        storekeep.touch(self.path)
         name, self._attached = self._attached, None
         if name is not None:
             with _ATTACHED_LOCK:
@@ -282,6 +289,7 @@ def compact(path: str | Path, key: str | None = None) -> None:
     fresh, wal = path.with_name(f".{path.name}.compact"), path.with_name(path.name + ".wal")
     busy = StoreLockedError(f"the store {path} is open elsewhere in this process; close it, then compact it")
     fresh.unlink(missing_ok=True)  # a copy an interrupted run left
+    storekeep.release(path)  # this process's idle hold on the file, if any; live connections still refuse it
     if key is None:
         try:  # a config no Store uses: DuckDB refuses it while another connection holds the file here
             con = duckdb.connect(str(path), config={"threads": 1})

@@ -46,6 +46,7 @@ def _store_mode_per_test():
     process, so the switch is undone after each test."""
     yield
     Store.one_writer_per_process = False
+    Store.keep_open_s = 0.0
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CORE = {"igcore.events", "igcore.eventlog", "igcore.store", "igcore.ranking", "igcore.errors", "igcore.paths",
-        "igcore.config", "igcore.progress", "igcore.device", "igcore.csvsafe", "igcore.storekey", "igcore.pseudokey"}
+        "igcore.config", "igcore.progress", "igcore.device", "igcore.csvsafe", "igcore.storekey", "igcore.pseudokey",
+        "igcore.storekeep"}
 STAGES = {"igcore.encode", "igcore.embed", "igcore.update", "igcore.decode", "igcore.recommend", "igcore.pipeline"}
 ABOVE_STAGES = ("igcore.evaluate", "igcore.dashboard", "igcore.interests", "igcore.after_import", "streamlit")
 PAGE_ALLOWED = ("streamlit", "plotly", "pyvis", "pages.common", "igcore.dashboard")

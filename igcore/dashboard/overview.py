@@ -1,7 +1,8 @@
 """What the dashboard pages read, as plain functions over a store path: no Streamlit here.
 
-Pages call these through Streamlit's caches; each call opens the store briefly, so the CLI can write between
-two page views (DuckDB allows one writer at a time).
+Pages call these through Streamlit's caches; each call opens the store briefly. The server keeps the database
+open for a short idle window after the last (:mod:`igcore.storekeep`), so a visitor's reads in a row find it
+warm, and the CLI can write once the dashboard has been idle that long (DuckDB allows one writer at a time).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from igcore.datasets import ensure_sample
 from igcore.errors import IgcoreError
 from igcore.events import has_events
 from igcore.interests.config import InterestConfig
-from igcore.interests.snapshots import build_snapshots, stored_config
+from igcore.interests.snapshots import build_snapshots, stored_config, timeline
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
@@ -31,7 +32,19 @@ def prepare_store(path: Path, progress: Progress = no_progress) -> list[str]:
                 done.append(build_snapshots(store, InterestConfig(), progress=progress).summary())
             except IgcoreError as exc:  # e.g. no catalogue yet: the explorer says so when opened
                 done.append(f"interest snapshots not built: {exc}")
+        warm_reads(store)
         return done
+
+
+def warm_reads(store: Store) -> None:
+    """One user's explorer reads (events through the events' index, the stored timeline), so the first visitor
+    does not pay for loading that index and the tables' metadata: a kept store keeps them loaded."""
+    user = store.value("SELECT user_id FROM events LIMIT 1")
+    if user is None:
+        return
+    store.rows("SELECT count(*) FROM events WHERE user_id = ?", [user])
+    if stored_config(store) is not None:
+        timeline(store, user)
 
 
 def overview(path: Path) -> dict[str, Any]:

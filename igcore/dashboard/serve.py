@@ -27,6 +27,7 @@ from typing import Any
 
 from igcore.dashboard import access
 
+KEEP_OPEN_S = 20.0  # the server keeps its store open this long after the last read (igcore.storekeep)
 PAGE_IMPORTS = ("streamlit", "plotly.express", "plotly.graph_objects", "plotly.subplots", "pyvis.network")
 
 
@@ -111,11 +112,15 @@ def import_ml_stack() -> None:
 
 
 def main(argv: list[str]) -> None:
-    """Run Streamlit's command line with ``argv`` after switching legacy page discovery off and importing the
-    machine-learning libraries (:func:`import_ml_stack`). The objects of those imports then go to the cycle
+    """Run Streamlit's command line with ``argv`` after switching legacy page discovery off, letting the store
+    stay open between reads (:mod:`igcore.storekeep`) and importing the machine-learning libraries
+    (:func:`import_ml_stack`). The objects of those imports then go to the cycle
     collector's permanent generation (``gc.freeze``): they live as long as the server, and a full collection
     would otherwise walk all of them again, a pause that can land in any page's run (a Live add, a click)."""
+    from igcore.store import Store
+
     use_navigation_only()
+    Store.keep_open_s = KEEP_OPEN_S
     import_ml_stack()
     from streamlit.web import cli
 

@@ -104,12 +104,14 @@ def query_vectors(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_poi
     totals = np.bincount(point, weights=weight, minlength=n_points)
     share = weight / np.where(totals[point] > 0, totals[point], 1.0)
     starts = np.searchsorted(point, np.arange(n_points + 1))
+    used, column = np.unique(item, return_inverse=True)  # only the rows the triples name: a chunk of users
+    #                                                      reads a small part of a large catalogue
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's notice that sparse CSR support is in beta
-        shares = torch.sparse_csr_tensor(torch.as_tensor(starts), torch.as_tensor(item, dtype=torch.int64),
+        shares = torch.sparse_csr_tensor(torch.as_tensor(starts), torch.as_tensor(column, dtype=torch.int64),
                                          torch.as_tensor(share, dtype=torch.float64),
-                                         size=(n_points, len(vectors.matrix)), check_invariants=False)
-        return (shares @ torch.as_tensor(vectors.matrix, dtype=torch.float64)).numpy()
+                                         size=(n_points, len(used)), check_invariants=False)
+        return (shares @ torch.as_tensor(vectors.matrix[used], dtype=torch.float64)).numpy()
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -167,33 +169,19 @@ def evidence_top_k(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_po
     column[rows] = np.arange(len(rows))
     cols = np.full((n_points, min(k, len(rows))), -1, dtype=np.int64)
     vals = np.full(cols.shape, -np.inf)
-    items = vectors.matrix[rows].astype(np.float64)  # once, not per chunk
-    items_t = np.ascontiguousarray(items.T, dtype=np.float32)
+    items_t = np.ascontiguousarray(vectors.matrix[rows].T, dtype=np.float64)  # once, not per chunk
     seen = column[item]  # each triple's candidate column (-1: not a candidate)
     for lo in range(0, n_points, POINT_CHUNK):
         hi = min(lo + POINT_CHUNK, n_points)
-        scores = queries[lo:hi].astype(np.float32) @ items_t
+        scores = queries[lo:hi] @ items_t
         scores[~queries[lo:hi].any(axis=1)] = -np.inf
         if exclude_seen:  # the chunk's triples, found by binary search (they are sorted by point)
             a, b = np.searchsorted(point, [lo, hi])
             sel = slice(a, b)
             ok = seen[sel] >= 0
             scores[point[sel][ok] - lo, seen[sel][ok]] = -np.inf
-        cols[lo:hi], vals[lo:hi] = exact_order(queries[lo:hi], items, *top_k(scores, k))
+        cols[lo:hi], vals[lo:hi] = top_k(scores, k)
     return np.where(cols >= 0, rows[np.maximum(cols, 0)], -1), vals
-
-
-def exact_order(queries: np.ndarray, items: np.ndarray, cols: np.ndarray,
-                vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's chosen columns (rows of ``items``, float64) scored again in float64 and ordered by those
-    scores (ties: the lower column first). The float32 product over every candidate only chooses, at half the
-    cost of float64: its last bits depend on the product's shape (one user's view against a whole build), and the
-    stored score is the one an explanation's contributions sum to."""
-    chosen = cols >= 0
-    exact = np.matmul(items[np.maximum(cols, 0)], queries[:, :, None])[..., 0]
-    exact = np.where(chosen & np.isfinite(vals), exact, -np.inf)
-    order = np.lexsort((np.where(chosen, cols, np.iinfo(np.int64).max), -exact), axis=1)
-    return np.take_along_axis(cols, order, 1), np.take_along_axis(exact, order, 1)
 
 
 def predicted_shares(scores: np.ndarray, item_codes: np.ndarray, n_codes: int) -> np.ndarray:
