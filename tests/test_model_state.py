@@ -107,7 +107,7 @@ def test_training_positions_read_the_memory_the_replay_built(fitted):
     events = torch.arange(len(log))
     with torch.no_grad():
         again = replay.before(events, model.net.items())
-    assert torch.allclose(again, replay.trace.user_before, atol=1e-5)
+    assert torch.allclose(again, replay.trace.user_before.float(), atol=2e-3)  # the trace keeps half precision
     assert (replay.trace.user_before[replay.prior < 0] == 0).all()
     model.rebuild_state(log)
 

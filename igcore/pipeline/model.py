@@ -173,9 +173,9 @@ class IgcoreRecommender(SeededModel):
         graph's events, if more) have come in, at the next read of the item tables (a score, a serving state),
         so one event costs time for its own user, not a pass over the whole graph, and batches that nothing
         reads in between share one re-run. True when the item tables are due for that re-run (every user's
-        scores may move), False when only the users of ``events`` moved."""
+        scores may move), False when only the users of ``events`` moved (always, without a graph stage)."""
         every = max(self.cfg.graph_refresh, int(self.cfg.graph_refresh_share * self.state.n_events))
-        if self.state.update(events, every):
+        if self.state.update(events, every) and self.cfg.use_graph:
             self._graph_due = True
             return True
         return False

@@ -39,7 +39,8 @@ class MemoryReplay:
         features = lambda items, types: self.net.message_features(  # noqa: E731
             table, torch.as_tensor(items, device=table.device), torch.as_tensor(types, device=table.device))
         self.memory.reset_state()
-        self.trace = self.state.observe(self.train, features)
+        self.trace = None  # the last epoch's trace goes before this one is built
+        self.trace = self.state.observe(self.train, features, trace=True)
 
     def before(self, target_events: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """(..., memory_dim): each position's user memory before its target event (given by its index in the

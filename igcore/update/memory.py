@@ -44,10 +44,19 @@ class Trace:
     user_gap: torch.Tensor
 
     @staticmethod
-    def cat(traces: list[Trace], memory_dim: int) -> Trace:
-        if not traces:
-            return Trace(torch.zeros(0, memory_dim), torch.zeros(0, memory_dim), torch.zeros(0))
-        return Trace(*(torch.cat([getattr(t, f.name) for t in traces]) for f in dataclasses.fields(Trace)))
+    def empty(n: int, memory_dim: int, device: torch.device | str = "cpu") -> Trace:
+        """A trace of ``n`` events to fill chunk by chunk (:meth:`put`): a log's trace is allocated once, not
+        gathered in parts and joined (which would hold it twice). Memories are kept at half precision (a GRU's
+        state lies in (-1, 1), where float16 keeps about three decimal digits): a trace holds two memories per
+        training event, the largest thing training keeps; :meth:`InterestMemory.user_step` computes from them in
+        full precision."""
+        memories = (torch.zeros(n, memory_dim, dtype=torch.float16, device=device) for _ in range(2))
+        return Trace(*memories, torch.zeros(n, device=device))
+
+    def put(self, start: int, part: Trace) -> None:
+        """Write ``part``, the trace of the events from ``start`` on, into this one."""
+        for f in dataclasses.fields(Trace):
+            getattr(self, f.name)[start:start + len(part.user_gap)] = getattr(part, f.name)
 
 
 def prior_events(users: np.ndarray, batch: int) -> np.ndarray:
@@ -142,9 +151,10 @@ class InterestMemory(nn.Module):
     def user_step(self, trace: Trace, features: torch.Tensor) -> torch.Tensor:
         """The user memory after one event, differentiably: the GRU over the message its trace and raw
         ``features`` make (as :meth:`observe` computes it for the user's latest event of a batch)."""
-        tgn = self.tgn
-        msg = tgn.msg_s_module(trace.user_before, trace.item_before, features, tgn.time_enc(trace.user_gap))
-        return tgn.gru(msg, trace.user_before)
+        tgn, dtype = self.tgn, features.dtype
+        user, item = trace.user_before.to(dtype), trace.item_before.to(dtype)
+        msg = tgn.msg_s_module(user, item, features, tgn.time_enc(trace.user_gap))
+        return tgn.gru(msg, user)
 
     def user_memory(self, users: torch.Tensor) -> torch.Tensor:
         return self.tgn.memory[users]

@@ -99,14 +99,17 @@ class OnlineState:
             for u, part in zip(users.tolist(), parts):
                 histories[u] = np.concatenate([histories[u], part])
 
-    def observe(self, events: Interactions, features: Features | None = None) -> Trace:
+    def observe(self, events: Interactions, features: Features | None = None, trace: bool = False) -> Trace | None:
         """Advance memory over ``events`` in ``memory_batch`` chunks, their raw messages from ``features`` (by
-        default the state's own); the :class:`Trace` of every event."""
+        default the state's own); with ``trace``, return the :class:`Trace` of every event (what training
+        recomputes memories from: it grows with the log, so only training asks for it)."""
         step, memory, features = self.memory_batch, self.memory, features or self.features
-        traces = []
+        out = Trace.empty(len(events), memory.tgn.memory.shape[1], memory.device) if trace else None
         for lo in range(0, len(events), step):
             users, items = events.user[lo:lo + step], events.item[lo:lo + step]
             raw = features(items, events.event_type[lo:lo + step]) if features is not None else None
-            traces.append(memory.observe(torch.as_tensor(users), torch.as_tensor(items),
-                                         torch.as_tensor(events.ts[lo:lo + step]), raw))
-        return Trace.cat(traces, memory.tgn.memory.shape[1])
+            part = memory.observe(torch.as_tensor(users), torch.as_tensor(items),
+                                  torch.as_tensor(events.ts[lo:lo + step]), raw)
+            if out is not None:
+                out.put(lo, part)
+        return out
