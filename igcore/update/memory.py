@@ -132,7 +132,7 @@ class InterestMemory(nn.Module):
         raw = features.float().to(device) if features is not None else torch.zeros(n, self.msg_dim, device=device)
         src, dst, t = users.long().to(device), items.long().to(device) + self.n_users, ts.long().to(device)
         memory = tgn.memory
-        trace = Trace(memory[src].clone(), memory[dst].clone(), (t - tgn.last_update[src]).to(raw.dtype))
+        trace = Trace(memory[src], memory[dst], (t - tgn.last_update[src]).to(raw.dtype))  # gathers: copies
         if n == 0:
             return trace
         item_gap = (t - tgn.last_update[dst]).to(raw.dtype)
