@@ -112,6 +112,27 @@ def test_training_positions_read_the_memory_the_replay_built(fitted):
     model.rebuild_state(log)
 
 
+def test_only_training_keeps_a_trace_and_it_holds_each_chunks_memories_at_half_precision(fitted):
+    model, log = fitted
+    state, step = model.state, model.state.memory_batch
+    state.memory.reset_state()
+    assert state.observe(log) is None  # a replay keeps no trace
+    after = state.memory.tgn.memory.clone()
+    state.memory.reset_state()
+    trace = state.observe(log, trace=True)
+    assert torch.equal(state.memory.tgn.memory, after)  # keeping the trace changes no memory
+    state.memory.reset_state()
+    for lo in range(0, len(log), step):  # the same chunks one by one, in full precision
+        chunk = log.subset(np.arange(lo, min(lo + step, len(log))))
+        part = state.memory.observe(torch.as_tensor(chunk.user), torch.as_tensor(chunk.item),
+                                    torch.as_tensor(chunk.ts), state.features(chunk.item, chunk.event_type))
+        assert torch.equal(trace.user_before[lo:lo + step], part.user_before.half())
+        assert torch.equal(trace.item_before[lo:lo + step], part.item_before.half())
+        assert torch.equal(trace.user_gap[lo:lo + step], part.user_gap)
+    assert trace.user_before.dtype == torch.float16 and trace.user_before.abs().sum() > 0
+    model.rebuild_state(log)
+
+
 def test_update_moves_only_the_touched_users_interests_and_trains_nothing(fitted):
     model, log = fitted
     twin = model.fork(np.array([0]))
