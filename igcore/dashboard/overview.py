@@ -38,13 +38,15 @@ def prepare_store(path: Path, progress: Progress = no_progress) -> list[str]:
 
 def warm_reads(store: Store) -> None:
     """One user's explorer reads (events through the events' index, the stored timeline) and one pass over the
-    event columns those reads fetch, so the first visitor does not pay for loading that index, the tables'
-    metadata and the blocks a user's events lie in (spread over the whole log): a kept store keeps them loaded."""
+    event and catalogue columns those reads fetch, so the first visitor does not pay for loading that index, the
+    tables' metadata and the blocks a user's events and their items lie in (spread over the whole log and
+    catalogue): a kept store keeps them loaded."""
     user = store.value("SELECT user_id FROM events LIMIT 1")
     if user is None:
         return
     store.rows("SELECT count(*) FROM events WHERE user_id = ?", [user])
     store.rows("SELECT sum(hash(ts, item_id, event_type, event_id)) FROM events")
+    store.rows("SELECT sum(hash(item_id, title)) FROM items")
     if stored_config(store) is not None:
         timeline(store, user)
 
