@@ -13,6 +13,8 @@ reports its wall time and its own peak resident memory:
   ``--repeats`` streams, each from the trained state); one user's top-10
   with the model loaded (latency); NDCG@10 on the last 24 hours' events (temporal split, nothing excluded) against
   ItemKNN fitted on the same events;
+- update: the model stage's stream alone, on the pipeline trained for a few seconds (an update's cost does not
+  depend on the weights), so that every size's update throughput comes from one run;
 - explorer: for ``--users`` users of the store, the explorer's reads of one user (the stored snapshot timeline,
   the events until the latest snapshot), and apart from them the interest graph at that snapshot computed and
   drawn (latency).
@@ -37,12 +39,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from igcore.benchio import WORK, machine, read_json, today, write_json, write_section  # noqa: E402
 
-STAGES = ("ingest", "encode", "snapshots", "model", "explorer")
+STAGES = ("ingest", "encode", "snapshots", "model", "update", "explorer")
 BATCH = 1000
 # The model stage's settings. On the large logs, each position's full softmax over the catalogue and the graph
 # stage's pass over the whole user-item graph in every training batch leave the budget a sliver of one epoch
 # (docs/BENCHMARKS.md, "Scale"); sampled negatives and no graph stage train on every event within it.
 MODEL_SETTINGS = ("negatives=1024", "use_graph=false")
+UPDATE_BUDGET = 5.0  # training seconds of the model the update stage streams through
 
 
 def timed(work):
@@ -125,13 +128,13 @@ def stage_snapshots(size: int, args: argparse.Namespace) -> dict:
             "events_per_s": round(report.new_events / report.seconds), "events_per_cpu_s": round(report.new_events / cpu)}
 
 
-def stage_model(size: int, args: argparse.Namespace) -> dict:
+def _trained(size: int, args: argparse.Namespace, budget: float):
+    """The pipeline (``--set`` settings) trained within ``budget`` seconds on every event before the log's last 24
+    hours, ready to serve; (model, training events, the last day, the temporal split, load s, training s)."""
     import numpy as np
 
     from igcore.config import load_config, parse_assignments
     from igcore.encode.side import side_info
-    from igcore.evaluate.baselines import ItemKNN
-    from igcore.evaluate.protocols import EvalConfig, measure
     from igcore.evaluate.splits import Split
     from igcore.events import load_interactions
     from igcore.pipeline.config import PipelineConfig
@@ -147,27 +150,48 @@ def stage_model(size: int, args: argparse.Namespace) -> dict:
     train, test = data.subset(data.ts < cutoff), data.subset(data.ts >= cutoff)
     split = Split("last-day", train, train.subset(np.zeros(0, dtype=np.int64)), test, {"cutoff_test": cutoff})
     config = load_config(PipelineConfig, overrides={**parse_assignments(args.set), "device": "cpu",
-                                                     "max_train_s": args.budget, "eval_every": 10**6})
+                                                     "max_train_s": budget, "eval_every": 10**6})
     model = IgcoreRecommender(config, side=side_info(db, "cpu"))
     t0 = time.perf_counter()
     model.fit(train)
     train_s = time.perf_counter() - t0
     model.score(np.array([0]))  # ready to serve: item tables and graph vectors computed, as a loaded model has them
+    return model, train, test, split, load_s, train_s
 
-    def replay(stream: IgcoreRecommender) -> IgcoreRecommender:
-        """The last day through ``update`` in batches, on a fork of the trained model's online state."""
+
+def _streamed(model, test, repeats: int) -> tuple[object, dict]:
+    """The last day through ``update`` in batches of ``BATCH``, ``repeats`` times, each on a fork of the model's
+    online state (let go before the next, so that forks do not add up in the stage's peak memory): the last
+    stream's model and the rate of the median stream (a small log's last day streams in a fraction of a
+    second)."""
+    import numpy as np
+
+    def replay(stream):
         for start in range(0, len(test), BATCH):
             stream.update(test.subset(np.arange(start, min(start + BATCH, len(test)))))
         stream.score(np.array([0]))  # the last refresh is paid for, not left pending
         return stream
 
-    # a small log's last day streams in a fraction of a second: the median of ``--repeats`` streams
-    runs = sorted((timed(lambda: replay(model.fork(np.unique(test.user)))) for _ in range(args.repeats)),
-                  key=lambda run: run[1])
-    stream, update_s, update_cpu = runs[len(runs) // 2]
-    users = np.unique(test.user)[:200]
+    runs, stream = [], None
+    for _ in range(repeats):
+        stream = None
+        stream, seconds, cpu = timed(lambda: replay(model.fork(np.unique(test.user))))
+        runs.append((seconds, cpu))
+    seconds, cpu = sorted(runs)[len(runs) // 2]
+    return stream, {"test_events": len(test), "update_events_per_s": round(len(test) / seconds),
+                    "update_events_per_cpu_s": round(len(test) / cpu), "update_runs_s": [round(r[0], 3) for r in runs]}
+
+
+def stage_model(size: int, args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from igcore.evaluate.baselines import ItemKNN
+    from igcore.evaluate.protocols import EvalConfig, measure
+
+    model, train, test, split, load_s, train_s = _trained(size, args, args.budget)
+    stream, rates = _streamed(model, test, args.repeats)
     latency = []
-    for u in users.tolist():
+    for u in np.unique(test.user)[:200].tolist():
         t1 = time.perf_counter()
         stream.recommend(u, 10)
         latency.append(time.perf_counter() - t1)
@@ -181,11 +205,18 @@ def stage_model(size: int, args: argparse.Namespace) -> dict:
     return {"load_s": round(load_s, 2), "train_s": round(train_s, 1), "epochs": len(model.log),
             "settings": " ".join(args.set), "trained_positions": sum(e["positions"] for e in model.log),
             "epoch_share": round(last["positions"] / last["epoch_positions"], 4) if last.get("cut") else None,
-            "train_events": len(train), "test_events": len(test), "update_events_per_s": round(len(test) / update_s),
-            "update_runs_s": [round(run[1], 3) for run in runs],
-            "update_events_per_cpu_s": round(len(test) / update_cpu),
+            "train_events": len(train), **rates,
             "top10_p99_ms": round(float(np.percentile(np.asarray(latency) * 1000, 99)), 2),
             "ndcg@10": round(ours[head]["ndcg@10"], 4), "itemknn_ndcg@10": round(theirs[head]["ndcg@10"], 4)}
+
+
+def stage_update(size: int, args: argparse.Namespace) -> dict:
+    """The model stage's stream alone, on the pipeline trained for ``UPDATE_BUDGET`` seconds: what an update
+    costs depends on the network's shape and the events, not on its weights, so the throughput of every size
+    comes from one short run instead of a training budget per size."""
+    model, train, test, _, _, train_s = _trained(size, args, UPDATE_BUDGET)
+    _, rates = _streamed(model, test, args.repeats)
+    return {"settings": " ".join(args.set), "train_s": round(train_s, 1), "train_events": len(train), **rates}
 
 
 def stage_explorer(size: int, args: argparse.Namespace) -> dict:
@@ -222,7 +253,7 @@ def stage_explorer(size: int, args: argparse.Namespace) -> dict:
 
 
 RUN = {"ingest": stage_ingest, "encode": stage_encode, "snapshots": stage_snapshots, "model": stage_model,
-       "explorer": stage_explorer}
+       "update": stage_update, "explorer": stage_explorer}
 
 
 def in_child(stage: str, size: int, args: argparse.Namespace) -> dict:
@@ -277,14 +308,18 @@ def section(data: dict) -> str:
              "| events | stage | seconds | CPU s | throughput | vs 1M | vs 1M, CPU | peak MB | notes | run |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---|---|"]
     base = data["sizes"].get("1000000", {})
-    rates = {"ingest": "events_per_s", "snapshots": "events_per_s", "model": "update_events_per_s"}
-    cpu_rates = {"ingest": "events_per_cpu_s", "snapshots": "events_per_cpu_s", "model": "update_events_per_cpu_s"}
+    rates = {"ingest": "events_per_s", "snapshots": "events_per_s", "model": "update_events_per_s",
+             "update": "update_events_per_s"}
+    cpu_rates = {"ingest": "events_per_cpu_s", "snapshots": "events_per_cpu_s", "model": "update_events_per_cpu_s",
+                 "update": "update_events_per_cpu_s"}
     notes = {"model": lambda r: (f"`{r.get('settings') or 'defaults'}`: trained {r['train_s']:.0f} s "
                                  f"({r['epochs']} epochs{_cut(r)}); update in batches of "
                                  f"{BATCH:,}{_streams(r)}; top-10 p99 {r['top10_p99_ms']} ms; last-day NDCG@10 "
                                  f"{r['ndcg@10']:.4f}, ItemKNN {r['itemknn_ndcg@10']:.4f}"),
              "explorer": lambda r: (f"{r['users']} users; reads p50 {r['reads_p50_ms']} ms, p99 {r['reads_p99_ms']} ms; "
                                     f"graph computed and drawn p50 {r['graph_p50_ms']} ms, p99 {r['graph_p99_ms']} ms"),
+             "update": lambda r: (f"`{r.get('settings') or 'defaults'}`, trained {r['train_s']:.0f} s; the last day "
+                                  f"({r['test_events']:,} events) in batches of {BATCH:,}{_streams(r)}"),
              "encode": lambda r: f"{r['items']:,} item texts",
              "ingest": lambda r: (f"median of {len(r['runs_s'])} imports: "
                                   f"{', '.join(f'{x:.1f}' for x in r['runs_s'])} s") if "runs_s" in r else "",

@@ -417,3 +417,13 @@ def test_events_until_reads_the_users_events_with_titles_newest_first(app_db):
     assert ex.events_until(app_db, "u2", at.tz_localize("UTC")).equals(found)  # a zone-aware time: the same
     with Store(app_db, read_only=True) as store:
         assert ex.item_titles(store, ["C2", "B1", "C2", "nope"]) == {"B1": "Espresso Beans", "C2": "Tea Pot"}
+
+
+def test_titles_are_read_again_after_an_import_changes_the_catalogue(app_db, tmp_path):
+    with Store(app_db, read_only=True) as store:
+        assert ex.item_titles(store, ["C2"]) == {"C2": "Tea Pot"}  # read and kept
+    with Store(app_db) as store:
+        import_items(store, write_csv(tmp_path / "more.csv", "item_id,title\nC2,Teapot (cast iron)\nZ9,New Kettle\n"))
+    with Store(app_db, read_only=True) as store:
+        assert ex.item_titles(store, ["C2", "Z9", "B1"]) == {"B1": "Espresso Beans", "C2": "Teapot (cast iron)",
+                                                            "Z9": "New Kettle"}

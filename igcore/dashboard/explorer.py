@@ -304,11 +304,31 @@ def events_until(path: Path, user_id: str, at: Any) -> pd.DataFrame:
 
 
 def item_titles(store: Store, item_ids: Iterable[str]) -> dict[str, str | None]:
-    """Catalogue titles of ``item_ids`` (those the catalogue has), read by item rather than joined with the
-    whole catalogue: on a large store the items' index looks them up."""
-    wanted = sorted(set(item_ids))
-    return dict(store.rows("SELECT item_id, title FROM items WHERE item_id IN (SELECT unnest(?::VARCHAR[]))",
-                           [wanted])) if wanted else {}
+    """Catalogue titles of ``item_ids`` (those the catalogue has), from :func:`catalogue_titles`."""
+    titles = catalogue_titles(store)
+    return {item: titles[item] for item in sorted(set(item_ids)) if item in titles}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Titles:
+    version: tuple  # (the store's latest import, its number of items) when they were read
+    by_item: dict[str, str | None]
+
+
+_CATALOGUE_TITLES: dict[Path, _Titles] = {}
+
+
+def catalogue_titles(store: Store) -> dict[str, str | None]:
+    """Every item's title, read once per store and catalogue version and kept by this process (any import may add
+    or change items, so each one starts a new version). A user's reads then find their titles in memory: DuckDB
+    looks a list of ids up by joining it with the whole catalogue, not through the items' index, so a query per
+    read would cost time in proportion to the catalogue."""
+    version = tuple(store.rows("SELECT (SELECT max(import_id) FROM imports), (SELECT count(*) FROM items)")[0])
+    key = store.path.resolve()
+    kept = _CATALOGUE_TITLES.get(key)
+    if kept is None or kept.version != version:
+        kept = _CATALOGUE_TITLES[key] = _Titles(version, dict(store.rows("SELECT item_id, title FROM items")))
+    return kept.by_item
 
 
 def graph_view(path: Path, user_id: str, at: Any, model: ModelScorer | None = None, parts: int = 3) -> GraphView:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from igcore.dashboard.explorer import catalogue_titles
 from igcore.datasets import ensure_sample
 from igcore.errors import IgcoreError
 from igcore.events import has_events
@@ -37,16 +38,16 @@ def prepare_store(path: Path, progress: Progress = no_progress) -> list[str]:
 
 
 def warm_reads(store: Store) -> None:
-    """One user's explorer reads (events through the events' index, the stored timeline) and one pass over the
-    event and catalogue columns those reads fetch, so the first visitor does not pay for loading that index, the
-    tables' metadata and the blocks a user's events and their items lie in (spread over the whole log and
-    catalogue): a kept store keeps them loaded."""
+    """One user's explorer reads (events through the events' index, the stored timeline), one pass over the
+    event columns those reads fetch and the catalogue's titles, so the first visitor does not pay for loading
+    that index, the tables' metadata, the blocks a user's events lie in (spread over the whole log) or the
+    titles: a kept store keeps them loaded."""
     user = store.value("SELECT user_id FROM events LIMIT 1")
     if user is None:
         return
     store.rows("SELECT count(*) FROM events WHERE user_id = ?", [user])
     store.rows("SELECT sum(hash(ts, item_id, event_type, event_id)) FROM events")
-    store.rows("SELECT sum(hash(item_id, title)) FROM items")
+    catalogue_titles(store)
     if stored_config(store) is not None:
         timeline(store, user)
 
