@@ -128,7 +128,7 @@ def stage_snapshots(size: int, args: argparse.Namespace) -> dict:
             "events_per_s": round(report.new_events / report.seconds), "events_per_cpu_s": round(report.new_events / cpu)}
 
 
-def _trained(size: int, args: argparse.Namespace, budget: float):
+def _trained(size: int, args: argparse.Namespace, budget: float) -> tuple:
     """The pipeline (``--set`` settings) trained within ``budget`` seconds on every event before the log's last 24
     hours, ready to serve; (model, training events, the last day, the temporal split, load s, training s)."""
     import numpy as np
@@ -174,7 +174,7 @@ def _streamed(model, test, repeats: int) -> tuple[object, dict]:
 
     runs, stream = [], None
     for _ in range(repeats):
-        stream = None
+        stream = None  # the last fork goes before the next is made
         stream, seconds, cpu = timed(lambda: replay(model.fork(np.unique(test.user))))
         runs.append((seconds, cpu))
     seconds, cpu = sorted(runs)[len(runs) // 2]
