@@ -97,7 +97,7 @@ def _refresh_model(store: Store, model_dir: Path, any_new: bool,
         line = (f"online state moved by the {len(online.fed.events):,} new events (resumed from its saved state; "
                 "no gradient steps), serving state saved")
     else:
-        known = sum(len(h) for h in online.model.state.items)
+        known = online.model.state.histories.n_events
         line = (f"online state rebuilt from the {known:,} stored events ({known - meta['events']:+,} since "
                 "training; no gradient steps), serving state saved")
     served = ModelScorer.from_meta(online.served, meta) if online.served is not None else None

@@ -152,12 +152,14 @@ def test_histories_are_arrays_per_user_appended_in_time_order_and_forks_keep_the
     state = OnlineState(2, None, 4)
     state.set_histories(log)
     assert [h.tolist() for h in state.items] == [[0, 2], [1]] and state.times[0].tolist() == [10, 30]
-    assert all(isinstance(h, np.ndarray) and h.dtype == np.int64 for h in state.items + state.types + state.times)
+    assert all(isinstance(h, np.ndarray) and h.dtype == np.int64 for c in (state.items, state.types, state.times)
+               for h in c)
     new = dataclasses.replace(log, user=np.array([1, 0, 1]), item=np.array([0, 1, 2]), ts=np.array([40, 50, 60]),
                               event_type=np.zeros(3, dtype=np.int16))
     twin = state.fork(np.array([1]))
-    twin.append(new)
+    twin.histories.append(new)
     assert [h.tolist() for h in twin.items] == [[0, 2, 1], [1, 0, 2]] and twin.times[1].tolist() == [20, 40, 60]
+    assert twin.types[1].tolist() == [0, 0, 0] and twin.histories.n_events == 6 and state.histories.n_events == 3
     assert [h.tolist() for h in state.items] == [[0, 2], [1]]  # the original did not move
 
 

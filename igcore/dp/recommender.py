@@ -177,7 +177,7 @@ class PrivateSequenceRecommender(SeededModel):
         self.privacy = train_private(self.net, rows, cfg, rng, self.log, self.device).as_dict()
 
     def update(self, events: Interactions) -> None:
-        self.state.append(events)
+        self.state.histories.append(events)
 
     @torch.no_grad()
     def score(self, users: np.ndarray, at: int | None = None) -> np.ndarray:
