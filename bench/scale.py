@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from igcore.benchio import WORK, machine, read_json, today, write_json, write_section  # noqa: E402
+from igcore.benchio import WORK, locked, machine, read_json, today, write_json, write_section  # noqa: E402
 
 STAGES = ("ingest", "encode", "snapshots", "model", "update", "explorer")
 BATCH = 1000
@@ -363,16 +363,23 @@ def main() -> None:
         return
     command = "bench/scale.py " + " ".join(sys.argv[1:])
     run = f"{today()} {time.strftime('%H:%M')}"  # rows of one run compare with each other
-    data = read_json("scale") or {"sizes": {}}
     for size in args.sizes:
-        row = data["sizes"].setdefault(str(size), {})
-        row["generate"] = generate(size, args.seed)
+        record(size, "generate", generate(size, args.seed), command)
         for stage in args.stages:
-            row[stage] = {**in_child(stage, size, args), "run": run, "command": command}
-            print(size, stage, row[stage], flush=True)
-            data.update({"date": today(), "machine": machine(), "command": command})
-            write_json("scale", data)
-            write_section("scale", section(data))
+            result = {**in_child(stage, size, args), "run": run, "command": command}
+            print(size, stage, result, flush=True)
+            record(size, stage, result, command)
+
+
+def record(size: int, stage: str, result: dict, command: str) -> None:
+    """Put one stage's row into the results and the table, read again under a lock at the time of writing, so
+    that a run of other sizes or stages going on at the same time keeps its rows."""
+    with locked("scale"):
+        data = read_json("scale") or {"sizes": {}}
+        data["sizes"].setdefault(str(size), {})[stage] = result
+        data.update({"date": today(), "machine": machine(), "command": command})
+        write_json("scale", data)
+        write_section("scale", section(data))
 
 
 if __name__ == "__main__":
