@@ -180,7 +180,10 @@ def _streamed(model, test, repeats: int) -> tuple[object, dict]:
         _, seconds, cpu = timed(functools.partial(replay, stream))
         runs.append((seconds, cpu))
     seconds, cpu = sorted(runs)[len(runs) // 2]
-    return stream, {"test_events": len(test), "update_events_per_s": round(len(test) / seconds),
+    starts = range(0, len(test), BATCH)
+    moved = sum(len(np.unique(test.user[lo:lo + BATCH])) + len(np.unique(test.item[lo:lo + BATCH])) for lo in starts)
+    return stream, {"test_events": len(test), "nodes_per_batch": round(moved / len(starts), 1),
+                    "update_events_per_s": round(len(test) / seconds), "update_nodes_per_s": round(moved / seconds),
                     "update_events_per_cpu_s": round(len(test) / cpu), "update_runs_s": [round(r[0], 3) for r in runs]}
 
 
@@ -295,9 +298,12 @@ def _cut(row: dict) -> str:
 
 
 def _streams(row: dict) -> str:
-    """How many streams of the last day the update rate is the median of."""
-    runs = row.get("update_runs_s")
-    return f" (median of {len(runs)} streams)" if runs else ""
+    """How many streams of the last day the update rate is the median of, and how many memory nodes a batch
+    moved on average (its distinct users and items: each takes one GRU step, and each user one history append,
+    so a batch's cost follows them rather than its event count)."""
+    runs, nodes = row.get("update_runs_s"), row.get("nodes_per_batch")
+    moved = f"; {nodes:,.0f} users and items moved per batch, {row['update_nodes_per_s']:,} per s" if nodes else ""
+    return (f" (median of {len(runs)} streams)" if runs else "") + moved
 
 
 def section(data: dict) -> str:

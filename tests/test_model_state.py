@@ -5,6 +5,7 @@ Tiny logs built here, real torch and PyG modules: exact checks where a value is 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -12,13 +13,14 @@ import pytest
 import torch
 
 from igcore.decode.interests import InterestExtractor
+from igcore.encode.item_encoder import ItemEncoder
 from igcore.encode.sequence import gap_buckets
 from igcore.events import from_arrays
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import training_graph
 from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.replay import MemoryReplay
-from igcore.pipeline.trainer import batch_loss, sampled_loss
+from igcore.pipeline.trainer import batch_loss, rows_read, sampled_loss
 from igcore.pipeline.windows import Windows, length_chunks, prefix_windows, training_rows, training_windows
 from igcore.update.memory import prior_events
 from igcore.update.online import OnlineState
@@ -290,19 +292,58 @@ def test_a_residual_graph_learns_its_weight_and_at_zero_keeps_the_items_own_vect
 
 
 def test_sampled_loss_scores_the_target_against_the_drawn_items_only():
-    torch.manual_seed(0)
-    drawn = torch.randint(1, 4, (3,))  # what sampled_loss draws next under this seed
-    torch.manual_seed(0)
+    drawn = torch.tensor([2, 3, 1])
     query, tables = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[[0.0, 0.0], [1.0, 0.0], [0.0, 2.0],
                                                                            [1.0, 1.0]]])
     targets, own = torch.tensor([1, 2]), torch.tensor([0, 0])
-    loss = sampled_loss(query, tables, own, targets, 3)
+    loss = sampled_loss(query, tables, own, targets, drawn)
     expected = []
     for q, t in zip(query, targets.tolist()):
         others = [float(q @ tables[0, d]) for d in drawn.tolist() if d != t]
         logits = torch.tensor([float(q @ tables[0, t]), *others])
         expected.append(float(torch.logsumexp(logits, 0) - logits[0]))
     assert float(loss) == pytest.approx(sum(expected) / 2)
+
+
+def test_item_rows_asked_for_are_the_whole_tables_rows_and_the_others_zero():
+    torch.manual_seed(0)
+    attrs = torch.tensor([[0, 0], [1, 2], [2, 0], [0, 0], [3, 1], [1, 0]])
+    encoder = ItemEncoder(5, 4, torch.randn(6, 3), attrs, 3)
+    rows = torch.tensor([1, 4])
+    part, whole = encoder(rows), encoder()
+    assert part.shape == whole.shape == (6, 4)
+    assert torch.allclose(part[rows], whole[rows]) and not part[[0, 2, 3, 5]].any()
+
+
+def test_a_batch_drawing_negatives_reads_few_item_rows_and_trains_as_with_the_whole_table(fitted, monkeypatch):
+    model, log = fitted
+    net = copy.deepcopy(model.net)
+    net.cfg = dataclasses.replace(TINY, negatives=4)
+    state = model.state.fork(np.arange(model.n_users))
+    state.memory = copy.deepcopy(state.memory)  # its own modules too: gradients are compared below
+    replay = MemoryReplay(net, state, log)
+    replay.replay()
+    windows = training_windows(log, TINY.max_len, TINY.gap_buckets)
+    batch = windows.batch(np.array([0]), "cpu")  # one user's window: five items of one category
+
+    def trained() -> tuple[float, dict[str, torch.Tensor]]:
+        torch.manual_seed(3)
+        params = [*net.named_parameters(), *state.memory.named_parameters()]
+        for _, param in params:
+            param.grad = None
+        loss = batch_loss(net, batch, None, replay)
+        loss.backward()
+        return float(loss), {name: param.grad.clone() for name, param in params if param.grad is not None}
+
+    torch.manual_seed(3)
+    read = rows_read(batch, torch.randint(1, net.n_items + 1, (4,)), replay)
+    assert 0 < len(read) < net.n_items and int(read.min()) >= 1
+    loss, grads = trained()
+    monkeypatch.setattr("igcore.pipeline.trainer.rows_read", lambda *args: None)  # the whole table instead
+    whole_loss, whole_grads = trained()
+    assert loss == pytest.approx(whole_loss, abs=1e-6) and grads.keys() == whole_grads.keys()
+    assert any(name.startswith("tgn.") for name in grads)
+    assert all(torch.allclose(grads[name], whole_grads[name], atol=1e-6) for name in grads)
 
 
 def test_a_budget_that_ends_inside_an_epoch_stops_training_after_one_batch():

@@ -31,14 +31,19 @@ class ItemEncoder(nn.Module):
             self.attr_bag = nn.EmbeddingBag(n_attrs + 1, dim, mode="mean", padding_idx=0)
             nn.init.normal_(self.attr_bag.weight, std=0.02)
 
-    def forward(self) -> torch.Tensor:
-        """Item vectors (n_items + 1, d); row 0 is the padding item."""
-        items = self.item_id.weight
+    def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Item vectors (n_items + 1, d); row 0 is the padding item (zero). With ``rows`` (1-based item rows),
+        only those rows are computed and the others are zero: a training batch that reads a few items of a large
+        catalogue (sampled negatives) pays for those, not for projecting every item's text."""
+        pick = (lambda t: t) if rows is None else (lambda t: t[rows])  # noqa: E731
+        items = pick(self.item_id.weight)
         if self.text_proj is not None:
-            items = items + self.text_proj(self.text)
+            items = items + self.text_proj(pick(self.text))
         if self.attr_bag is not None:
-            items = items + self.attr_bag(self.attrs)
-        return items
+            items = items + self.attr_bag(pick(self.attrs))
+        if rows is None:
+            return items
+        return items.new_zeros(self.item_id.num_embeddings, items.shape[1]).index_copy(0, rows, items)
 
 
 def text_matrix(side: SideInfo, item_ids: np.ndarray) -> torch.Tensor | None:

@@ -66,13 +66,15 @@ class IgcoreNet(nn.Module):
         kind = nn.functional.one_hot(types.long(), self.n_types).to(items.dtype)
         return torch.cat([items[item_ids.long() + 1], kind], dim=-1)
 
-    def item_table(self, graph: torch.Tensor | None) -> ItemTables:
+    def item_table(self, graph: torch.Tensor | None, rows: torch.Tensor | None = None) -> ItemTables:
         """The item vectors (n_items + 1, d) the sequence reads and items are scored against, the item
         encoder's own (``base``: what memory messages carry) and the graph user vectors (n_users, d), each
-        without a graph stage (or with ``graph`` None) as :class:`ItemTables` documents."""
-        base = self.items()
+        without a graph stage (or with ``graph`` None) as :class:`ItemTables` documents. Without a graph,
+        ``rows`` computes only those rows (:class:`ItemEncoder`); a graph reads every item."""
         if self.gnn is None or graph is None:
+            base = self.items(rows)
             return ItemTables(base, base, None)
+        base = self.items()
         if self.cfg.graph_on == "items":
             return ItemTables(self.propagate(base, graph), base, None)
         return ItemTables(base, base, user_vectors(self.gnn, base, graph, self.n_users))

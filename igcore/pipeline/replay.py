@@ -42,6 +42,11 @@ class MemoryReplay:
         self.trace = None  # the last epoch's trace goes before this one is built
         self.trace = self.state.observe(self.train, features, trace=True)
 
+    def item_rows(self, target_events: torch.Tensor) -> torch.Tensor:
+        """The 1-based item rows :meth:`before` reads for these positions (the items of the events it redoes)."""
+        prior = self.prior[target_events.cpu()]
+        return self.items[prior[prior >= 0]] + 1
+
     def before(self, target_events: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """(..., memory_dim): each position's user memory before its target event (given by its index in the
         training log), recomputed with gradients from ``items``, the batch's item table."""

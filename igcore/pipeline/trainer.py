@@ -99,15 +99,20 @@ class TrainingStep(nn.Module):
 
 def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
                replay: MemoryReplay | None) -> torch.Tensor:
-    """Mean cross-entropy of every real position's next item over the full catalogue, each position scored
-    against the item table of the graph it may read."""
+    """Mean cross-entropy of every real position's next item over the full catalogue (or against the
+    ``negatives`` items drawn for the batch), each position scored against the item table of the graph it may
+    read. Drawing negatives without a graph, only the item rows the batch reads are computed."""
+    drawn = None
+    if net.cfg.negatives and net.cfg.negatives < net.n_items:
+        drawn = torch.randint(1, net.n_items + 1, (net.cfg.negatives,), device=batch.items.device)
     if graph is not None and graph.on_items:
         base = net.items()
         tables = torch.stack([net.propagate(base, g) for g in graph.operators])  # (slices, n_items + 1, d)
         slices = graph.slice_of_event[batch.target_events.cpu()].to(base.device)
         seq_items, graph_user = tables[slices, batch.items], None
     else:
-        table, base, graph_user = net.item_table(graph.operators[0] if graph is not None else None)
+        rows = rows_read(batch, drawn, replay) if drawn is not None and graph is None else None
+        table, base, graph_user = net.item_table(graph.operators[0] if graph is not None else None, rows)
         tables, slices, seq_items = table[None], torch.zeros_like(batch.items), table
     hidden = net.seq(seq_items, batch.items, batch.types, batch.gaps)
     graph_source = None
@@ -127,8 +132,8 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
         query = query + InterestExtractor.best_for(interests[0][real], tables[own, targets].detach())
         if net.cfg.interest_diversity > 0:
             penalty = net.cfg.interest_diversity * InterestExtractor.overlap(interests[0][real])
-    if net.cfg.negatives and net.cfg.negatives < tables.shape[1] - 1:
-        return sampled_loss(query, tables, own, targets, net.cfg.negatives) + penalty
+    if drawn is not None:
+        return sampled_loss(query, tables, own, targets, drawn) + penalty
     if len(tables) == 1:
         logits = net.head.scores(query, tables[0])
     else:
@@ -139,14 +144,23 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
     return nn.functional.cross_entropy(logits, targets - 1) + penalty
 
 
+def rows_read(batch: WindowBatch, drawn: torch.Tensor, replay: MemoryReplay | None) -> torch.Tensor:
+    """The 1-based item rows a batch scored against ``drawn`` negatives reads: its inputs, its targets, the
+    drawn items and the items of the events its memory step redoes."""
+    parts = [batch.items.flatten(), batch.targets.flatten(), drawn]
+    if replay is not None:
+        parts.append(replay.item_rows(batch.target_events).to(drawn.device))
+    rows = torch.cat(parts).unique()
+    return rows[rows > 0]
+
+
 def sampled_loss(query: torch.Tensor, tables: torch.Tensor, own: torch.Tensor, targets: torch.Tensor,
-                 negatives: int) -> torch.Tensor:
-    """Cross-entropy of each position's target against ``negatives`` items drawn uniformly for the batch (shared
-    by its positions; a draw that is the position's own target is left out): a large catalogue's cost per
-    position then stays that of ``negatives`` items instead of the whole catalogue."""
-    drawn = torch.randint(1, tables.shape[1], (negatives,), device=query.device)
+                 drawn: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each position's target against the items ``drawn`` uniformly for the batch (shared by
+    its positions; a draw that is the position's own target is left out): a large catalogue's cost per position
+    then stays that of the drawn items instead of the whole catalogue."""
     positive = (query * tables[own, targets]).sum(-1, keepdim=True)
-    against = query.new_zeros(len(query), negatives)
+    against = query.new_zeros(len(query), len(drawn))
     for s in own.unique().tolist():
         rows = own == s
         against[rows] = query[rows] @ tables[s, drawn].T

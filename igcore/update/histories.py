@@ -45,6 +45,9 @@ class Column(Sequence[np.ndarray]):
 
 
 class Histories:
+    """Every user's history (``rows[u]``: user u's (n, 3) rows, in time order); read a field through
+    :meth:`column`."""
+
     def __init__(self, n_users: int) -> None:
         self.rows: list[np.ndarray] = [_EMPTY] * n_users
 
