@@ -270,6 +270,15 @@ def test_evidence_top_k_equals_scoring_every_point_by_hand(pool):
         assert np.allclose(vals[p][:len(best)], [scores[r] for r in best])
 
 
+def test_evidence_scores_that_differ_only_in_their_last_bits_are_a_tie_that_goes_to_the_lower_row():
+    # Rows 1 and 2 are the same item vector up to a difference far below the score's rounding, as two items with
+    # the same text are after matrix products over different chunks of users: row 2's raw score is higher.
+    matrix = np.array([[1.0, 0.0], [0.6, 0.8], [0.6, 0.8 + 1e-13], [0.0, 1.0]])
+    vectors = ItemVectors(np.array(["a", "b", "c", "d"], dtype=object), matrix, "test")
+    cols, vals = evidence_top_k(np.array([0]), np.array([0]), np.array([1.0]), 1, vectors, 3, exclude_seen=True)
+    assert cols[0].tolist() == [1, 2, 3] and vals[0].tolist() == [0.6, 0.6, 0.0]
+
+
 def test_evidence_scorer_ranks_within_its_stored_pool(store, tmp_path):
     load(store, tmp_path, _four_users())  # uses: A1 6, A2 5, A3 3, B1 3, B2 3, B3 2, C1 2, C2 2
     config = InterestConfig(top_k=8, evidence_pool=4, exclude_seen=False)

@@ -3,8 +3,9 @@
 Attribution, defined so that the parts always add up to the item's score:
 
 - ``exact`` (the built-in evidence scorer): the score is q . v_j with q = sum_e a_e v(item_e), so event ``e``
-  contributes exactly a_e * (v(item_e) . v_j); the contributions of all events sum to the score (up to float
-  rounding), and an interest's contribution is the sum over its events. Similarities can be negative, so a
+  contributes exactly a_e * (v(item_e) . v_j); the contributions of all events sum to the score (up to the
+  rounding of the ranked score, see :func:`igcore.interests.scoring.evidence_top_k`), shares are of their sum,
+  and an interest's contribution is the sum over its events. Similarities can be negative, so a
   contribution can be too.
 - ``similarity-weighted evidence`` (a model, whose score is not linear in the events): event ``e`` gets the
   share a_e * max(0, cos(v(item_e), v_j)) / (sum of those) of the score; when no event is similar at all, the
@@ -58,15 +59,16 @@ def explain_item(events: pd.DataFrame, item_id: str, score: float, vectors: Item
         share = support / support.sum() if support.sum() > 0 else a / max(a.sum(), 1e-300)
         contribution = score * share
     frame = events.assign(contribution=contribution)
+    total = float(contribution.sum()) if method == EXACT else score  # the unrounded score: shares sum to 1
     by_interest = frame.groupby("interest", sort=False)["contribution"].sum().sort_values(ascending=False)
     interests = [{"interest": nodes.interest[c] if c >= 0 else None,
                   "label": nodes.label[c] if c >= 0 else "(no interest)",
-                  "contribution": float(v), "share": _share(v, score)}
+                  "contribution": float(v), "share": _share(v, total)}
                  for c, v in by_interest.items() if v != 0]
     ranked = frame.reindex(frame["contribution"].abs().sort_values(ascending=False).index)
     shown = ranked.head(top_events)
     listed = [{"item_id": r.item_id, "event_type": r.event_type, "ts": iso_utc(r.ts),
-               "contribution": float(r.contribution), "share": _share(r.contribution, score)}
+               "contribution": float(r.contribution), "share": _share(r.contribution, total)}
               for r in shown.itertuples() if r.contribution != 0]
     return {"item_id": item_id, "score": float(score), "method": method, "interests": interests,
             "events": listed, "other_events": float(ranked["contribution"].iloc[top_events:].sum())}

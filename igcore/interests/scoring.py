@@ -29,6 +29,7 @@ from igcore.interests.vectors import ItemVectors, normalised
 
 POINT_CHUNK = 256
 ITEM_BLOCK = 4096  # items per one-hot block of predicted_shares (its memory: the block times the interests)
+SCORE_DECIMALS = 9  # evidence scores are rounded to this before ranking (see evidence_top_k)
 
 
 @dataclasses.dataclass
@@ -162,7 +163,12 @@ def candidate_pool(uses: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray
 def evidence_top_k(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_points: int, vectors: ItemVectors,
                    k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
     """Top-k item rows and scores per point for the evidence scorer, among the vectors' candidate rows; seen
-    items (the triples, sorted by point) left out."""
+    items (the triples, sorted by point) left out.
+
+    Scores are rounded to ``SCORE_DECIMALS`` before ranking: items with equal vectors score equally in exact
+    arithmetic, but a matrix product's last bits depend on how many users share it, so without rounding a tie's
+    order would change with the chunk of users it was computed in (on Ray or here); rounded, the tie is a tie and
+    goes to the lower item row."""
     queries = query_vectors(point, item, weight, n_points, vectors)
     rows = vectors.candidate_rows()
     column = np.full(len(vectors.item_ids), -1, dtype=np.int64)  # item row -> candidate column
@@ -173,7 +179,7 @@ def evidence_top_k(point: np.ndarray, item: np.ndarray, weight: np.ndarray, n_po
     seen = column[item]  # each triple's candidate column (-1: not a candidate)
     for lo in range(0, n_points, POINT_CHUNK):
         hi = min(lo + POINT_CHUNK, n_points)
-        scores = queries[lo:hi] @ items_t
+        scores = np.round(queries[lo:hi] @ items_t, SCORE_DECIMALS)
         scores[~queries[lo:hi].any(axis=1)] = -np.inf
         if exclude_seen:  # the chunk's triples, found by binary search (they are sorted by point)
             a, b = np.searchsorted(point, [lo, hi])
