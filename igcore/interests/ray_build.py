@@ -44,18 +44,12 @@ class ChunkWorker:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from igcore.interests.events import read_user_log
-        from igcore.interests.snapshots import chunk_tables
+        from igcore.interests.snapshots import stage_chunk
 
-        counts = []
+        job, counts = self.job, []
         for chunk, users in zip(batch["chunk"].tolist(), batch["users"], strict=True):
-            log = read_user_log(self.con, self.job.config, list(users), run=True)  # runs of every user
-            tables = chunk_tables(log, self.job.nodes, self.job.vectors, self.job.config, self.job.model)
-            for table, frame in tables.items():
-                path = Path(self.job.out) / table / f"chunk-{chunk:06d}.parquet"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                frame.to_parquet(path, index=False)
-            counts.append((log.n_users, len(log), len(tables["interest_snapshots"]), len(tables["interest_changes"]),
-                           int(log.event_id.max())))
+            log = read_user_log(self.con, job.config, list(users), run=True)  # runs of every user
+            counts.append(stage_chunk(Path(job.out), chunk, log, job.nodes, job.vectors, job.config, job.model))
         return {name: np.array(column, dtype=np.int64) for name, column in zip(
             ("users", "events", "snapshots", "changes", "last_event_id"), zip(*counts, strict=True), strict=True)}
 

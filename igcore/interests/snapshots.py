@@ -2,8 +2,8 @@
 
 ``build_snapshots`` computes nodes, then every user's snapshots, edges, top-K lists and change points, and
 replaces the interest tables in one transaction. The users are computed in chunks, each a pure function of its
-users' events (:func:`chunk_tables`): on this process, or on Ray Data (``--workers N``), whose workers read the
-events from a Parquet export and write each chunk's rows as Parquet files that the store then takes in.
+users' events (:func:`chunk_tables`) whose rows are written as Parquet files that the store then takes in: on this
+process, or on Ray Data (``--workers N``), whose workers read the events from a Parquet export.
 
 ``update_snapshots`` handles events imported since (by ``event_id``): only their users are touched; a touched
 user's snapshots that cover none of the new events (and, for day/week cadence, lie in an earlier period) are kept
@@ -13,7 +13,6 @@ built with; an update always uses it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import tempfile
@@ -108,9 +107,11 @@ def build_snapshots(store: Store, config: InterestConfig | None = None, model: M
                     progress: Progress = no_progress, chunk_events: int = CHUNK_EVENTS,
                     cluster: RayCluster | None = None, event_log: Path | None = None) -> SnapshotReport:
     """Every user's snapshots from scratch (replaces earlier ones and their config), ``chunk_events`` events'
-    users at a time, all in one transaction. With ``cluster``, the chunks are computed on Ray Data by workers that
-    read the events from the export folder ``event_log`` (:mod:`igcore.interests.ray_build`); the store takes
-    their rows in the same transaction."""
+    users at a time. Each chunk's rows are staged as Parquet files beside the store (:func:`stage_chunk`), and
+    the store takes them all in one transaction at the end: an interrupted build leaves it as it was, and no
+    transaction holds the rows of a large log in memory while chunks compute. With ``cluster``, the chunks are
+    computed on Ray Data by workers that read the events from the export folder ``event_log``
+    (:mod:`igcore.interests.ray_build`) and stage them in it."""
     t0 = time.perf_counter()
     config = config or InterestConfig()
     if cluster is not None and event_log is None:
@@ -123,39 +124,52 @@ def build_snapshots(store: Store, config: InterestConfig | None = None, model: M
     if not chunks:
         raise IgcoreError("the store holds no events: import some first (igcore ingest / igcore sample)")
     totals = _Totals()
-    with store.transaction() as con, contextlib.ExitStack() as stack:
-        for table in (*SNAPSHOT_TABLES, "interest_changes"):
-            con.execute(f"DELETE FROM {table}")  # names from code
-        save_nodes(con, nodes, vectors)
+    where = Path(event_log).resolve() if cluster is not None else store.path.parent  # reached by every worker
+    with tempfile.TemporaryDirectory(prefix="_igcore-snapshots-", dir=where) as staging:
+        folder = Path(staging)
         if cluster is None:
             for i, users in enumerate(chunks):
                 progress("interests", i, len(chunks), {"step": "snapshots", "users": totals.users})
                 log = load_user_log(store, config, users, run=True)
-                tables = chunk_tables(log, nodes, vectors, config, model)
-                for table, frame in tables.items():
-                    _insert(con, table, frame)
-                totals.add(log.n_users, len(log), len(tables["interest_snapshots"]), len(tables["interest_changes"]),
-                           int(log.event_id.max()))
+                totals.add(*stage_chunk(folder, i, log, nodes, vectors, config, model))
         else:
             from igcore.interests.ray_build import ChunkJob, chunks_on_ray
 
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="_igcore-snapshots-",
-                                                                          dir=Path(event_log).resolve())))
             for done in chunks_on_ray(chunks, ChunkJob(nodes, vectors, config, model, str(Path(event_log).resolve()),
                                                        str(folder)), cluster):
                 totals.add(*done)
                 progress("interests", totals.chunks, len(chunks), {"step": "snapshots", "users": totals.users})
-            for table, order in TABLE_ORDER.items():
-                files = str(folder / table / "*.parquet")
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?) ORDER BY {order}",  # names
-                            [files])  # from code
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        write_state(con, {"config": config.to_json(), "last_event_id": str(totals.last_event_id),
-                          "built_at": now, "updated_at": now})
+        with store.transaction() as con:
+            for table in (*SNAPSHOT_TABLES, "interest_changes"):
+                con.execute(f"DELETE FROM {table}")  # names from code
+            save_nodes(con, nodes, vectors)
+            for table in TABLE_ORDER:
+                files = sorted((folder / table).glob("*.parquet"))  # chunk order: the rows in TABLE_ORDER
+                if files:  # by name: a chunk's all-null column has no type of its own
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name = true)",
+                                [[str(f) for f in files]])  # table names from code
+            now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            write_state(con, {"config": config.to_json(), "last_event_id": str(totals.last_event_id),
+                              "built_at": now, "updated_at": now})
     store.ensure_lookup_indexes()  # the explorer's one-user reads of a large log
     progress("interests", len(chunks), len(chunks), {})
     return SnapshotReport(totals.users, totals.new_events, totals.snapshots, totals.changes,
                           time.perf_counter() - t0, nodes.kinds)
+
+
+def stage_chunk(folder: Path, chunk: int, log: UserLog, nodes: InterestNodes, vectors: ItemVectors,
+                config: InterestConfig, model: ModelScorer | None) -> tuple[int, int, int, int, int]:
+    """One chunk's tables (:func:`chunk_tables`) as Parquet files under ``folder``, one per table named by the
+    chunk's number (chunks are in user order, so a table's files in name order hold its rows in ``TABLE_ORDER``);
+    its counts: users, events, snapshots, change points, last event id."""
+    tables = chunk_tables(log, nodes, vectors, config, model)
+    for table, frame in tables.items():
+        if len(frame):
+            path = folder / table / f"chunk-{chunk:06d}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            frame.to_parquet(path, index=False)
+    return (log.n_users, len(log), len(tables["interest_snapshots"]), len(tables["interest_changes"]),
+            int(log.event_id.max()))
 
 
 def chunk_tables(log: UserLog, nodes: InterestNodes, vectors: ItemVectors, config: InterestConfig,
