@@ -30,7 +30,8 @@ from igcore.interests.export import graph_html, graph_json
 from igcore.interests.graph import interest_graph
 from igcore.interests.nodes import build_nodes, load_nodes
 from igcore.interests.scoring import ModelScorer, candidate_pool, evidence_top_k, predicted_shares
-from igcore.interests.snapshots import TABLE_ORDER, build_snapshots, timeline, update_snapshots
+from igcore.interests.snapshots import build_snapshots, timeline, update_snapshots
+from igcore.interests.staging import TABLE_ORDER
 from igcore.interests.vectors import ItemVectors
 from igcore.store import Store
 from igcore.synth import SynthConfig, generate
@@ -233,7 +234,7 @@ def test_users_are_cut_into_runs_of_events_and_chunked_passes_write_the_same_row
     for table, order in TABLE_ORDER.items():  # stored chunk after chunk in the order one-user reads want
         keys = store.df(f"SELECT {order} FROM {table}")
         assert keys.equals(keys.sort_values(order.split(", "), ignore_index=True)), table
-    assert not list(db_path.parent.glob("_igcore-snapshots-*"))  # the staged chunks are gone
+    assert not store.rows("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '_staged_%'")  # gone
     load(store, tmp_path, [("u1", "C1", "view", T0 + DAY), ("u3", "B3", "cart", T0 + DAY)], name="later")
     store.con.execute("CHECKPOINT")
     shutil.copy(db_path, tmp_path / "copy.duckdb")

@@ -19,7 +19,8 @@ from igcore.cli import _parser
 from igcore.clistore import cluster_of
 from igcore.cluster import RayCluster, connected
 from igcore.eventlog import export_parquet
-from igcore.interests.snapshots import TABLE_ORDER, build_snapshots, stored_config
+from igcore.interests.snapshots import build_snapshots, stored_config
+from igcore.interests.staging import TABLE_ORDER
 from igcore.pipeline.batch import LISTS_RECORD, score_all
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.run import recommend, train

@@ -5,6 +5,7 @@ one per table and chunk, for the store to take in (``igcore snapshots --rebuild 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,11 +46,13 @@ class ChunkWorker:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from igcore.interests.events import read_user_log
         from igcore.interests.snapshots import stage_chunk
+        from igcore.interests.staging import parquet_sink
 
         job, counts = self.job, []
         for chunk, users in zip(batch["chunk"].tolist(), batch["users"], strict=True):
             log = read_user_log(self.con, job.config, list(users), run=True)  # runs of every user
-            counts.append(stage_chunk(Path(job.out), chunk, log, job.nodes, job.vectors, job.config, job.model))
+            sink = functools.partial(parquet_sink, Path(job.out), chunk)
+            counts.append(stage_chunk(sink, log, job.nodes, job.vectors, job.config, job.model))
         return {name: np.array(column, dtype=np.int64) for name, column in zip(
             ("users", "events", "snapshots", "changes", "last_event_id"), zip(*counts, strict=True), strict=True)}
 

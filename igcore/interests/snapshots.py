@@ -2,8 +2,8 @@
 
 ``build_snapshots`` computes nodes, then every user's snapshots, edges, top-K lists and change points, and
 replaces the interest tables in one transaction. The users are computed in chunks, each a pure function of its
-users' events (:func:`chunk_tables`) whose rows are written as Parquet files that the store then takes in: on this
-process, or on Ray Data (``--workers N``), whose workers read the events from a Parquet export.
+users' events (:func:`chunk_tables`) whose rows are staged until the store takes them all in: on this process,
+or on Ray Data (``--workers N``), whose workers read the events from a Parquet export.
 
 ``update_snapshots`` handles events imported since (by ``event_id``): only their users are touched; a touched
 user's snapshots that cover none of the new events (and, for day/week cadence, lie in an earlier period) are kept
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import tempfile
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from igcore.interests.events import UserLog, load_user_log, user_chunks
 from igcore.interests.nodes import InterestNodes, build_nodes, load_nodes, save_nodes
 from igcore.interests.schema import SNAPSHOT_TABLES, ensure_schema, has_tables, read_state, write_state
 from igcore.interests.scoring import ModelScorer
+from igcore.interests.staging import insert_frame, staged
 from igcore.interests.vectors import ItemVectors
 from igcore.interests.weights import Points, period_index, snapshot_points
 from igcore.progress import Progress, no_progress
@@ -107,11 +109,11 @@ def build_snapshots(store: Store, config: InterestConfig | None = None, model: M
                     progress: Progress = no_progress, chunk_events: int = CHUNK_EVENTS,
                     cluster: RayCluster | None = None, event_log: Path | None = None) -> SnapshotReport:
     """Every user's snapshots from scratch (replaces earlier ones and their config), ``chunk_events`` events'
-    users at a time. Each chunk's rows are staged as Parquet files beside the store (:func:`stage_chunk`), and
-    the store takes them all in one transaction at the end: an interrupted build leaves it as it was, and no
-    transaction holds the rows of a large log in memory while chunks compute. With ``cluster``, the chunks are
-    computed on Ray Data by workers that read the events from the export folder ``event_log``
-    (:mod:`igcore.interests.ray_build`) and stage them in it."""
+    users at a time. Each chunk's rows are staged (:mod:`igcore.interests.staging`) and one transaction at the end
+    takes them all in: an interrupted build leaves the store as it was, and no transaction holds the rows of a
+    large log in memory while chunks compute. With ``cluster``, the chunks are computed on Ray Data by workers
+    that read the events from the export folder ``event_log`` (:mod:`igcore.interests.ray_build`) and stage them
+    as Parquet files in it."""
     t0 = time.perf_counter()
     config = config or InterestConfig()
     if cluster is not None and event_log is None:
@@ -124,30 +126,24 @@ def build_snapshots(store: Store, config: InterestConfig | None = None, model: M
     if not chunks:
         raise IgcoreError("the store holds no events: import some first (igcore ingest / igcore sample)")
     totals = _Totals()
-    where = Path(event_log).resolve() if cluster is not None else store.path.parent  # reached by every worker
-    with tempfile.TemporaryDirectory(prefix="_igcore-snapshots-", dir=where) as staging:
-        folder = Path(staging)
+    with staged(store, Path(event_log).resolve() if cluster is not None else None) as staging:
         if cluster is None:
             for i, users in enumerate(chunks):
                 progress("interests", i, len(chunks), {"step": "snapshots", "users": totals.users})
                 log = load_user_log(store, config, users, run=True)
-                totals.add(*stage_chunk(folder, i, log, nodes, vectors, config, model))
+                totals.add(*stage_chunk(functools.partial(staging.sink, i), log, nodes, vectors, config, model))
         else:
             from igcore.interests.ray_build import ChunkJob, chunks_on_ray
 
             for done in chunks_on_ray(chunks, ChunkJob(nodes, vectors, config, model, str(Path(event_log).resolve()),
-                                                       str(folder)), cluster):
+                                                       str(staging.folder)), cluster):
                 totals.add(*done)
                 progress("interests", totals.chunks, len(chunks), {"step": "snapshots", "users": totals.users})
         with store.transaction() as con:
             for table in (*SNAPSHOT_TABLES, "interest_changes"):
                 con.execute(f"DELETE FROM {table}")  # names from code
             save_nodes(con, nodes, vectors)
-            for table in TABLE_ORDER:
-                files = sorted((folder / table).glob("*.parquet"))  # chunk order: the rows in TABLE_ORDER
-                if files:  # by name: a chunk's all-null column has no type of its own
-                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name = true)",
-                                [[str(f) for f in files]])  # table names from code
+            staging.take_in(con)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             write_state(con, {"config": config.to_json(), "last_event_id": str(totals.last_event_id),
                               "built_at": now, "updated_at": now})
@@ -157,17 +153,15 @@ def build_snapshots(store: Store, config: InterestConfig | None = None, model: M
                           time.perf_counter() - t0, nodes.kinds)
 
 
-def stage_chunk(folder: Path, chunk: int, log: UserLog, nodes: InterestNodes, vectors: ItemVectors,
-                config: InterestConfig, model: ModelScorer | None) -> tuple[int, int, int, int, int]:
-    """One chunk's tables (:func:`chunk_tables`) as Parquet files under ``folder``, one per table named by the
-    chunk's number (chunks are in user order, so a table's files in name order hold its rows in ``TABLE_ORDER``);
-    its counts: users, events, snapshots, change points, last event id."""
+def stage_chunk(sink: Callable[[str, pd.DataFrame], None], log: UserLog, nodes: InterestNodes,
+                vectors: ItemVectors, config: InterestConfig,
+                model: ModelScorer | None) -> tuple[int, int, int, int, int]:
+    """One chunk's tables (:func:`chunk_tables`) handed to ``sink``, table by table (empty ones left out); its
+    counts: users, events, snapshots, change points, last event id."""
     tables = chunk_tables(log, nodes, vectors, config, model)
     for table, frame in tables.items():
         if len(frame):
-            path = folder / table / f"chunk-{chunk:06d}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            frame.to_parquet(path, index=False)
+            sink(table, frame)
     return (log.n_users, len(log), len(tables["interest_snapshots"]), len(tables["interest_changes"]),
             int(log.event_id.max()))
 
@@ -234,7 +228,7 @@ def _update_users(con, store: Store, log: UserLog, last_id: int, nodes: Interest
     con.execute("DELETE FROM interest_changes WHERE user_id IN (SELECT user_id FROM _touched)")
     con.unregister("_touched")
     written = _write_rows(con, log, sub, rows, nodes, write)
-    _insert(con, "interest_changes", _change_table(log, changes, nodes))
+    insert_frame(con, "interest_changes", _change_table(log, changes, nodes))
     return written, len(changes)
 
 
@@ -285,18 +279,6 @@ def _name_lists(nodes: InterestNodes, lists: pd.Series) -> list[list[str]]:
     return [names[end - n:end] for n, end in zip(lengths, ends)]
 
 
-def _insert(con, table: str, frame: pd.DataFrame) -> None:
-    con.register("_rows", frame)
-    con.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT * FROM _rows")  # names from code
-    con.unregister("_rows")
-
-
-TABLE_ORDER = {  # each interest table and the order its rows are stored in (fast one-user reads)
-    "interest_snapshots": "user_id, snapshot_no", "interest_weights": "user_id, snapshot_no",
-    "interest_edges": "user_id, snapshot_no", "recommendation_snapshots": "user_id, snapshot_no",
-    "interest_changes": "user_id, event_index"}
-
-
 def _row_tables(log: UserLog, points: Points, rows: SnapshotRows, nodes: InterestNodes,
                 write: np.ndarray) -> dict[str, pd.DataFrame]:
     """The rows of the points in ``write`` as the snapshot tables hold them, sorted by user then snapshot."""
@@ -330,7 +312,7 @@ def _write_rows(con, log: UserLog, points: Points, rows: SnapshotRows, nodes: In
     """Insert the rows of the points in ``write``; returns the number of snapshots written."""
     tables = _row_tables(log, points, rows, nodes, write)
     for table, frame in tables.items():
-        _insert(con, table, frame)
+        insert_frame(con, table, frame)
     return len(tables["interest_snapshots"])
 
 
