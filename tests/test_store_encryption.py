@@ -189,3 +189,25 @@ def test_the_user_index_is_built_in_an_encrypted_store(tmp_path):
         import_events(store, _events(tmp_path))
         assert store.ensure_lookup_indexes(min_events=50)
         assert store.value("SELECT count(*) FROM events WHERE user_id = ?", [SECRET_USER]) == 50
+
+
+def test_a_snapshot_build_on_an_encrypted_store_stages_no_readable_id_beside_it(tmp_path):
+    from igcore.ingest import import_items
+    from igcore.interests.snapshots import build_snapshots
+
+    db, items, events = tmp_path / "store" / "secret.duckdb", tmp_path / "items.csv", tmp_path / "events.csv"
+    items.write_text("item_id,title,category\n" + "".join(f"item-{k},Item {k},C{k % 3}\n" for k in range(50)))
+    events.write_text("user_id,item_id,event_type,timestamp\n" + "".join(  # the secret user's chunk comes first
+        f"{user},item-{k},view,{1_700_000_000 + k}\n" for user in (SECRET_USER, "z-other") for k in range(50)))
+    seen = []
+
+    def progress(stage, done, total, info):  # between chunks: the first one is staged by now
+        if info.get("step") == "snapshots" and done == 1:
+            seen.extend(p.read_bytes() for p in db.parent.rglob("*") if p.is_file())
+
+    with Store(db, key=KEY) as store:
+        import_items(store, items)
+        import_events(store, events)
+        report = build_snapshots(store, progress=progress, chunk_events=50)
+        assert store.value("SELECT count(*) FROM interest_snapshots WHERE user_id = ?", [SECRET_USER]) > 0
+    assert report.users == 2 and seen and not any(SECRET_USER.encode() in b for b in seen)
