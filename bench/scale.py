@@ -8,11 +8,12 @@ reports its wall time and its own peak resident memory:
   median of ``--repeats`` imports;
 - encode: the catalogue's text vectors (MiniLM), cached in the store (a second run reads the cache);
 - snapshots: every user's interest snapshots (the rule-based interests, built from scratch);
-- model: the pipeline trained on every event before the log's last 24 hours within ``--budget`` seconds; then the
-  last 24 hours streamed through ``update`` in batches of 1,000 (throughput, no gradient steps; the median of
-  ``--repeats`` streams, each from the trained state); one user's top-10
-  with the model loaded (latency); NDCG@10 on the last 24 hours' events (temporal split, nothing excluded) against
-  ItemKNN fitted on the same events;
+- model: the pipeline trained on the events before the log's last 48 hours within ``--budget`` seconds, the 24
+  hours before the last validating (early stopping keeps the best epoch); then the last 24 hours streamed
+  through ``update`` in batches of 1,000 (throughput, no gradient steps; the median of ``--repeats`` streams,
+  each from the trained state); one user's top-10 with the model loaded (latency); NDCG@10 on the last 24
+  hours' events (temporal split, nothing excluded; the model streams the validation day in first) against
+  ItemKNN fitted on every event before them;
 - update: the model stage's stream alone, on the pipeline trained for a few seconds (an update's cost does not
   depend on the weights), so that every size's update throughput comes from one run;
 - explorer: for ``--users`` users of the store, the explorer's reads of one user (the stored snapshot timeline,
@@ -29,6 +30,7 @@ time of a long stage, while its CPU time stays the work it did.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import resource
@@ -129,13 +131,18 @@ def stage_snapshots(size: int, args: argparse.Namespace) -> dict:
             "events_per_s": round(report.new_events / report.seconds), "events_per_cpu_s": round(report.new_events / cpu)}
 
 
-def _trained(size: int, args: argparse.Namespace, budget: float) -> tuple:
-    """The pipeline (``--set`` settings) trained within ``budget`` seconds on every event before the log's last 24
-    hours, ready to serve; (model, training events, the last day, the temporal split, load s, training s)."""
+def _trained(size: int, args: argparse.Namespace, budget: float, validate: bool = False) -> tuple:
+    """The pipeline (``--set`` settings) trained within ``budget`` seconds on the events before the log's last 24
+    hours, ready to serve; (model, training events, the last day, the temporal split, load s, training s). With
+    ``validate``, the day before the last validates (each of its users' first event, as the last day is
+    measured) and training keeps the epoch that scored best there, stopping two epochs after it (the library's
+    early stopping): the split then trains on the days before it and the model streams it in before the
+    last day is asked; without, every event before the last day trains and nothing is validated."""
     import numpy as np
 
     from igcore.config import load_config, parse_assignments
     from igcore.encode.side import side_info
+    from igcore.evaluate.protocols import first_per_user
     from igcore.evaluate.splits import Split
     from igcore.events import load_interactions
     from igcore.pipeline.config import PipelineConfig
@@ -148,13 +155,15 @@ def _trained(size: int, args: argparse.Namespace, budget: float) -> tuple:
         data = load_interactions(store)
     load_s = time.perf_counter() - t0
     cutoff = int(data.ts.max()) - 86400 + 1  # the log's last 24 hours
-    train, test = data.subset(data.ts < cutoff), data.subset(data.ts >= cutoff)
-    split = Split("last-day", train, train.subset(np.zeros(0, dtype=np.int64)), test, {"cutoff_test": cutoff})
-    config = load_config(PipelineConfig, overrides={**parse_assignments(args.set), "device": "cpu",
-                                                     "max_train_s": budget, "eval_every": 10**6})
+    held = cutoff - 86400 if validate else cutoff  # and the day before them, validating
+    train, valid, test = (data.subset((data.ts >= lo) & (data.ts < hi))
+                          for lo, hi in ((data.ts.min(), held), (held, cutoff), (cutoff, data.ts.max() + 1)))
+    split = Split("last-day", train, valid, test, {"cutoff_valid": held, "cutoff_test": cutoff})
+    settings = {**parse_assignments(args.set), "device": "cpu", "max_train_s": budget}
+    config = load_config(PipelineConfig, overrides=settings if validate else {**settings, "eval_every": 10**6})
     model = IgcoreRecommender(config, side=side_info(db, "cpu"))
     t0 = time.perf_counter()
-    model.fit(train)
+    model.fit(train, first_per_user(valid) if validate else None)
     train_s = time.perf_counter() - t0
     model.score(np.array([0]))  # ready to serve: item tables and graph vectors computed, as a loaded model has them
     return model, train, test, split, load_s, train_s
@@ -193,7 +202,7 @@ def stage_model(size: int, args: argparse.Namespace) -> dict:
     from igcore.evaluate.baselines import ItemKNN
     from igcore.evaluate.protocols import EvalConfig, measure
 
-    model, train, test, split, load_s, train_s = _trained(size, args, args.budget)
+    model, train, test, split, load_s, train_s = _trained(size, args, args.budget, validate=True)
     stream, rates = _streamed(model, test, args.repeats)
     latency = []
     for u in np.unique(test.user)[:200].tolist():
@@ -201,18 +210,26 @@ def stage_model(size: int, args: argparse.Namespace) -> dict:
         stream.recommend(u, 10)
         latency.append(time.perf_counter() - t1)
     config = EvalConfig("temporal", exclude_seen=(False,))
-    ours = measure(model, split, config)["variants"]
-    knn = ItemKNN()
-    knn.fit(train)
-    theirs = measure(knn, split, config)["variants"]
+    ours = measure(model, split, config)["variants"]  # streams the validation day in, then asks the last day
+    knn, before = ItemKNN(), split.train.concat(split.valid)  # fitted on every event before the last day
+    knn.fit(before)
+    theirs = measure(knn, dataclasses.replace(split, train=before, valid=before.subset(np.zeros(0, dtype=np.int64))),
+                     config)["variants"]
     head = next(iter(ours))
     last = model.log[-1] if model.log else {}
     return {"load_s": round(load_s, 2), "train_s": round(train_s, 1), "epochs": len(model.log),
             "settings": " ".join(args.set), "trained_positions": sum(e["positions"] for e in model.log),
+            "best_epoch": _best_epoch(model.log), "valid_events": len(split.valid),
             "epoch_share": round(last["positions"] / last["epoch_positions"], 4) if last.get("cut") else None,
             "train_events": len(train), **rates,
             "top10_p99_ms": round(float(np.percentile(np.asarray(latency) * 1000, 99)), 2),
             "ndcg@10": round(ours[head]["ndcg@10"], 4), "itemknn_ndcg@10": round(theirs[head]["ndcg@10"], 4)}
+
+
+def _best_epoch(log: list[dict]) -> int | None:
+    """The epoch whose weights training kept (the best validation score), or None when nothing validated."""
+    scored = [e for e in log if "valid_ndcg@10" in e]
+    return max(scored, key=lambda e: e["valid_ndcg@10"])["epoch"] if scored else None
 
 
 def stage_update(size: int, args: argparse.Namespace) -> dict:
@@ -292,9 +309,10 @@ def child(stage: str, size: int, args: argparse.Namespace) -> None:
 
 
 def _cut(row: dict) -> str:
-    """How much of its last epoch a model trained when the budget ended it."""
-    share = row.get("epoch_share")
-    return f", the last cut at {share:.1%} of its positions" if share is not None else ""
+    """How much of its last epoch a model trained when the budget ended it, and the epoch it kept."""
+    share, best = row.get("epoch_share"), row.get("best_epoch")
+    cut = f", the last cut at {share:.1%} of its positions" if share is not None else ""
+    return cut + (f", epoch {best} kept by the validation day" if best is not None else "")
 
 
 def _streams(row: dict) -> str:

@@ -21,6 +21,7 @@ class ItemEncoder(nn.Module):
                  attrs: torch.Tensor | None = None, n_attrs: int = 0) -> None:
         super().__init__()
         self.item_id = small_embedding(n_items + 1, dim, padding_idx=0)
+        self.sparse_ids = True  # a compact table's id vectors get sparse gradients (off where they must be dense)
         self.text_proj = None
         if text is not None:  # (n_items + 1, T), zero rows for items without text
             self.register_buffer("text", text.float())
@@ -32,18 +33,24 @@ class ItemEncoder(nn.Module):
             nn.init.normal_(self.attr_bag.weight, std=0.02)
 
     def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Item vectors (n_items + 1, d); row 0 is the padding item (zero). With ``rows`` (1-based item rows),
-        only those rows are computed and the others are zero: a training batch that reads a few items of a large
-        catalogue (sampled negatives) pays for those, not for projecting every item's text."""
-        pick = (lambda t: t) if rows is None else (lambda t: t[rows])  # noqa: E731
-        items = pick(self.item_id.weight)
+        """Item vectors (n_items + 1, d); row 0 is the padding item (zero). With ``rows`` (1-based item rows,
+        distinct), a compact table of those rows alone, (len(rows) + 1, d): row j + 1 is item row ``rows[j]``,
+        row 0 pads. A training batch that reads a few items of a large catalogue (sampled negatives) then pays
+        for those: their text projected and, with ``sparse_ids``, a sparse gradient for their id vectors (an
+        optimiser over the id table then touches only them: :func:`igcore.pipeline.trainer.optimiser`)."""
+        if rows is None:
+            items = self.item_id.weight
+            pick = lambda t: t  # noqa: E731
+        else:
+            items = nn.functional.embedding(rows, self.item_id.weight, sparse=self.sparse_ids)
+            pick = lambda t: t[rows]  # noqa: E731
         if self.text_proj is not None:
             items = items + self.text_proj(pick(self.text))
         if self.attr_bag is not None:
             items = items + self.attr_bag(pick(self.attrs))
         if rows is None:
             return items
-        return items.new_zeros(self.item_id.num_embeddings, items.shape[1]).index_copy(0, rows, items)
+        return torch.cat([items.new_zeros(1, items.shape[1]), items])
 
 
 def text_matrix(side: SideInfo, item_ids: np.ndarray) -> torch.Tensor | None:

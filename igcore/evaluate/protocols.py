@@ -100,7 +100,7 @@ def measure(model: Recommender, split: Split, config: EvalConfig,
     if config.protocol == "loo":  # targets lie at each user's own time: the model answers from its latest state
         _score_targets(model, split.test, seen, rankings, config.batch_size, None, on_batch)
     elif config.protocol == "temporal":  # everyone asked at the test cutoff
-        _score_targets(model, _first_per_user(split.test), seen, rankings, config.batch_size,
+        _score_targets(model, first_per_user(split.test), seen, rankings, config.batch_size,
                        int(split.info["cutoff_test"]), on_batch)
     elif config.protocol == "stream":
         _replay(model, split.test, seen, rankings, config, on_batch)
@@ -142,7 +142,8 @@ class Rankings:
                     acc.add(users, seen.mask(ranked, users) if excl else ranked, targets)
 
 
-def _first_per_user(events: Interactions) -> Interactions:
+def first_per_user(events: Interactions) -> Interactions:
+    """Each user's first event of ``events`` (what the temporal protocol asks at its cutoff)."""
     _, first = np.unique(events.user, return_index=True)
     return events.subset(np.sort(first))
 

@@ -70,7 +70,7 @@ class IgcoreNet(nn.Module):
         """The item vectors (n_items + 1, d) the sequence reads and items are scored against, the item
         encoder's own (``base``: what memory messages carry) and the graph user vectors (n_users, d), each
         without a graph stage (or with ``graph`` None) as :class:`ItemTables` documents. Without a graph,
-        ``rows`` computes only those rows (:class:`ItemEncoder`); a graph reads every item."""
+        ``rows`` gives the compact table of those rows alone (:class:`ItemEncoder`); a graph reads every item."""
         if self.gnn is None or graph is None:
             base = self.items(rows)
             return ItemTables(base, base, None)

@@ -47,15 +47,20 @@ class MemoryReplay:
         prior = self.prior[target_events.cpu()]
         return self.items[prior[prior >= 0]] + 1
 
-    def before(self, target_events: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+    def before(self, target_events: torch.Tensor, items: torch.Tensor,
+               renumber: torch.Tensor | None = None) -> torch.Tensor:
         """(..., memory_dim): each position's user memory before its target event (given by its index in the
-        training log), recomputed with gradients from ``items``, the batch's item table."""
+        training log), recomputed with gradients from ``items``, the batch's item table (a compact one when
+        ``renumber`` maps each 1-based item row to its row there)."""
         prior = self.prior[target_events.cpu()]
         has = prior >= 0
         out = items.new_zeros(*prior.shape, self.memory.tgn.memory.shape[1])
         p = prior[has]  # events on the CPU, their trace where the memory is
         at = p.to(self.trace.user_before.device)
         trace = Trace(self.trace.user_before[at], self.trace.item_before[at], self.trace.user_gap[at])
-        features = self.net.message_features(items, self.items[p].to(items.device), self.types[p].to(items.device))
+        ids = self.items[p].to(items.device)
+        if renumber is not None:
+            ids = renumber[ids + 1] - 1
+        features = self.net.message_features(items, ids, self.types[p].to(items.device))
         out[has.to(out.device)] = self.memory.user_step(trace, features)
         return out

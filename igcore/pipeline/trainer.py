@@ -11,6 +11,7 @@ Data-parallel workers (:mod:`igcore.pipeline.workers`) each train their own user
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from torch import nn
 from igcore.decode.interests import InterestExtractor
 from igcore.errors import IgcoreError
 from igcore.events import Interactions
+from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
@@ -48,7 +50,10 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     rows = training_rows(train, cfg.max_len, cfg.gap_buckets, prefixes=cfg.samples == "prefixes").of_users(
         workers.owns)
     step = workers.wrap(TrainingStep(net, state.memory if replay is not None else None))
-    opt = torch.optim.Adam(step.parameters(), lr=cfg.lr)
+    # sparse id gradients on one process only: DistributedDataParallel averages dense ones
+    sparse = compact_rows(cfg, net.n_items, graph) and not workers.parallel
+    net.items.sparse_ids = sparse
+    opt = optimiser(net, step, cfg.lr, sparse)
 
     def run_epoch(epoch: int) -> float:
         if replay is not None:
@@ -61,7 +66,7 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
                 if n and time.perf_counter() - started > cfg.max_train_s:
                     break  # the budget ends inside an epoch on a large log (the caller then stops training)
                 loss = step(rows.batch(idx, device), graph, replay)
-                opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 loss.backward()
                 opt.step()
                 total, n = total + loss.item() * len(idx), n + len(idx)
@@ -102,7 +107,7 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
     """Mean cross-entropy of every real position's next item over the full catalogue (or against the
     ``negatives`` items drawn for the batch), each position scored against the item table of the graph it may
     read. Drawing negatives without a graph, only the item rows the batch reads are computed."""
-    drawn = None
+    drawn, renumber = None, None
     if net.cfg.negatives and net.cfg.negatives < net.n_items:
         drawn = torch.randint(1, net.n_items + 1, (net.cfg.negatives,), device=batch.items.device)
     if graph is not None and graph.on_items:
@@ -111,7 +116,12 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
         slices = graph.slice_of_event[batch.target_events.cpu()].to(base.device)
         seq_items, graph_user = tables[slices, batch.items], None
     else:
-        rows = rows_read(batch, drawn, replay) if drawn is not None and graph is None else None
+        rows = rows_read(batch, drawn, replay) if compact_rows(net.cfg, net.n_items, graph) else None
+        if rows is not None:  # the batch's items renumbered into the compact table of the rows it reads
+            renumber = torch.zeros(net.n_items + 1, dtype=torch.long, device=rows.device)
+            renumber[rows] = torch.arange(1, len(rows) + 1, device=rows.device)
+            batch = dataclasses.replace(batch, items=renumber[batch.items], targets=renumber[batch.targets])
+            drawn = renumber[drawn]
         table, base, graph_user = net.item_table(graph.operators[0] if graph is not None else None, rows)
         tables, slices, seq_items = table[None], torch.zeros_like(batch.items), table
     hidden = net.seq(seq_items, batch.items, batch.types, batch.gaps)
@@ -121,7 +131,7 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
         final = batch.final if batch.final is not None else np.ones(len(batch.users), dtype=bool)
         rows = torch.as_tensor(np.flatnonzero(final), device=hidden.device)
         graph_source[rows, -1] = graph_user[torch.as_tensor(batch.users[final], device=hidden.device)]
-    memory = replay.before(batch.target_events, base) if replay is not None else None
+    memory = replay.before(batch.target_events, base, renumber) if replay is not None else None
     interest, _ = net.fusion(hidden, graph_source, memory)
     real = batch.targets > 0
     targets, own = batch.targets[real], slices[real]
@@ -142,6 +152,36 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
             rows = own == s
             logits[rows] = net.head.scores(query[rows], tables[s])
     return nn.functional.cross_entropy(logits, targets - 1) + penalty
+
+
+def compact_rows(cfg: PipelineConfig, n_items: int, graph: TrainingGraph | None) -> bool:
+    """Whether a batch scores against drawn negatives without a graph, and so reads a compact item table of the
+    rows it needs (:func:`rows_read`) whose id vectors get sparse gradients (:class:`ItemEncoder`)."""
+    return bool(cfg.negatives) and cfg.negatives < n_items and graph is None
+
+
+def optimiser(net: IgcoreNet, step: nn.Module, lr: float, sparse_ids: bool) -> Optimiser:
+    """Adam over the step's parameters; with ``sparse_ids`` (batches read compact item tables), the item id
+    table apart under SparseAdam, which moves only the rows a batch read (lazy Adam): a step then costs those
+    rows, not the whole catalogue's table, its gradient and its moments."""
+    ids = net.items.item_id.weight
+    dense = [p for p in step.parameters() if not (sparse_ids and p is ids)]
+    return Optimiser([torch.optim.Adam(dense, lr=lr), *([torch.optim.SparseAdam([ids], lr=lr)] if sparse_ids else [])])
+
+
+class Optimiser:
+    """Optimisers over disjoint parameters, stepped together."""
+
+    def __init__(self, parts: list[torch.optim.Optimizer]) -> None:
+        self.parts = parts
+
+    def zero_grad(self) -> None:
+        for part in self.parts:
+            part.zero_grad(set_to_none=True)
+
+    def step(self) -> None:
+        for part in self.parts:
+            part.step()
 
 
 def rows_read(batch: WindowBatch, drawn: torch.Tensor, replay: MemoryReplay | None) -> torch.Tensor:
