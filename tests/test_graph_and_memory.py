@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch_geometric.nn.models.tgn import TGNMemory
@@ -99,19 +101,27 @@ def test_observe_returns_each_events_user_memory_before_its_batch():
 
 
 def test_observe_equals_pyg_update_state():
-    """The vectorised observe gives TGNMemory's own inference-path result with its ``LastAggregator``, batch
-    after batch (shared nodes, repeated pairs, a node's several messages in one batch, time gaps)."""
-    ours, theirs = _memory(), _memory()
+    """The vectorised observe, given each event's message inputs (its item's and type's share of the GRU's input
+    gates), gives TGNMemory's own inference-path result over the raw messages (item vector, type one-hot) with
+    its ``LastAggregator``, batch after batch (shared nodes, repeated pairs, a node's several messages in one
+    batch, time gaps)."""
+    torch.manual_seed(0)
+    ours = InterestMemory(n_users=3, n_items=4, memory_dim=8, time_dim=4, msg_dim=5 + 2)
+    theirs = copy.deepcopy(ours)
     TGNMemory._reset_message_store(theirs.tgn)  # PyG's own path reads its per-node store, which ours does not keep
     g = torch.Generator().manual_seed(3)
+    table = torch.cat([torch.zeros(1, 5), torch.randn(4, 5, generator=g)])  # 1-based item vectors
+    inputs = ours.message_inputs(table)
     t = 0
     for size in (1, 4, 7, 2, 9):
         users, items = torch.randint(0, 3, (size,), generator=g), torch.randint(0, 4, (size,), generator=g)
+        types = torch.randint(0, 2, (size,), generator=g)
         ts = t + 1 + torch.randperm(50, generator=g)[:size].sort().values  # distinct: "latest" is one event
         t = int(ts[-1])
-        ours.observe(users, items, ts)
+        ours.observe(users, items, ts, types, inputs)
+        raw = torch.cat([table[items + 1], torch.nn.functional.one_hot(types, 2).float()], dim=1)
         with torch.no_grad():
-            theirs.tgn.update_state(users, items + 3, ts, torch.zeros(size, theirs.msg_dim))
+            theirs.tgn.update_state(users, items + 3, ts, raw)
         assert torch.allclose(ours.tgn.memory, theirs.tgn.memory, atol=1e-6)
         assert torch.equal(ours.last_update(), theirs.last_update())
     assert ours.tgn.memory.abs().sum() > 0

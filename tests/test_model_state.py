@@ -127,7 +127,7 @@ def test_only_training_keeps_a_trace_and_it_holds_each_chunks_memories_at_half_p
     for lo in range(0, len(log), step):  # the same chunks one by one, in full precision
         chunk = log.subset(np.arange(lo, min(lo + step, len(log))))
         part = state.memory.observe(torch.as_tensor(chunk.user), torch.as_tensor(chunk.item),
-                                    torch.as_tensor(chunk.ts), state.features(chunk.item, chunk.event_type))
+                                    torch.as_tensor(chunk.ts), torch.as_tensor(chunk.event_type), state.features())
         assert torch.equal(trace.user_before[lo:lo + step], part.user_before.half())
         assert torch.equal(trace.item_before[lo:lo + step], part.item_before.half())
         assert torch.equal(trace.user_gap[lo:lo + step], part.user_gap)

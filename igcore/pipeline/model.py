@@ -29,7 +29,7 @@ from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress, no_progress
 from igcore.ranking import top_k
 from igcore.recommend.serving import ServingState
-from igcore.update.memory import InterestMemory
+from igcore.update.memory import InterestMemory, MessageInputs
 from igcore.update.online import OnlineState
 from igcore.update.saved import SavedOnline
 
@@ -98,7 +98,7 @@ class IgcoreRecommender(SeededModel):
             if graph_user is not None and len(graph_user) < self.n_users:
                 graph_user = torch.cat([graph_user, graph_user.new_zeros(self.n_users - len(graph_user),
                                                                          graph_user.shape[1])])
-            self._tables = ItemTables(tensors.get("table", base), base, graph_user)
+            self._keep_tables(ItemTables(tensors.get("table", base), base, graph_user))
         return kept
 
     def saved_online(self, key: str, events: int, joined: Joined | None = None) -> SavedOnline:
@@ -139,8 +139,9 @@ class IgcoreRecommender(SeededModel):
                              n_attrs).to(self.device)
         memory = InterestMemory(self.n_users, self.n_items, cfg.memory_dim, cfg.time_dim,
                                 self.net.message_dim).to(self.device) if cfg.use_temporal else None
-        self.state = OnlineState(self.n_users, memory, cfg.memory_batch, self._message_features)
+        self.state = OnlineState(self.n_users, memory, cfg.memory_batch, self._message_inputs)
         self._tables = None
+        self._inputs: MessageInputs | None = None  # the memory's, from the item table's vectors
 
     def rebuild_state(self, events: Interactions) -> None:
         """The canonical online state for a log (:meth:`OnlineState.replay`); a restored checkpoint rebuilds
@@ -305,19 +306,25 @@ class IgcoreRecommender(SeededModel):
         self._tables = None
 
     # --- helpers ------------------------------------------------------------------------------------
+    def _message_inputs(self) -> MessageInputs | None:
+        """The memory's message inputs under the current weights (the online state's ``features``)."""
+        self._base_table()
+        return self._inputs
+
     @torch.no_grad()
-    def _message_features(self, items: np.ndarray, types: np.ndarray) -> torch.Tensor:
-        """The raw memory messages of events under the current weights (the online state's ``features``)."""
-        table = self._base_table()
-        return self.net.message_features(table, torch.as_tensor(items, device=table.device),
-                                         torch.as_tensor(types, device=table.device))
+    def _keep_tables(self, tables: ItemTables) -> None:
+        """Cache ``tables`` and, with a memory, the message inputs of their item vectors: computed with them,
+        once per table, so that forks and every batch of updates share them."""
+        self._tables = tables
+        self._inputs = self.memory.message_inputs(tables.base) if self.memory is not None else None
 
     def _item_tables(self) -> ItemTables:
         if self._tables is None or self._graph_due:
             self.net.eval()
             graph = graph_operator(self.state.edges, self.n_users, self.n_items, self.cfg.gnn, self.device) \
                 if self.cfg.use_graph else None
-            self._tables, self._graph_due = self.net.item_table(graph), False
+            self._keep_tables(self.net.item_table(graph))
+            self._graph_due = False
         return self._tables
 
     def _base_table(self) -> torch.Tensor:
@@ -326,7 +333,8 @@ class IgcoreRecommender(SeededModel):
         if self._tables is None:
             self.net.eval()
             base = self.net.items()
-            self._tables, self._graph_due = ItemTables(base, base, None), True
+            self._keep_tables(ItemTables(base, base, None))
+            self._graph_due = True
         return self._tables.base
 
     def _queries(self, users: np.ndarray, hidden: torch.Tensor | None = None) -> Queries:

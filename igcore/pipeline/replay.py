@@ -35,12 +35,11 @@ class MemoryReplay:
         self.net.eval()
         with torch.no_grad():
             table = self.net.items()
+            inputs = self.memory.message_inputs(table)
         self.net.train(was_training)
-        features = lambda items, types: self.net.message_features(  # noqa: E731
-            table, torch.as_tensor(items, device=table.device), torch.as_tensor(types, device=table.device))
         self.memory.reset_state()
         self.trace = None  # the last epoch's trace goes before this one is built
-        self.trace = self.state.observe(self.train, features, trace=True)
+        self.trace = self.state.observe(self.train, inputs, trace=True)
 
     def item_rows(self, target_events: torch.Tensor) -> torch.Tensor:
         """The 1-based item rows :meth:`before` reads for these positions (the items of the events it redoes)."""

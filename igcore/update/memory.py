@@ -19,7 +19,8 @@ and stop at the memory before it (detached between batches).
 layers, straight from the batch's tensors: PyG keeps a per-node message store in Python dicts and loops over the
 batch's nodes to fill and read it. Here each user only ever sends and each item only ever receives, so every
 node a batch touches has its stored messages replaced by that batch's before they are read: skipping the store
-changes no result (a test checks against ``update_state``).
+changes no result (a test checks against ``update_state``). Its GRU step takes the raw messages' share of the
+input gates per item and event type (:class:`MessageInputs`), computed once for the item table.
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ class Trace:
             getattr(self, f.name)[start:start + len(part.user_gap)] = getattr(part, f.name)
 
 
+@dataclasses.dataclass(frozen=True)
+class MessageInputs:
+    """What an event's raw message (its item's vector, then its event type's one-hot) adds to the GRU's input
+    gates. The gates are linear in the message, so that share is its item's row plus its type's row, computed
+    once per item and type (:meth:`InterestMemory.message_inputs`) instead of once per event and node: the raw
+    message is most of the GRU's input, and so most of an update's cost per node."""
+
+    items: torch.Tensor  # (rows of a 1-based item table, 3 * memory_dim)
+    types: torch.Tensor  # (event types, 3 * memory_dim)
+
+    def __call__(self, items: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+        """Per event: 0-based ``items`` and event ``types``."""
+        return self.items.index_select(0, items.long() + 1).add_(self.types.index_select(0, types.long()))
+
+
 def prior_events(users: np.ndarray, batch: int) -> np.ndarray:
     """For each event of a time-ordered log observed in chunks of ``batch``: the event whose message last moved
     its user's memory before the event's chunk (the user's latest event in the latest earlier chunk holding
@@ -74,6 +90,14 @@ def prior_events(users: np.ndarray, batch: int) -> np.ndarray:
     prior = np.full(len(users), -1, dtype=np.int64)
     prior[order] = np.where(same_user, order[np.maximum(before, 0)], -1)
     return prior
+
+
+def _latest(nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct ``nodes`` of a batch and, for each, the index of its latest event in the batch."""
+    ids, index = nodes.unique(return_inverse=True)
+    last = torch.full((len(ids),), -1, dtype=torch.long, device=nodes.device).scatter_reduce(
+        0, index, torch.arange(len(nodes), device=nodes.device), reduce="amax")
+    return ids, last
 
 
 class _Memory(TGNMemory):
@@ -122,31 +146,56 @@ class InterestMemory(nn.Module):
         return twin
 
     @torch.no_grad()
-    def observe(self, users: torch.Tensor, items: torch.Tensor, ts: torch.Tensor,
-                features: torch.Tensor | None = None) -> Trace:
-        """Fold a time-ordered batch of (user, item, time[, raw features]) events into memory: each node takes
-        the message of its latest event in the batch, built from the memories before the batch, and the GRU
-        moves that node's memory; its last update becomes that event's time. Returns the batch's
+    def message_inputs(self, table: torch.Tensor) -> MessageInputs:
+        """The raw messages' share of the GRU's input gates for every row of the 1-based item ``table`` (the
+        vectors messages carry) and every event type (what :meth:`observe` takes per event)."""
+        raw = self.tgn.gru.weight_ih[:, 2 * self.memory_dim:2 * self.memory_dim + self.msg_dim]
+        return MessageInputs(table @ raw[:, :table.shape[1]].T, raw[:, table.shape[1]:].T.contiguous())
+
+    @property
+    def memory_dim(self) -> int:
+        return self.tgn.memory.shape[1]
+
+    @torch.no_grad()
+    def observe(self, users: torch.Tensor, items: torch.Tensor, ts: torch.Tensor, types: torch.Tensor | None = None,
+                inputs: MessageInputs | None = None) -> Trace:
+        """Fold a time-ordered batch of (user, item, time, event type) events into memory, the raw messages'
+        share of the GRU's input gates from ``inputs`` (None: zero messages): each node takes the message of its
+        latest event in the batch, built from the memories before the batch, and the GRU moves that node's
+        memory (users' and items' in one step); its last update becomes that event's time. Returns the batch's
         :class:`Trace` (``user_before``: what the model knew of each event's user before the event)."""
         tgn, n, device = self.tgn, len(users), self.device
-        raw = features.float().to(device) if features is not None else torch.zeros(n, self.msg_dim, device=device)
         src, dst, t = users.long().to(device), items.long().to(device) + self.n_users, ts.long().to(device)
         memory = tgn.memory
-        trace = Trace(memory[src], memory[dst], (t - tgn.last_update[src]).to(raw.dtype))  # gathers: copies
+        trace = Trace(memory[src], memory[dst], (t - tgn.last_update[src]).to(memory.dtype))  # gathers: copies
         if n == 0:
             return trace
-        item_gap = (t - tgn.last_update[dst]).to(raw.dtype)
-        for node, own, other, gap, module in ((src, trace.user_before, trace.item_before, trace.user_gap,
-                                               tgn.msg_s_module),
-                                              (dst, trace.item_before, trace.user_before, item_gap,
-                                               tgn.msg_d_module)):
-            ids, index = node.unique(return_inverse=True)
-            last = torch.full((len(ids),), -1, dtype=torch.long, device=device).scatter_reduce(
-                0, index, torch.arange(n, device=device), reduce="amax")  # each node's latest event in the batch
-            msg = module(own[last], other[last], raw[last], tgn.time_enc(gap[last]))
-            tgn.memory[ids] = tgn.gru(msg, own[last])
-            tgn.last_update[ids] = t[last]
+        item_gap = (t - tgn.last_update[dst]).to(memory.dtype)
+        (user_ids, user_last), (item_ids, item_last) = _latest(src), _latest(dst)
+        last = torch.cat([user_last, item_last])  # each moved node's message comes from this event
+        own = torch.cat([trace.user_before[user_last], trace.item_before[item_last]])
+        other = torch.cat([trace.item_before[user_last], trace.user_before[item_last]])
+        gap = torch.cat([trace.user_gap[user_last], item_gap[item_last]])
+        raw = inputs(items.to(device)[last], types.to(device)[last]) if inputs is not None else None
+        ids = torch.cat([user_ids, item_ids])
+        tgn.memory[ids] = self._gru(own, other, gap, raw)
+        tgn.last_update[ids] = t[last]
         return trace
+
+    def _gru(self, own: torch.Tensor, other: torch.Tensor, gap: torch.Tensor,
+             raw_share: torch.Tensor | None) -> torch.Tensor:
+        """PyG's GRU step over the identity message (own memory, the other node's, the raw message, the time
+        encoding), the raw message's share of the input gates given (``raw_share``): the same gates as
+        ``tgn.gru(message, own)``, without multiplying the raw message per node."""
+        gru, m = self.tgn.gru, self.memory_dim
+        weight = torch.cat([gru.weight_ih[:, :2 * m], gru.weight_ih[:, 2 * m + self.msg_dim:]], dim=1)
+        gates_in = torch.addmm(gru.bias_ih, torch.cat([own, other, self.tgn.time_enc(gap)], dim=1), weight.T)
+        if raw_share is not None:
+            gates_in += raw_share
+        gates_h = torch.addmm(gru.bias_hh, own, gru.weight_hh.T)
+        reset_update = gates_in[:, :2 * m].add_(gates_h[:, :2 * m]).sigmoid_()
+        new = gates_in[:, 2 * m:].addcmul_(reset_update[:, :m], gates_h[:, 2 * m:]).tanh_()
+        return new.lerp_(own, reset_update[:, m:])  # (1 - update) * new + update * own
 
     def user_step(self, trace: Trace, features: torch.Tensor) -> torch.Tensor:
         """The user memory after one event, differentiably: the GRU over the message its trace and raw

@@ -17,16 +17,16 @@ import torch
 
 from igcore.events import Interactions
 from igcore.update.histories import Column, Histories
-from igcore.update.memory import InterestMemory, Trace
+from igcore.update.memory import InterestMemory, MessageInputs, Trace
 
-Features = Callable[[np.ndarray, np.ndarray], torch.Tensor]  # (items, event types) -> raw message features
+Features = Callable[[], MessageInputs]  # the message inputs of the network's current item vectors
 
 
 class OnlineState:
     def __init__(self, n_users: int, memory: InterestMemory | None, memory_batch: int,
                  features: Features | None = None) -> None:
         self.n_users, self.memory, self.memory_batch = n_users, memory, memory_batch
-        self.features = features  # the raw message of an event, from the network's current item vectors
+        self.features = features  # an event's message inputs, from the network's current item vectors
         self.histories = Histories(n_users)
         self.edges: list[tuple[np.ndarray, np.ndarray]] = []
         self.pending = 0  # events taken in since the graph vectors were last computed
@@ -91,17 +91,16 @@ class OnlineState:
             twin.memory = self.memory.fork()
         return twin
 
-    def observe(self, events: Interactions, features: Features | None = None, trace: bool = False) -> Trace | None:
-        """Advance memory over ``events`` in ``memory_batch`` chunks, their raw messages from ``features`` (by
-        default the state's own); with ``trace``, return the :class:`Trace` of every event (what training
+    def observe(self, events: Interactions, inputs: MessageInputs | None = None, trace: bool = False) -> Trace | None:
+        """Advance memory over ``events`` in ``memory_batch`` chunks, their messages from ``inputs`` (by default
+        the state's own ``features``); with ``trace``, return the :class:`Trace` of every event (what training
         recomputes memories from: it grows with the log, so only training asks for it)."""
-        step, memory, features = self.memory_batch, self.memory, features or self.features
+        step, memory = self.memory_batch, self.memory
+        inputs = inputs or (self.features() if self.features is not None else None)
         out = Trace.empty(len(events), memory.tgn.memory.shape[1], memory.device) if trace else None
         for lo in range(0, len(events), step):
-            users, items = events.user[lo:lo + step], events.item[lo:lo + step]
-            raw = features(items, events.event_type[lo:lo + step]) if features is not None else None
-            part = memory.observe(torch.as_tensor(users), torch.as_tensor(items),
-                                  torch.as_tensor(events.ts[lo:lo + step]), raw)
+            part = memory.observe(*(torch.as_tensor(c[lo:lo + step]) for c in (events.user, events.item, events.ts,
+                                                                                 events.event_type)), inputs)
             if out is not None:
                 out.put(lo, part)
         return out
