@@ -339,7 +339,7 @@ def section(data: dict) -> str:
     cpu_rates = {"ingest": "events_per_cpu_s", "snapshots": "events_per_cpu_s", "model": "update_events_per_cpu_s",
                  "update": "update_events_per_cpu_s"}
     notes = {"model": lambda r: (f"`{r.get('settings') or 'defaults'}`: trained {r['train_s']:.0f} s "
-                                 f"({r['epochs']} epochs{_cut(r)}); update in batches of "
+                                 f"({r['epochs']} epoch{'s' * (r['epochs'] != 1)}{_cut(r)}); update in batches of "
                                  f"{BATCH:,}{_streams(r)}; top-10 p99 {r['top10_p99_ms']} ms; last-day NDCG@10 "
                                  f"{r['ndcg@10']:.4f}, ItemKNN {r['itemknn_ndcg@10']:.4f}"),
              "explorer": lambda r: (f"{r['users']} users; reads p50 {r['reads_p50_ms']} ms, p99 {r['reads_p99_ms']} ms; "

@@ -115,8 +115,10 @@ class SASRec(SeededModel):
                 total += loss.item() * len(idx)
             return total / len(inputs)
 
-        validate = (lambda: validation_ndcg(self.score, self.histories, valid.user, valid.item,
-                                               cfg.valid_exclude_seen)) if valid is not None and len(valid) else None
+        validate = None
+        if valid is not None and len(valid):
+            validate = lambda: validation_ndcg(self.score, self.histories, valid.user, valid.item,  # noqa: E731
+                                               cfg.valid_exclude_seen, self.n_items)
         fit_with_early_stopping(self.net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience,
                                 cfg.max_train_s, self.log, positions=int((targets > 0).sum()))
 

@@ -297,7 +297,8 @@ class IgcoreRecommender(SeededModel):
     def validation_ndcg(self, valid: Interactions) -> float:
         """NDCG@10 of ``valid``'s items in the current weights (the item table is recomputed around it)."""
         self.forget_tables()
-        score = validation_ndcg(self.score, self.state.items, valid.user, valid.item, self.cfg.valid_exclude_seen)
+        score = validation_ndcg(self.score, self.state.items, valid.user, valid.item, self.cfg.valid_exclude_seen,
+                                self.n_items)
         self.forget_tables()
         return score
 

@@ -13,6 +13,7 @@ from igcore.config import TrainSettings
 from igcore.device import resolve_device
 from igcore.ranking import ndcg, target_ranks
 
+SCORE_CELLS = 2**24  # scores in one validation chunk (users x items)
 SAMPLES = ("prefixes", "positions")  # training rows of the sequence models: one per target, or one per window
 
 
@@ -79,9 +80,11 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
 
 
 def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], histories: Sequence, users: np.ndarray,
-                    items: np.ndarray, exclude_seen: bool, chunk: int = 2048) -> float:
-    """NDCG@10 of ``items`` for ``users`` under ``score``, optionally ranking without each user's history."""
-    ranks = []
+                    items: np.ndarray, exclude_seen: bool, n_items: int | None = None) -> float:
+    """NDCG@10 of ``items`` for ``users`` under ``score``, optionally ranking without each user's history;
+    scored in chunks of users whose score matrix over the ``n_items`` catalogue holds at most ``SCORE_CELLS``
+    scores (so a large catalogue's validation costs the memory of a small one's)."""
+    ranks, chunk = [], max(1, SCORE_CELLS // max(n_items or 1, 1))
     for start in range(0, len(users), chunk):
         u, i = users[start:start + chunk], items[start:start + chunk]
         scores = score(u)
