@@ -313,18 +313,20 @@ class IgcoreRecommender(SeededModel):
         return self._inputs
 
     @torch.no_grad()
-    def _keep_tables(self, tables: ItemTables) -> None:
+    def _keep_tables(self, tables: ItemTables, refresh: bool = False) -> None:
         """Cache ``tables`` and, with a memory, the message inputs of their item vectors: computed with them,
-        once per table, so that forks and every batch of updates share them."""
+        so that forks and every batch of updates share them, and kept through a graph ``refresh`` (which does
+        not change the item encoder's vectors: no weight moved)."""
         self._tables = tables
-        self._inputs = self.memory.message_inputs(tables.base) if self.memory is not None else None
+        if not (refresh and self._inputs is not None):
+            self._inputs = self.memory.message_inputs(tables.base) if self.memory is not None else None
 
     def _item_tables(self) -> ItemTables:
         if self._tables is None or self._graph_due:
             self.net.eval()
             graph = graph_operator(self.state.edges, self.n_users, self.n_items, self.cfg.gnn, self.device) \
                 if self.cfg.use_graph else None
-            self._keep_tables(self.net.item_table(graph))
+            self._keep_tables(self.net.item_table(graph), refresh=self._tables is not None)
             self._graph_due = False
         return self._tables
 
