@@ -13,7 +13,7 @@ reports its wall time and its own peak resident memory:
   through ``update`` in batches of 1,000 (throughput, no gradient steps; the median of ``--repeats`` streams,
   each from the trained state); one user's top-10 with the model loaded (latency); NDCG@10 on the last 24
   hours' events (temporal split, nothing excluded; the model streams the validation day in first) against
-  ItemKNN fitted on every event before them;
+  ItemKNN fitted on every event before them (measured first and let go, its peak memory reported apart);
 - update: the model stage's stream alone, on the pipeline trained for a few seconds (an update's cost does not
   depend on the weights), so that every size's update throughput comes from one run;
 - explorer: for ``--users`` users of the store, the explorer's reads of one user (the stored snapshot timeline,
@@ -30,7 +30,6 @@ time of a long stage, while its CPU time stays the work it did.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import json
 import resource
@@ -131,42 +130,47 @@ def stage_snapshots(size: int, args: argparse.Namespace) -> dict:
             "events_per_s": round(report.new_events / report.seconds), "events_per_cpu_s": round(report.new_events / cpu)}
 
 
-def _trained(size: int, args: argparse.Namespace, budget: float, validate: bool = False) -> tuple:
-    """The pipeline (``--set`` settings) trained within ``budget`` seconds on the events before the log's last 24
-    hours, ready to serve; (model, training events, the last day, the temporal split, load s, training s). With
-    ``validate``, the day before the last validates (each of its users' first event, as the last day is
-    measured) and training keeps the epoch that scored best there, stopping two epochs after it (the library's
-    early stopping): the split then trains on the days before it and the model streams it in before the
-    last day is asked; without, every event before the last day trains and nothing is validated."""
-    import numpy as np
-
-    from igcore.config import load_config, parse_assignments
-    from igcore.encode.side import side_info
-    from igcore.evaluate.protocols import first_per_user
+def _split(size: int, validate: bool) -> tuple[float, object]:
+    """(load seconds, the temporal split) of the log: the last 24 hours test; with ``validate``, the 24 hours
+    before them validate and the days before those train, else every event before the last day trains."""
     from igcore.evaluate.splits import Split
     from igcore.events import load_interactions
-    from igcore.pipeline.config import PipelineConfig
-    from igcore.pipeline.model import IgcoreRecommender
     from igcore.store import Store
 
-    db = log_dir(size) / "store.duckdb"
     t0 = time.perf_counter()
-    with Store(db, read_only=True) as store:
+    with Store(log_dir(size) / "store.duckdb", read_only=True) as store:
         data = load_interactions(store)
     load_s = time.perf_counter() - t0
     cutoff = int(data.ts.max()) - 86400 + 1  # the log's last 24 hours
     held = cutoff - 86400 if validate else cutoff  # and the day before them, validating
     train, valid, test = (data.subset((data.ts >= lo) & (data.ts < hi))
                           for lo, hi in ((data.ts.min(), held), (held, cutoff), (cutoff, data.ts.max() + 1)))
-    split = Split("last-day", train, valid, test, {"cutoff_valid": held, "cutoff_test": cutoff})
+    del data
+    return load_s, Split("last-day", train, valid, test, {"cutoff_valid": held, "cutoff_test": cutoff})
+
+
+def _trained(size: int, args: argparse.Namespace, budget: float, validate: bool = False) -> tuple:
+    """The pipeline (``--set`` settings) trained within ``budget`` seconds on the training part of the log's
+    :func:`_split`, ready to serve; (model, training events, the last day, the split, load s, training s). With
+    ``validate``, each validation-day user's first event (as the last day is measured) scores every epoch and
+    training keeps the best (the library's early stopping); without, nothing is validated."""
+    import numpy as np
+
+    from igcore.config import load_config, parse_assignments
+    from igcore.encode.side import side_info
+    from igcore.evaluate.protocols import first_per_user
+    from igcore.pipeline.config import PipelineConfig
+    from igcore.pipeline.model import IgcoreRecommender
+
+    load_s, split = _split(size, validate)
     settings = {**parse_assignments(args.set), "device": "cpu", "max_train_s": budget}
     config = load_config(PipelineConfig, overrides=settings if validate else {**settings, "eval_every": 10**6})
-    model = IgcoreRecommender(config, side=side_info(db, "cpu"))
+    model = IgcoreRecommender(config, side=side_info(log_dir(size) / "store.duckdb", "cpu"))
     t0 = time.perf_counter()
-    model.fit(train, first_per_user(valid) if validate else None)
+    model.fit(split.train, first_per_user(split.valid) if validate else None)
     train_s = time.perf_counter() - t0
     model.score(np.array([0]))  # ready to serve: item tables and graph vectors computed, as a loaded model has them
-    return model, train, test, split, load_s, train_s
+    return model, split.train, split.test, split, load_s, train_s
 
 
 def _streamed(model, test, repeats: int) -> tuple[object, dict]:
@@ -196,12 +200,37 @@ def _streamed(model, test, repeats: int) -> tuple[object, dict]:
                     "update_events_per_cpu_s": round(len(test) / cpu), "update_runs_s": [round(r[0], 3) for r in runs]}
 
 
-def stage_model(size: int, args: argparse.Namespace) -> dict:
-    import numpy as np
-
+def _itemknn(size: int) -> tuple[float, int]:
+    """ItemKNN fitted on every event before the log's last 24 hours: (NDCG@10 of the last day as the model stage
+    measures it, this process's peak MB so far). Run before the model is built and let go after, so that the
+    comparator's memory does not count in the model's."""
     from igcore.evaluate.baselines import ItemKNN
     from igcore.evaluate.protocols import EvalConfig, measure
 
+    _, split = _split(size, validate=False)
+    knn = ItemKNN()
+    knn.fit(split.train)
+    variants = measure(knn, split, EvalConfig("temporal", exclude_seen=(False,)))["variants"]
+    return next(iter(variants.values()))["ndcg@10"], peak_mb()
+
+
+def reset_peak() -> None:
+    """Start this process's peak resident memory (``VmHWM``) afresh from its current size (Linux only)."""
+    refs = Path("/proc/self/clear_refs")
+    if refs.exists():
+        refs.write_text("5")
+
+
+def stage_model(size: int, args: argparse.Namespace) -> dict:
+    import gc
+
+    import numpy as np
+
+    from igcore.evaluate.protocols import EvalConfig, measure
+
+    knn_ndcg, knn_peak = _itemknn(size)
+    gc.collect()
+    reset_peak()  # the stage's peak is the model's from here; ItemKNN's is reported beside it
     model, train, test, split, load_s, train_s = _trained(size, args, args.budget, validate=True)
     stream, rates = _streamed(model, test, args.repeats)
     latency = []
@@ -211,10 +240,6 @@ def stage_model(size: int, args: argparse.Namespace) -> dict:
         latency.append(time.perf_counter() - t1)
     config = EvalConfig("temporal", exclude_seen=(False,))
     ours = measure(model, split, config)["variants"]  # streams the validation day in, then asks the last day
-    knn, before = ItemKNN(), split.train.concat(split.valid)  # fitted on every event before the last day
-    knn.fit(before)
-    theirs = measure(knn, dataclasses.replace(split, train=before, valid=before.subset(np.zeros(0, dtype=np.int64))),
-                     config)["variants"]
     head = next(iter(ours))
     last = model.log[-1] if model.log else {}
     return {"load_s": round(load_s, 2), "train_s": round(train_s, 1), "epochs": len(model.log),
@@ -223,7 +248,8 @@ def stage_model(size: int, args: argparse.Namespace) -> dict:
             "epoch_share": round(last["positions"] / last["epoch_positions"], 4) if last.get("cut") else None,
             "train_events": len(train), **rates,
             "top10_p99_ms": round(float(np.percentile(np.asarray(latency) * 1000, 99)), 2),
-            "ndcg@10": round(ours[head]["ndcg@10"], 4), "itemknn_ndcg@10": round(theirs[head]["ndcg@10"], 4)}
+            "ndcg@10": round(ours[head]["ndcg@10"], 4), "itemknn_ndcg@10": round(knn_ndcg, 4),
+            "itemknn_peak_mb": knn_peak}
 
 
 def _best_epoch(log: list[dict]) -> int | None:
@@ -315,6 +341,11 @@ def _cut(row: dict) -> str:
     return cut + (f", epoch {best} kept by the validation day" if best is not None else "")
 
 
+def _knn_peak(row: dict) -> str:
+    """ItemKNN's own peak memory, when the row measured it apart from the model's."""
+    return f" (fitted first, its peak {row['itemknn_peak_mb']:,} MB)" if "itemknn_peak_mb" in row else ""
+
+
 def _streams(row: dict) -> str:
     """How many streams of the last day the update rate is the median of, and how many memory nodes a batch
     moved on average (its distinct users and items: each takes one GRU step, and each user one history append,
@@ -341,7 +372,7 @@ def section(data: dict) -> str:
     notes = {"model": lambda r: (f"`{r.get('settings') or 'defaults'}`: trained {r['train_s']:.0f} s "
                                  f"({r['epochs']} epoch{'s' * (r['epochs'] != 1)}{_cut(r)}); update in batches of "
                                  f"{BATCH:,}{_streams(r)}; top-10 p99 {r['top10_p99_ms']} ms; last-day NDCG@10 "
-                                 f"{r['ndcg@10']:.4f}, ItemKNN {r['itemknn_ndcg@10']:.4f}"),
+                                 f"{r['ndcg@10']:.4f}, ItemKNN {r['itemknn_ndcg@10']:.4f}{_knn_peak(r)}"),
              "explorer": lambda r: (f"{r['users']} users; reads p50 {r['reads_p50_ms']} ms, p99 {r['reads_p99_ms']} ms; "
                                     f"graph computed and drawn p50 {r['graph_p50_ms']} ms, p99 {r['graph_p99_ms']} ms"),
              "update": lambda r: (f"`{r.get('settings') or 'defaults'}`, trained {r['train_s']:.0f} s; the last day "
