@@ -4,8 +4,8 @@ drift:  the bundled sample (data/sample, planted drift in drift_truth.csv) and f
         seeds go through the store and ``build_snapshots`` with the default InterestConfig; the stored change
         points are matched to the planted ones (same user, within 20 events; each planted change matched at
         most once; every other detection, users without planted drift included, is a false positive).
-model:  the same logs, the pipeline trained on each (``igcore train`` with ``--set`` settings; default
-        ``interests=4``), and change points detected from the model's slots (each event's slot, through the same
+model:  the same logs, the pipeline trained on each (``igcore train`` with ``--set`` settings; by default the
+        dashboard's interest slots, ``DASHBOARD_INTERESTS``), and change points detected from the model's slots (each event's slot, through the same
         detector) scored the same way; and purity: of the slots holding at least 10% of a user's weight now,
         the share whose 10 best-scored items hold at least 7 of one planted category.
 beauty: a copy of the Beauty store (bench/.work/beauty.duckdb, from ``igcore dataset beauty``) without its last
@@ -30,6 +30,7 @@ import pandas as pd
 
 from igcore.benchio import WORK, machine, read_json, today, write_json, write_section
 from igcore.config import load_config, parse_assignments
+from igcore.dashboard.training import DASHBOARD_INTERESTS
 from igcore.datasets import load_dataset
 from igcore.events import load_interactions
 from igcore.interests.changes import detect_changes, evaluate_detections
@@ -86,7 +87,7 @@ def model_interests_on(folder: Path, label: str, settings: dict[str, str]) -> di
         shutil.copytree(folder, root / "sample")
         with Store(root / "store.duckdb") as store:
             load_dataset(store, "sample", root)
-            config = load_config(PipelineConfig, None, {"interests": "4", **settings})
+            config = load_config(PipelineConfig, None, settings)
             t0 = time.perf_counter()
             model, _ = train(store, config)
             train_s = time.perf_counter() - t0
@@ -127,6 +128,7 @@ def model_interests_on(folder: Path, label: str, settings: dict[str, str]) -> di
 
 
 def run_model(seeds: list[int], settings: dict[str, str]) -> dict:
+    settings = {"interests": str(DASHBOARD_INTERESTS), **settings}  # the dashboard's slots unless set; recorded
     out = {"sample": model_interests_on(SAMPLE_DIR, "sample (seed 7)", settings)}
     for seed in seeds:
         with tempfile.TemporaryDirectory(prefix="igcore-synth-") as tmp:
@@ -206,7 +208,8 @@ def section(data: dict) -> str:
                   "slots >= 10% | distinct | purity | train s |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, r in model.items():
-            settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items()) or "interests=4"
+            settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items()) or "interests=4"  # rows before
+            # the settings were recorded ran with 4 slots
             lines.append(f"| {name} | {settings} | {r['planted']} | {r['detected']} | {r['precision']:.3f} | "
                          f"{r['recall']:.3f} | **{r['f1']:.3f}** | {r['by_code']['slot']['f1']:.3f} | "
                          f"{r['slots_held']} | {r.get('slots_distinct', '–')} | **{r['purity']:.3f}** | "

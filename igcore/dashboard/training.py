@@ -43,7 +43,9 @@ from igcore.store import Store
 # default (early stopping) is for benchmarks. docs/BENCHMARKS.md ("Dashboard") measures what it takes.
 DASHBOARD_EPOCHS = 2
 # The dashboard trains interest slots by default: they are what the explorer shows as the model's interest graph.
-DASHBOARD_INTERESTS = 4
+# How many: the most whose training still fits the dashboard's minute on the sample; more slots found more of the
+# planted drift on the log kept for choosing (docs/BENCHMARKS.md, "Interest graphs" and "Dashboard training").
+DASHBOARD_INTERESTS = 8
 DIMS = (16, 32, 64, 128, 256)
 RESULTS_ENV = "IGCORE_BENCH_RESULTS"  # a folder of <dataset>-<protocol>.json to show instead of bench/results
 REFERENCE = "SASRec"  # the ablation charts' reference row
