@@ -80,7 +80,8 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
         validate = lambda: workers.mean(model.validation_ndcg(own) if len(own) else 0.0, len(own))  # noqa: E731
     trained: dict[int, int] = {}  # positions each epoch trained: fewer than all when the budget cut it
     started = time.perf_counter()  # the clock of fit_with_early_stopping's own cap, checked between batches too
-    fit_with_early_stopping(net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience, cfg.max_train_s,
+    # the step holds the network and the memory's modules: the best epoch's weights of both are kept
+    fit_with_early_stopping(step, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience, cfg.max_train_s,
                             model.log, on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e),
                             positions=workers.total(rows.positions), agree=workers.any)
     if model.log:  # every worker takes part in the sum

@@ -47,7 +47,9 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
                             on_epoch: Callable[[dict], None] | None = None, positions: int = 0,
                             agree: Callable[[bool], bool] = bool) -> None:
     """Run epochs; every ``eval_every`` (and when time runs out) score validation, keep the best weights, stop
-    after ``patience`` checks without improvement or after ``max_seconds``; restore the best weights.
+    after ``patience`` checks without improvement or after ``max_seconds``; restore the best weights. The
+    weights kept are ``module``'s parameters (what training moves): its buffers are inputs (an item text
+    table can be the largest tensor of a large catalogue's model), so they are not copied at each best epoch.
 
     Each log entry records the ``positions`` (training targets) one epoch trains, so a benchmark can state the
     cost per position seen, and the entry where the time cap, not patience or the epoch count, ended training
@@ -64,7 +66,7 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
             entry["valid_ndcg@10"] = score = validate()
             if score > best:
                 best, bad = score, 0
-                best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in module.named_parameters()}
             else:
                 bad += 1
         if out_of_time and bad < patience and epoch < epochs:
@@ -75,7 +77,9 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
         if bad >= patience or out_of_time:
             break
     if best_state is not None:
-        module.load_state_dict(best_state)
+        with torch.no_grad():
+            for name, param in module.named_parameters():
+                param.copy_(best_state[name])
     module.eval()
 
 
