@@ -307,19 +307,22 @@ class IgcoreRecommender(SeededModel):
         self._tables = None
 
     # --- helpers ------------------------------------------------------------------------------------
+    @torch.no_grad()
     def _message_inputs(self) -> MessageInputs | None:
-        """The memory's message inputs under the current weights (the online state's ``features``)."""
-        self._base_table()
+        """The memory's message inputs under the current weights (the online state's ``features``; a fork's
+        state calls its parent's, so forks share them): computed from the item table's vectors at the first
+        update after the table is, not by every read of the table (scoring needs none)."""
+        table = self._base_table()
+        if self._inputs is None and self.memory is not None:
+            self._inputs = self.memory.message_inputs(table)
         return self._inputs
 
-    @torch.no_grad()
     def _keep_tables(self, tables: ItemTables, refresh: bool = False) -> None:
-        """Cache ``tables`` and, with a memory, the message inputs of their item vectors: computed with them,
-        so that forks and every batch of updates share them, and kept through a graph ``refresh`` (which does
-        not change the item encoder's vectors: no weight moved)."""
+        """Cache ``tables``; the message inputs of their item vectors are computed again when next needed,
+        except through a graph ``refresh`` (which does not change the item encoder's vectors: no weight moved)."""
         self._tables = tables
-        if not (refresh and self._inputs is not None):
-            self._inputs = self.memory.message_inputs(tables.base) if self.memory is not None else None
+        if not refresh:
+            self._inputs = None
 
     def _item_tables(self) -> ItemTables:
         if self._tables is None or self._graph_due:
