@@ -88,7 +88,7 @@ def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], histories: Sequen
     """NDCG@10 of ``items`` for ``users`` under ``score``, optionally ranking without each user's history;
     scored in chunks of users whose score matrix over the ``n_items`` catalogue holds at most ``SCORE_CELLS``
     scores (so a large catalogue's validation costs the memory of a small one's)."""
-    ranks, chunk = [], max(1, SCORE_CELLS // max(n_items or 1, 1))
+    ranks, chunk = [], max(1, SCORE_CELLS // (n_items or 1))
     for start in range(0, len(users), chunk):
         u, i = users[start:start + chunk], items[start:start + chunk]
         scores = score(u)

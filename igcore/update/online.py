@@ -19,7 +19,7 @@ from igcore.events import Interactions
 from igcore.update.histories import Column, Histories
 from igcore.update.memory import InterestMemory, MessageInputs, Trace
 
-Features = Callable[[], MessageInputs]  # the message inputs of the network's current item vectors
+Features = Callable[[], MessageInputs | None]  # the message inputs of the network's current item vectors
 
 
 class OnlineState:
@@ -96,7 +96,8 @@ class OnlineState:
         the state's own ``features``); with ``trace``, return the :class:`Trace` of every event (what training
         recomputes memories from: it grows with the log, so only training asks for it)."""
         step, memory = self.memory_batch, self.memory
-        inputs = inputs or (self.features() if self.features is not None else None)
+        if inputs is None and self.features is not None:
+            inputs = self.features()
         out = Trace.empty(len(events), memory.tgn.memory.shape[1], memory.device) if trace else None
         for lo in range(0, len(events), step):
             part = memory.observe(*(torch.as_tensor(c[lo:lo + step]) for c in (events.user, events.item, events.ts,
