@@ -362,3 +362,31 @@ def test_a_budget_that_ends_inside_an_epoch_stops_training_after_one_batch():
     whole = IgcoreRecommender(TINY, batch_size=4, epochs=1)
     whole.fit(log)
     assert whole.log[0]["positions"] == 12 * 8 and "cut" not in whole.log[0]
+
+
+def test_early_stopping_keeps_the_best_epochs_network_and_memory_weights():
+    log = _planted()
+    last = np.zeros(len(log.user), dtype=bool)
+    last[[np.flatnonzero(log.user == u).max() for u in np.unique(log.user)]] = True
+    curve = iter([0.5, 0.1, 0.2])  # the first epoch validates best; the other two train on
+
+    class ScriptedValidation(IgcoreRecommender):
+        def validation_ndcg(self, valid):
+            return next(curve)
+
+    model = ScriptedValidation(TINY, epochs=3, patience=5, lr=0.01)
+    weights: dict[int, dict[str, torch.Tensor]] = {}
+
+    def after_epoch(stage, done, total, entry):
+        if stage == "train" and entry.get("epoch"):
+            modules = {"net": model.net, "memory": model.memory}
+            weights[entry["epoch"]] = {f"{m}.{n}": p.detach().clone() for m, module in modules.items()
+                                       for n, p in module.named_parameters()}
+
+    model.fit(log.subset(~last), log.subset(last), after_epoch)
+    assert sorted(weights) == [1, 2, 3] and [e["epoch"] for e in model.log] == [1, 2, 3]
+    kept = {f"{m}.{n}": p for m, module in {"net": model.net, "memory": model.memory}.items()
+            for n, p in module.named_parameters()}
+    memory = [n for n in kept if n.startswith("memory.")]
+    assert memory and all(torch.equal(kept[n], weights[1][n]) for n in kept)
+    assert all(not torch.equal(weights[3][n], weights[1][n]) for n in memory)  # the memory trained on after epoch 1
