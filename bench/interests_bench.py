@@ -5,9 +5,11 @@ drift:  the bundled sample (data/sample, planted drift in drift_truth.csv) and f
         points are matched to the planted ones (same user, within 20 events; each planted change matched at
         most once; every other detection, users without planted drift included, is a false positive).
 model:  the same logs, the pipeline trained on each (``igcore train`` with ``--set`` settings; by default the
-        dashboard's interest slots, ``DASHBOARD_INTERESTS``), and change points detected from the model's slots (each event's slot, through the same
-        detector) scored the same way; and purity: of the slots holding at least 10% of a user's weight now,
-        the share whose 10 best-scored items hold at least 7 of one planted category.
+        dashboard's interest slots, ``DASHBOARD_INTERESTS``), and change points detected from the model's slots
+        (each event coded as the catalogue interest of its slot, through the same detector) scored the same way;
+        an event's slot is the one that claims it (scores its item highest), beside it the one it was routed to
+        and the raw routed slot index; and purity: of the slots holding at least 10% of a user's weight now, the
+        share whose 10 best-scored items hold at least 7 of one planted category.
 beauty: a copy of the Beauty store (bench/.work/beauty.duckdb, from ``igcore dataset beauty``) without its last
         1,000 events (by time): ``build_snapshots`` for every user, timed; the 1,000 events put back (new event
         ids, as an import gives them) and ``update_snapshots`` timed; then ``timeline`` of 1,000 random users
@@ -36,7 +38,7 @@ from igcore.events import load_interactions
 from igcore.interests.changes import detect_changes, evaluate_detections
 from igcore.interests.config import InterestConfig
 from igcore.interests.events import from_columns
-from igcore.interests.model_graph import majority, routed_codes
+from igcore.interests.model_graph import event_codes, majority
 from igcore.interests.snapshots import build_snapshots, timeline, update_snapshots
 from igcore.paths import SAMPLE_DIR
 from igcore.pipeline.config import PipelineConfig
@@ -45,7 +47,8 @@ from igcore.store import Store
 from igcore.synth import SynthConfig, generate, write
 
 TOLERANCE = 20
-DRIFT_CODE = "label"  # model drift: each event's routed slot as the catalogue interest it stood for (see below)
+DRIFT_CODE = "claimed"  # model drift: each event's slot as the catalogue interest it stood for (see below)
+CODINGS = {"label": "routed"}  # the routed coding's name in rows written before the claimed one
 HELD_OUT = 1000
 QUERIES = 1000
 TARGETS = {"f1": 0.8, "build_s": 300.0, "update_s": 1.0, "timeline_p99_ms": 50.0}
@@ -106,7 +109,8 @@ def model_interests_on(folder: Path, label: str, settings: dict[str, str]) -> di
     truth = pd.read_csv(folder / "drift_truth.csv")
     scores = {}
     for name, per_event in (("slot", [t.event_slots() for t in tracks]),
-                            ("label", [routed_codes(t, table, codes) for t in tracks])):
+                            ("routed", [event_codes(t, table, codes, t.event_slots()) for t in tracks]),
+                            ("claimed", [event_codes(t, table, codes) for t in tracks])):
         found = detect_changes(log, np.concatenate(per_event)[order], InterestConfig())
         found = pd.DataFrame({"user_id": log.user_ids[found["user"].to_numpy(np.int64)],
                               "event_index": found["event_index"].to_numpy(np.int64)})
@@ -199,19 +203,24 @@ def section(data: dict) -> str:
         lines += ["The trained model's own interests (`--part model`: the pipeline trained as `igcore train` does, "
                   "settings as each row says): change points found by the same detector over each event's slot, "
                   "coded as the catalogue interest that slot stood for after the event (most of its 10 best-scored "
-                  "items), matched as above; the raw slot index as the code beside it (the coding was chosen on "
-                  "synth-seed5, a log no other table reports); purity: of the slots holding at least 10% of a "
+                  "items), matched as above. An event's slot is the one that claims it (`claimed`: the slot whose "
+                  "vector scores the event's item highest, the rule that names a recommendation's slot) or the one "
+                  "its routing gave most (`routed`, the coding of rows before 2026-12-06's `claimed` rows); the raw "
+                  "routed slot index as a code beside them (codings chosen on synth-seed5, a log no other table "
+                  "reports); purity: of the slots holding at least 10% of a "
                   "user's weight now, the share whose 10 best-scored items hold at least 7 of one planted category "
                   "(targets: F1 >= 0.8, purity >= 0.8); distinct: the catalogue interests those slots stand for, "
                   "summed over users (below the slot count when two slots of a user hold the same interest).\n",
-                  "| log | settings | planted | detected | precision | recall | F1 | F1 (raw slot index) | "
-                  "slots >= 10% | distinct | purity | train s |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| log | settings | coding | planted | detected | precision | recall | F1 | F1 (routed) | "
+                  "F1 (raw slot index) | slots >= 10% | distinct | purity | train s |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, r in model.items():
             settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items()) or "interests=4"  # rows before
             # the settings were recorded ran with 4 slots
-            lines.append(f"| {name} | {settings} | {r['planted']} | {r['detected']} | {r['precision']:.3f} | "
-                         f"{r['recall']:.3f} | **{r['f1']:.3f}** | {r['by_code']['slot']['f1']:.3f} | "
+            routed = r["by_code"].get("routed", r["by_code"].get("label"))  # named "label" before "claimed"
+            lines.append(f"| {name} | {settings} | {CODINGS.get(r['code'], r['code'])} | {r['planted']} | "
+                         f"{r['detected']} | {r['precision']:.3f} | {r['recall']:.3f} | **{r['f1']:.3f}** | "
+                         f"{routed['f1']:.3f} | {r['by_code']['slot']['f1']:.3f} | "
                          f"{r['slots_held']} | {r.get('slots_distinct', '–')} | **{r['purity']:.3f}** | "
                          f"{r['train_s']:.0f} |")
         lines.append("")

@@ -157,7 +157,8 @@ def model_section(path: str, user: str, stamp: float, model) -> None:
     explain(view)
     st.plotly_chart(ex.timeline_figure(tl), width="stretch")
     st.caption("The slots' shares after each of the user's events (a slot is the same interest throughout); "
-               "dashed lines: change points, where the interest the events are routed to changes.")
+               "dashed lines: change points, where the interest the events belong to changes (an event belongs to the "
+               "slot that scores its item highest).")
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from igcore.errors import IgcoreError
 from igcore.events import from_arrays
 from igcore.ingest import import_items
 from igcore.interests.config import InterestConfig
-from igcore.interests.model_graph import METHOD, model_graph, routed_codes, shown_graph
+from igcore.interests.model_graph import METHOD, event_codes, model_graph, shown_graph
 from igcore.interests.scoring import ModelScorer
 from igcore.interests.text import graph_text
 from igcore.pipeline.config import PipelineConfig
@@ -80,8 +80,21 @@ def test_an_events_code_is_the_catalogue_interest_its_slot_stood_for():
     routes = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]])
     track = InterestTrack(np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64), np.arange(3.0), vectors,
                           np.full((3, 2), 0.5), routes)
-    assert routed_codes(track, table, codes, k=2).tolist() == [0, 1, 0]
-    assert routed_codes(track, table, np.full(4, -1), k=2).tolist() == [-1, -1, -1]
+    routed = track.event_slots()
+    assert event_codes(track, table, codes, routed, k=2).tolist() == [0, 1, 0]
+    assert event_codes(track, table, np.full(4, -1), routed, k=2).tolist() == [-1, -1, -1]
+
+
+def test_an_event_belongs_to_the_slot_that_scores_its_item_highest_after_it():
+    table = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])  # items 0, 1: interest 0; 2, 3: interest 1
+    codes = np.array([0, 0, 1, 1])
+    x, y = [1.0, 0.0], [0.0, 1.0]
+    vectors = np.array([[x, y], [x, y], [y, y], [y, x]])  # at event 2 both slots hold interest 1 (a tie)
+    routes = np.full((4, 2), 0.5)  # the routing takes no side: the score decides
+    track = InterestTrack(np.array([1, 2, 3, 0]), np.zeros(4, dtype=np.int64), np.arange(4.0), vectors,
+                          np.full((4, 2), 0.5), routes)
+    assert track.claiming_slots(table).tolist() == [0, 1, 0, 1]
+    assert event_codes(track, table, codes, k=2).tolist() == [0, 1, 1, 0]
 
 
 def test_slot_overlap_is_the_mean_squared_cosine_between_distinct_slots():

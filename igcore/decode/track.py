@@ -35,6 +35,12 @@ class InterestTrack:
         """The slot each event was routed to most: (L,)."""
         return self.routes.argmax(1)
 
+    def claiming_slots(self, table: np.ndarray) -> np.ndarray:
+        """The slot each event belongs to by the model's score: (L,) the slot whose vector after the event
+        scores the event's item highest in the item table (n, d), the rule that names the interest behind a
+        recommendation (:meth:`igcore.decode.interests.InterestExtractor.producing`); ties go to the lower slot."""
+        return np.einsum("lkd,ld->lk", self.vectors, table[self.items]).argmax(1)
+
     def formed_by(self, position: int, slot: int, half_life: float, k: int) -> np.ndarray:
         """The up to ``k`` events (indexes, strongest first) that formed ``slot`` at ``position``: their routing
         to the slot times the recency weight with which they count in its weight (halving every ``half_life``

@@ -7,7 +7,8 @@ routed from one slot to another) and co-activation (two slots held at once). Eac
 the model's own score, query . v + max over slots of interest_k . v, and is attributed exactly: the slot that
 won the max and the sequence query, their contributions summing to the score; the events listed are those
 that formed the winning slot. Change points come from the same detector as the observed graph's
-(:func:`igcore.interests.changes.detect_changes`), run over the catalogue interest each event's slot stood for.
+(:func:`igcore.interests.changes.detect_changes`), run over the catalogue interest each event's slot stood for,
+an event's slot being the one whose vector scores its item highest: the rule that names a recommendation's slot.
 
 Returned as an :class:`~igcore.interests.graph.InterestGraph` (kinds ``["model"]``), so every view of the
 observed graph (text, HTML, JSON) shows the model's graph too.
@@ -111,13 +112,14 @@ def model_slots(store: Store, scorer: ModelScorer, user_id: str, config: Interes
                       config)
 
 
-def routed_codes(track: InterestTrack, table: np.ndarray, item_codes: np.ndarray, k: int = LABEL_ITEMS,
-                 chunk: int = 4096) -> np.ndarray:
-    """(L,) for each event, the catalogue interest (code; -1: none) of the slot it was routed to, as that slot
-    stood after the event: the interest most of the slot's ``k`` best-scored items belong to. A slot whose
-    content moves to a new interest moves its events to a new code, so the change detector sees drift even
-    when the new interest reuses a slot the user held before."""
-    slots = track.event_slots()
+def event_codes(track: InterestTrack, table: np.ndarray, item_codes: np.ndarray, slots: np.ndarray | None = None,
+                k: int = LABEL_ITEMS, chunk: int = 4096) -> np.ndarray:
+    """(L,) for each event, the catalogue interest (code; -1: none) of its slot as that slot stood after the
+    event: the interest most of the slot's ``k`` best-scored items belong to. An event's slot is the one that
+    claims it (:meth:`InterestTrack.claiming_slots`) unless ``slots`` (L,) names others (the routing's, say). A
+    slot whose content moves to a new interest moves its events to a new code, so the change detector sees
+    drift even when the new interest reuses a slot the user held before."""
+    slots = track.claiming_slots(table) if slots is None else slots
     out = np.full(len(track), -1, dtype=np.int64)
     for lo in range(0, len(track), chunk):
         rows = np.arange(lo, min(lo + chunk, len(track)))
@@ -221,11 +223,11 @@ def _recommendations(model, index: int, track: InterestTrack, table: np.ndarray,
 
 def _changes(slots: ModelSlots) -> list[dict]:
     """Change points of the user's slots: the observed detector over the catalogue interest each event's slot
-    stood for (:func:`routed_codes`; measured against the raw slot index in ``bench/interests_bench.py``)."""
+    stood for (:func:`event_codes`; measured against other codings in ``bench/interests_bench.py``)."""
     track, nodes = slots.track, slots.nodes
     log = from_columns(np.zeros(len(track), dtype=object), slots.item_ids[track.items],
                        np.full(len(track), "view", dtype=object), track.times, None, slots.config)
-    found = detect_changes(log, routed_codes(track, slots.table, nodes.codes(slots.item_ids)), slots.config)
+    found = detect_changes(log, event_codes(track, slots.table, nodes.codes(slots.item_ids)), slots.config)
     return [{"event_index": int(c.event_index), "ts": iso_utc(float(log.ts[c.row])),
              "interest": nodes.interest[c.interest], "label": nodes.label[c.interest],
              "faded": nodes.interest[c.faded] if c.faded >= 0 else None,
