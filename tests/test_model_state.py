@@ -390,3 +390,27 @@ def test_early_stopping_keeps_the_best_epochs_network_and_memory_weights():
     memory = [n for n in kept if n.startswith("memory.")]
     assert memory and all(torch.equal(kept[n], weights[1][n]) for n in kept)
     assert all(not torch.equal(weights[3][n], weights[1][n]) for n in memory)  # the memory trained on after epoch 1
+
+
+def test_a_batch_without_a_users_last_target_skips_the_gnn_and_reads_the_same_sources():
+    log = _planted()
+    model = IgcoreRecommender(TINY, samples="prefixes", epochs=1)
+    model.fit(log)
+    rows = training_rows(log, TINY.max_len, TINY.gap_buckets, prefixes=True)
+    graph = training_graph(model.cfg, log, "cpu")
+    runs = []
+    hook = model.net.gnn.register_forward_hook(lambda *_: runs.append(1))
+    model.net.eval()
+    inner, last = np.flatnonzero(~rows.final)[:5], np.flatnonzero(rows.final)[:1]
+    with torch.no_grad():
+        skipped = batch_loss(model.net, rows.batch(inner, "cpu"), graph, None)
+        assert runs == []
+        batch_loss(model.net, rows.batch(np.concatenate([inner, last]), "cpu"), graph, None)
+        assert runs == [1]
+        # what the GNN's user vectors would add to rows that do not read them: nothing (the source is zeros)
+        out = model.net.item_table(graph.operators[0])
+        seq = model.net.seq(out.table, *(getattr(rows.batch(inner, "cpu"), f) for f in ("items", "types", "gaps")))
+        with_zeros, _ = model.net.fusion(seq, torch.zeros_like(seq), None)
+        without, _ = model.net.fusion(seq, None, None)
+    hook.remove()
+    assert torch.equal(with_zeros, without) and torch.isfinite(skipped)

@@ -64,3 +64,13 @@ def test_length_batches_cover_every_sequence_once_and_group_lengths(batch_size: 
     ordered = sorted(batches, key=lambda b: (lengths[b].min(), lengths[b].max()))
     joined = np.concatenate([np.sort(lengths[b]) for b in ordered])
     assert joined.tolist() == sorted(lengths.tolist())
+
+
+def test_rows_batched_apart_share_batches_only_with_each_other():
+    lengths = np.array([5, 1, 5, 3, 1, 3, 4, 2])
+    apart = np.array([True, False, False, True, False, False, True, False])
+    batches = length_batches(lengths, 2, np.random.default_rng(0), apart)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    assert sorted(sorted(b.tolist()) for b in batches if apart[b].all()) == [[0], [3, 6]]  # lengths 3, 4; 5
+    assert all(not apart[b].any() for b in batches if not apart[b].all())
+    assert len(batches) == 2 + 3  # 3 rows apart in batches of 2, and 5 others

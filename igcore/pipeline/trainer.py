@@ -54,6 +54,9 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     sparse = compact_rows(cfg, net.n_items, graph) and not workers.parallel
     net.items.sparse_ids = sparse
     opt = optimiser(net, step, cfg.lr, sparse)
+    # graph user vectors enter at a user's last training target only: its rows batched apart, the other
+    # batches (most rows, when training on prefixes) skip the GNN
+    apart = rows.final if graph is not None and not graph.on_items else None
 
     def run_epoch(epoch: int) -> float:
         if replay is not None:
@@ -62,7 +65,7 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
             progress("memory", len(train), len(train), {})
         total, n, trained[epoch] = 0.0, 0, 0
         with workers.uneven(step):
-            for idx in length_batches(rows.lengths, cfg.batch_size, rng):
+            for idx in length_batches(rows.lengths, cfg.batch_size, rng, apart):
                 if n and time.perf_counter() - started > cfg.max_train_s:
                     break  # the budget ends inside an epoch on a large log (the caller then stops training)
                 loss = step(rows.batch(idx, device), graph, replay)
@@ -118,6 +121,8 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
         seq_items, graph_user = tables[slices, batch.items], None
     else:
         rows = rows_read(batch, drawn, replay) if compact_rows(net.cfg, net.n_items, graph) else None
+        if graph is not None and batch.final is not None and not batch.final.any():
+            graph = None  # no row reads the graph user vectors: the GNN's work is skipped
         if rows is not None:  # the batch's items renumbered into the compact table of the rows it reads
             renumber = torch.zeros(net.n_items + 1, dtype=torch.long, device=rows.device)
             renumber[rows] = torch.arange(1, len(rows) + 1, device=rows.device)

@@ -33,11 +33,14 @@ class SeededModel:
         return np.random.default_rng(self.cfg.seed)
 
 
-def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                   apart: np.ndarray | None = None) -> list[np.ndarray]:
     """Batches of similar-length sequences (random within a length), in random order: a batch is cut to its
-    longest member, so short sequences do not pay for long ones."""
+    longest member, so short sequences do not pay for long ones. Rows marked ``apart`` (bool) are batched
+    only with each other: a batch can then skip work that only those rows need."""
     order = np.lexsort((rng.random(len(lengths)), lengths))
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    groups = [order] if apart is None else [order[~apart[order]], order[apart[order]]]
+    batches = [g[i:i + batch_size] for g in groups for i in range(0, len(g), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
