@@ -14,7 +14,7 @@ import torch
 
 from igcore.decode.interests import InterestExtractor
 from igcore.encode.item_encoder import ItemEncoder
-from igcore.encode.sequence import SequenceEncoder, gap_buckets
+from igcore.encode.sequence import gap_buckets
 from igcore.events import from_arrays
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import training_graph
@@ -414,19 +414,3 @@ def test_a_batch_without_a_users_last_target_skips_the_gnn_and_reads_the_same_so
         without, _ = model.net.fusion(seq, None, None)
     hook.remove()
     assert torch.equal(with_zeros, without) and torch.isfinite(skipped)
-
-
-def test_positions_counted_from_the_start_give_each_position_the_state_of_its_own_prefix():
-    seq = torch.tensor([[0, 0, 3, 4, 5], [0, 1, 2, 3, 4]])
-    types, gaps = (seq > 0).long(), (seq > 0).long()
-    end = SequenceEncoder(8, 1, 2, 6, 2, 1, 0.0)
-    start = SequenceEncoder(8, 1, 2, 6, 2, 1, 0.0, positions="start")
-    assert end.position_ids(seq).tolist() == [[1, 2, 3, 4, 5]] * 2
-    assert start.position_ids(seq).tolist() == [[0, 0, 0, 1, 2], [0, 0, 1, 2, 3]]
-    table = torch.randn(6, 8)
-    for encoder, same in ((start.eval(), True), (end.eval(), False)):
-        encoder.load_state_dict(start.state_dict())
-        with torch.no_grad():
-            every = encoder(table, seq, types, gaps)
-            prefix = encoder(table, torch.tensor([[0, 0, 0, 3, 4]]), types[:1], gaps[:1])[0, -1]  # row 0 up to 4
-        assert torch.allclose(every[0, 3], prefix, atol=1e-5) == same

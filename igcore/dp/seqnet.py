@@ -90,7 +90,8 @@ class PrivateSequenceEncoder(SequenceEncoder):
 
     def _inputs(self, items: torch.Tensor, seq: torch.Tensor, types: torch.Tensor,
                 gaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pos = self.position_ids(seq).contiguous()
+        length = seq.shape[1]
+        pos = torch.arange(self.max_len - length, self.max_len, device=seq.device).expand_as(seq).contiguous()
         x = items * math.sqrt(self.dim) + self.type_emb(types) + self.gap_emb(gaps) + self.pos_emb(pos)
         x = self.dropout(x) * (seq > 0).unsqueeze(-1)
         return x, attention_mask(seq, self.heads)

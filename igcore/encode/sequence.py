@@ -14,10 +14,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from igcore.errors import IgcoreError
-
-POSITIONS = ("end", "start")  # how a sequence's positions are counted (SequenceEncoder.position_ids)
-
 
 def small_embedding(n: int, d: int, padding_idx: int | None = None) -> nn.Embedding:
     """An embedding table drawn small (std 0.02, as SASRec's), its padding row zero. Every table summed into a
@@ -55,11 +51,9 @@ class SequenceEncoder(nn.Module):
     """Causal transformer over (item, event type, time gap, position) inputs."""
 
     def __init__(self, dim: int, n_types: int, n_gap_buckets: int, max_len: int, layers: int, heads: int,
-                 dropout: float, positions: str = "end") -> None:
+                 dropout: float) -> None:
         super().__init__()
-        if positions not in POSITIONS:
-            raise IgcoreError(f"positions must be one of {', '.join(POSITIONS)}, not {positions!r}")
-        self.dim, self.max_len, self.heads, self.positions = dim, max_len, heads, positions
+        self.dim, self.max_len, self.heads = dim, max_len, heads
         self.type_emb = small_embedding(n_types + 1, dim, padding_idx=0)
         self.gap_emb = small_embedding(n_gap_buckets + 1, dim, padding_idx=0)
         self.pos_emb = small_embedding(max_len, dim)
@@ -96,17 +90,9 @@ class SequenceEncoder(nn.Module):
     def _inputs(self, items: torch.Tensor, seq: torch.Tensor, types: torch.Tensor,
                 gaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The summed input embeddings (B, L, d) and the attention mask (:func:`attention_mask`)."""
+        length = seq.shape[1]
+        pos = torch.arange(self.max_len - length, self.max_len, device=seq.device)
         vectors = items if items.dim() == 3 else items[seq]
-        x = (vectors * math.sqrt(self.dim) + self.type_emb(types) + self.gap_emb(gaps)
-             + self.pos_emb(self.position_ids(seq)))
+        x = vectors * math.sqrt(self.dim) + self.type_emb(types) + self.gap_emb(gaps) + self.pos_emb(pos)[None]
         x = self.dropout(x) * (seq > 0).unsqueeze(-1)
         return x, attention_mask(seq, self.heads)
-
-    def position_ids(self, seq: torch.Tensor) -> torch.Tensor:
-        """(B, L) each column's position index in left-padded sequences (B, L). ``end``: counted back from the
-        last column, which is ``max_len - 1``; ``start``: counted from each row's first event (0), so a position
-        has the index it would have as the last event of its own prefix, the way a user is scored."""
-        if self.positions == "start":
-            return ((seq > 0).cumsum(1) - 1).clamp(min=0)
-        length = seq.shape[1]
-        return torch.arange(self.max_len - length, self.max_len, device=seq.device).expand_as(seq)

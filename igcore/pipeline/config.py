@@ -27,9 +27,6 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     seq_heads: int = 1
     max_len: int = 50
     gap_buckets: int = 16  # log2-spaced buckets of the time since the previous event
-    positions: str = "end"  # position indexes counted back from the latest event (SASRec's way) or from the
-    #                         window's first event ("start"), where a training position reads the index it
-    #                         would read as the last event scored
     dropout: float = 0.5
     negatives: int = 0  # 0: each target scored against the whole catalogue in training; N: against N items drawn
     #                     uniformly per batch (what makes training on a catalogue of 10^5 items affordable)
