@@ -228,3 +228,39 @@ def test_bench_quality_records_the_cost_of_trained_rows(tmp_path):
     assert "s_per_epoch" not in rows["MostPop"]
     bad = subprocess.run(cmd[:-2] + ["--set", "nope=1"], capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 1 and "unknown setting 'nope'; valid settings: lr" in bad.stderr
+
+
+def test_decoder_weights_are_the_gates_mean_over_users_and_fold_over_seeds_into_the_table():
+    import numpy as np
+
+    from igcore.evaluate.bench import render_table
+    from igcore.evaluate.decoder import decoder_weights
+    from igcore.evaluate.protocols import EvalConfig
+    from igcore.evaluate.rows import aggregate
+    from igcore.events import from_arrays
+    from igcore.pipeline.config import PipelineConfig
+    from igcore.pipeline.model import IgcoreRecommender
+
+    log = from_arrays([f"u{i % 6}" for i in range(60)], [f"i{(i * 7) % 11}" for i in range(60)], list(range(60)))
+    model = IgcoreRecommender(PipelineConfig(dim=8, max_len=6, epochs=1, batch_size=8, memory_dim=4, time_dim=2,
+                                             device="cpu", interests=3, use_text=False, gnn_layers=2))
+    model.fit(log)
+    got = decoder_weights(model)
+    gates = model.source_weights(np.arange(6))
+    assert list(got["sources"]) == ["sequence", "graph", "memory"]
+    assert list(got["sources"].values()) == [round(float(w), 4) for w in gates.mean(0)]
+    shares = model.interest_state(np.arange(6))[1]
+    assert got["interests"] == {"top_share": round(float(shares.max(1).mean()), 4),
+                                "held": round(float((shares >= 0.1).sum(1).mean()), 2)}
+    assert decoder_weights(object()) is None  # a baseline has no gate
+
+    metrics = {"ndcg@10": 0.05, "hr@10": 0.08, "segments": {}}
+    run = {"variants": {"history_excluded": metrics, "nothing_excluded": metrics}, "train_s": 1.0, "eval_s": 1.0,
+           "params": 3, "valid": None, "curve": []}
+    seeds = [{**run, "decoder": {"sources": {"sequence": 0.9, "graph": 0.1}}},
+             {**run, "decoder": {"sources": {"sequence": 0.7, "graph": 0.3}}}]
+    row = aggregate(seeds, EvalConfig("loo", exclude_seen=(True, False)))
+    assert row["decoder"] == {"sources": {"sequence": 0.8, "graph": 0.2}}
+    table = render_table({"dataset": "d", "protocol": "loo", "headline": "history_excluded", "split": {},
+                          "machine": "m", "models": {"igcore": {**row, "date": "2026-12-07", "machine": "m"}}})
+    assert "| igcore | 0.80 | 0.20 | – | – | – |" in table.splitlines()

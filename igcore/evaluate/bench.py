@@ -14,6 +14,7 @@ from pathlib import Path
 from igcore.benchio import WORK, locked, machine, read_json, today, write_json, write_section
 from igcore.datasets import DATASETS, load_dataset
 from igcore.errors import IgcoreError
+from igcore.evaluate.decoder import decoder_table
 from igcore.evaluate.exposure import HEAD_SHARE
 from igcore.evaluate.registry import DEFAULT_MODELS, MODELS, SEEDED, ModelContext, build_model, resolve_model
 from igcore.evaluate.rows import aggregate, headline_variant, merge_rows, row_name, run_settings
@@ -172,7 +173,8 @@ def render_table(out: dict) -> str:
                      f"{epochs_cell(row)} | {number(row.get('s_per_epoch'), 1)} | {number(row.get('peak_rss_mb'))} | "
                      f"{fmt('ndcg@10', row[other])} | {fmt('hr@10', row[other])} | {row['seeds_run']} | "
                      f"{row['date']} | {row.get('machine', 'not recorded').split(',')[0]} |")
-    return "\n".join(lines)
+    decoder = decoder_table(out["models"])
+    return "\n".join(lines + ([""] + decoder if decoder else []))
 
 
 EXPOSURE_NOTE = ("Gini@10 is the Gini coefficient of how often each catalogue item appears in the top-10 lists "

@@ -114,6 +114,9 @@ def aggregate(runs: list[dict], config: EvalConfig) -> dict:
         row["valid_ndcg@10"] = statistics.fmean(r["valid"]["ndcg@10"] for r in runs)
     if "cost" in runs[0]:
         row.update(_fold_costs([r["cost"] for r in runs]))
+    if "decoder" in runs[0]:  # the decoder's weights (igcore.evaluate.decoder), each a mean over seeds
+        row["decoder"] = {part: {k: round(statistics.fmean(r["decoder"][part][k] for r in runs), 4) for k in keys}
+                          for part, keys in runs[0]["decoder"].items()}
     if "privacy" in runs[0]:
         row["privacy"] = [r["privacy"] for r in runs]  # each seed's spend: a capped run spends less
     return row

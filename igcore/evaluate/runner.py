@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from igcore.errors import IgcoreError
+from igcore.evaluate.decoder import decoder_weights
 from igcore.evaluate.protocols import PROTOCOLS, EvalConfig, fit, measure
 from igcore.evaluate.registry import ModelContext, build_model
 from igcore.evaluate.rows import curve, params, training_cost
@@ -80,6 +81,7 @@ def run_model(job: ModelJob, split: Split | None = None) -> dict[str, dict]:
     log = getattr(model, "log", [])
     cost = {**training_cost(log, train_s), "peak_rss_mb": None, "concurrency": concurrency()} if log else None
     configs = eval_configs(job.protocol, job.pop_penalty)
+    decoder = decoder_weights(model)  # the state training left, before any row feeds it test events
     out = {}
     for suffix, config in configs.items():  # each row measures its own copy of the fitted model
         result = measure(copy.deepcopy(model) if len(configs) > 1 else model, split, config)
@@ -88,6 +90,8 @@ def run_model(job: ModelJob, split: Split | None = None) -> dict[str, dict]:
             result["privacy"] = model.privacy
         if cost is not None:
             result["cost"] = cost
+        if decoder is not None:
+            result["decoder"] = decoder
         out[suffix] = result
     return out
 
