@@ -74,3 +74,24 @@ def test_rows_batched_apart_share_batches_only_with_each_other():
     assert sorted(sorted(b.tolist()) for b in batches if apart[b].all()) == [[0], [3, 6]]  # lengths 3, 4; 5
     assert all(not apart[b].any() for b in batches if not apart[b].all())
     assert len(batches) == 2 + 3  # 3 rows apart in batches of 2, and 5 others
+
+
+def test_validation_scores_in_chunks_bounded_in_users_and_in_scores(monkeypatch):
+    from igcore.pipeline import training
+
+    asked: list[int] = []
+
+    def score(users: np.ndarray) -> np.ndarray:
+        asked.append(len(users))
+        out = np.zeros((len(users), 4))
+        out[:, 1] = 1.0  # item 1 ranks first for everyone
+        return out
+
+    monkeypatch.setattr(training, "SCORE_USERS", 3)
+    monkeypatch.setattr(training, "SCORE_CELLS", 8)
+    users, items = np.arange(7), np.ones(7, dtype=np.int64)
+    assert training.validation_ndcg(score, [np.array([], dtype=np.int64)] * 7, users, items, True, 4) == 1.0
+    assert asked == [2, 2, 2, 1]  # 8 cells of 4 items: 2 users at a time
+    asked.clear()
+    training.validation_ndcg(score, [np.array([], dtype=np.int64)] * 7, users, items, False, 2)
+    assert asked == [3, 3, 1]  # 8 cells of 2 items would be 4 users: at most 3

@@ -14,6 +14,7 @@ from igcore.device import resolve_device
 from igcore.ranking import ndcg, target_ranks
 
 SCORE_CELLS = 2**24  # scores in one validation chunk (users x items)
+SCORE_USERS = 2048  # ... and users: each is a forward pass over its history, whose activations add up
 SAMPLES = ("prefixes", "positions")  # training rows of the sequence models: one per target, or one per window
 
 
@@ -89,9 +90,9 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
 def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], histories: Sequence, users: np.ndarray,
                     items: np.ndarray, exclude_seen: bool, n_items: int | None = None) -> float:
     """NDCG@10 of ``items`` for ``users`` under ``score``, optionally ranking without each user's history;
-    scored in chunks of users whose score matrix over the ``n_items`` catalogue holds at most ``SCORE_CELLS``
-    scores (so a large catalogue's validation costs the memory of a small one's)."""
-    ranks, chunk = [], max(1, SCORE_CELLS // (n_items or 1))
+    scored in chunks of at most ``SCORE_USERS`` users whose score matrix over the ``n_items`` catalogue holds at
+    most ``SCORE_CELLS`` scores (so a large catalogue's validation costs the memory of a small one's)."""
+    ranks, chunk = [], max(1, min(SCORE_USERS, SCORE_CELLS // (n_items or 1)))
     for start in range(0, len(users), chunk):
         u, i = users[start:start + chunk], items[start:start + chunk]
         scores = score(u)
