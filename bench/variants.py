@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from igcore.benchio import locked, machine, read_json, today, write_json, write_section  # noqa: E402
 from igcore.config import parse_assignments  # noqa: E402
+from igcore.decode.sources import SOURCES  # noqa: E402
 from igcore.evaluate.bench import dataset_interactions, eval_configs  # noqa: E402
 from igcore.evaluate.registry import ModelContext  # noqa: E402
 from igcore.evaluate.runner import ModelJob, run_in_child  # noqa: E402
@@ -41,6 +42,8 @@ def run_variant(model: str, setting: str, db: Path, protocol: str, seed: int, bu
            "hr@10": round(head["hr@10"], 5), "s_per_position": cost.get("s_per_position"),
            "epochs": cost.get("epochs"), "train_s": round(result["train_s"], 1), "seed": seed,
            "date": today(), "machine": machine()}
+    if "decoder" in result:  # the gate's weights (igcore.evaluate.decoder)
+        row["decoder"] = result["decoder"]
     if "privacy" in result:  # what a private model's training spent (igcore-dp)
         row["privacy"] = result["privacy"]
     return row
@@ -67,14 +70,24 @@ def table(name: str, rows: dict[str, list[dict]]) -> str:
              f"`.venv/bin/python bench/variants.py --dataset {name.split(' · ')[0]} --protocol "
              f"{name.split(' · ')[1]} --variant SETTING --seeds ...`: the pipeline with one setting changed, mean ± "
              "standard deviation over the seeds run; chosen on validation.", "",
-             "| variant | seeds | valid NDCG@10 | test NDCG@10 | test HR@10 | s per position | date | machine |",
-             "|---|---:|---:|---:|---:|---:|---|---|"]
+             "Gate: the decoder's mean weight on the sequence state, the graph and the memory "
+             "(`igcore.evaluate.decoder`; rows of 2026-12-07 on).", "",
+             "| variant | seeds | valid NDCG@10 | test NDCG@10 | test HR@10 | s per position | gate | date | machine |",
+             "|---|---:|---:|---:|---:|---:|---|---|---|"]
     for key, runs in sorted(rows.items(), key=lambda kv: -statistics.mean(r["valid_ndcg@10"] for r in kv[1])):
         per = [r["s_per_position"] for r in runs if r["s_per_position"]]
         lines.append(f"| {key} | {len(runs)} | {summary(runs, 'valid_ndcg@10')} | {summary(runs, 'ndcg@10')} | "
                      f"{summary(runs, 'hr@10')} | {statistics.median(per) * 1e6 if per else 0:.0f} µs | "
-                     f"{runs[-1]['date']} | {runs[-1]['machine']} |")
+                     f"{gate(runs)} | {runs[-1]['date']} | {runs[-1]['machine']} |")
     return "\n".join(lines)
+
+
+def gate(runs: list[dict]) -> str:
+    """``sequence 0.91, memory 0.09``: the gate's weights, a mean over the runs that recorded them."""
+    seen = [r["decoder"]["sources"] for r in runs if r.get("decoder")]
+    if not seen:
+        return "–"
+    return ", ".join(f"{n} {statistics.mean(s[n] for s in seen):.2f}" for n in SOURCES if n in seen[0])
 
 
 def main() -> None:

@@ -263,4 +263,4 @@ def test_decoder_weights_are_the_gates_mean_over_users_and_fold_over_seeds_into_
     assert row["decoder"] == {"sources": {"sequence": 0.8, "graph": 0.2}}
     table = render_table({"dataset": "d", "protocol": "loo", "headline": "history_excluded", "split": {},
                           "machine": "m", "models": {"igcore": {**row, "date": "2026-12-07", "machine": "m"}}})
-    assert "| igcore | 0.80 | 0.20 | – | – | – |" in table.splitlines()
+    assert "| igcore | 0.800 | 0.200 | – | – | – |" in table.splitlines()

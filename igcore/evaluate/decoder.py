@@ -49,6 +49,6 @@ def decoder_table(rows: dict[str, dict]) -> list[str]:
              "|---|---:|---:|---:|---:|---:|"]
     for name, dec in rows.items():
         src, slots = dec["sources"], dec.get("interests", {})
-        lines.append(f"| {name} | {cell(src.get('sequence'))} | {cell(src.get('graph'))} | "
-                     f"{cell(src.get('memory'))} | {cell(slots.get('top_share'))} | {cell(slots.get('held'), 1)} |")
+        lines.append(f"| {name} | {cell(src.get('sequence'), 3)} | {cell(src.get('graph'), 3)} | "
+                     f"{cell(src.get('memory'), 3)} | {cell(slots.get('top_share'))} | {cell(slots.get('held'), 1)} |")
     return lines
