@@ -8,7 +8,6 @@ import pytest
 import torch
 from torch_geometric.nn.models.tgn import TGNMemory
 
-from igcore.decode.fusion import SourceFusion
 from igcore.embed.gnn import GNNS, GraphEncoder, bipartite_edge_index, resolve_gnn
 from igcore.update.memory import InterestMemory
 
@@ -157,25 +156,3 @@ def test_a_memory_keeps_no_per_node_message_store():
     assert memory.tgn.msg_s_store == {} and memory.tgn.msg_d_store == {}
     memory.tgn.reset_state()  # PyG's own reset too
     assert memory.tgn.msg_s_store == {} and memory.tgn.msg_d_store == {}
-
-
-def test_a_residual_gate_hears_a_source_whatever_its_scale_and_a_missing_source_stays_zero():
-    torch.manual_seed(0)
-    seq, graph, memory = torch.randn(3, 8), torch.randn(3, 8), torch.randn(3, 4)
-    plain = SourceFusion(8, 4, True, True)
-    residual = SourceFusion(8, 4, True, True, mode="residual")
-    with torch.no_grad():
-        out, small = residual(seq, graph, memory)
-        big, large = residual(seq, 1000 * graph, memory)
-        assert torch.allclose(small, large, atol=1e-5) and torch.allclose(out, big, atol=1e-4)
-        assert torch.allclose(small.sum(-1), torch.ones(3)) and (small[:, 1:] < 0.1).all()  # starts near sequence
-        _, raw = plain(seq, 1000 * graph, memory)
-        assert ((raw[:, 1] > 0.999) | (raw[:, 1] < 1e-3)).all()  # a softmax over raw sums saturates
-        without, w = residual(seq, None, memory)
-        zeros, w0 = residual(seq, torch.zeros(3, 8), memory)
-        assert torch.equal(without, zeros) and torch.equal(w, w0)
-        gates = torch.sigmoid(residual.gate(torch.stack([seq, torch.zeros(3, 8),
-                                                         torch.nn.functional.layer_norm(residual.mem_proj(memory),
-                                                                                        (8,))], 1).flatten(1)))
-        memory_part = torch.nn.functional.layer_norm(residual.mem_proj(memory), (8,))
-        assert torch.allclose(without, seq + gates[:, 2:3] * memory_part, atol=1e-6)  # the sequence state kept whole

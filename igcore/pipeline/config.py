@@ -33,8 +33,6 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     samples: str = "positions"  # training rows: each user's window with a target at every position, or
     #                             "prefixes": one row per target, its prefix, the loss at the last position
     # decode
-    fusion: str = "softmax"  # how the sources meet: a softmax-weighted mean, or "residual": the sequence state
-    #                          plus each other source, normalised, times a sigmoid gate of its own
     interests: int = 0  # K interest vectors per user (0: the fused sequence query alone)
     interest_half_life: float = 8.0  # events back at which a position counts half in an interest's weight
     interest_diversity: float = 0.0  # weight of a penalty on the squared cosine between a user's slots (0: off)
