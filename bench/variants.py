@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from igcore.benchio import locked, machine, read_json, today, write_json, write_section  # noqa: E402
 from igcore.config import parse_assignments  # noqa: E402
-from igcore.decode.sources import SOURCES  # noqa: E402
 from igcore.evaluate.bench import dataset_interactions, eval_configs  # noqa: E402
+from igcore.evaluate.decoder import gate_text  # noqa: E402
 from igcore.evaluate.registry import ModelContext  # noqa: E402
 from igcore.evaluate.runner import ModelJob, run_in_child  # noqa: E402
 
@@ -87,7 +87,7 @@ def gate(runs: list[dict]) -> str:
     seen = [r["decoder"]["sources"] for r in runs if r.get("decoder")]
     if not seen:
         return "–"
-    return ", ".join(f"{n} {statistics.mean(s[n] for s in seen):.2f}" for n in SOURCES if n in seen[0])
+    return gate_text({n: statistics.mean(s[n] for s in seen) for n in seen[0]})
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from igcore.decode.sources import source_names
+from igcore.decode.sources import SOURCES, source_names
 
 HELD = 0.1  # a slot holding at least this share of a user's weight counts as held
 
@@ -31,6 +31,11 @@ def decoder_weights(model: Any, chunk: int = 4096) -> dict[str, dict[str, float]
         out["interests"] = {"top_share": round(float(shares.max(1).mean()), 4),
                             "held": round(float((shares >= HELD).sum(1).mean()), 2)}
     return out
+
+
+def gate_text(sources: dict[str, float]) -> str:
+    """``sequence 0.91, memory 0.09``: gate weights in the sources' order."""
+    return ", ".join(f"{n} {sources[n]:.2f}" for n in SOURCES if n in sources)
 
 
 def decoder_table(rows: dict[str, dict]) -> list[str]:
