@@ -303,8 +303,9 @@ class IgcoreRecommender(SeededModel):
         return score
 
     def forget_tables(self) -> None:
-        """Drop the cached item table and graph vectors (the weights or the graph changed)."""
-        self._tables = None
+        """Drop the cached item table, graph vectors and memory message inputs (the weights or the graph
+        changed)."""
+        self._tables, self._inputs = None, None
 
     # --- helpers ------------------------------------------------------------------------------------
     @torch.no_grad()

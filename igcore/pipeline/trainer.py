@@ -87,6 +87,7 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     fit_with_early_stopping(step, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience, cfg.max_train_s,
                             model.log, on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e),
                             positions=workers.total(rows.positions), agree=workers.any)
+    model.forget_tables()  # the best epoch's weights are back: nothing cached from the last epoch's is read
     if model.log:  # every worker takes part in the sum
         last = model.log[-1]
         done = workers.total(trained.get(last["epoch"], rows.positions))
