@@ -392,6 +392,28 @@ def test_early_stopping_keeps_the_best_epochs_network_and_memory_weights():
     assert all(not torch.equal(weights[3][n], weights[1][n]) for n in memory)  # the memory trained on after epoch 1
 
 
+def test_the_model_served_after_training_scores_as_its_best_epoch_validated():
+    log = _planted()
+    last = np.zeros(len(log.user), dtype=bool)
+    last[[np.flatnonzero(log.user == u).max() for u in np.unique(log.user)]] = True
+    users = np.unique(log.user)
+    validated: list[np.ndarray] = []
+
+    class RecordedValidation(IgcoreRecommender):
+        def validation_ndcg(self, valid):
+            self.forget_tables()
+            validated.append(self.score(users))
+            self.forget_tables()
+            return [0.1, 0.5, 0.2][len(validated) - 1]  # the second epoch validates best
+
+    model = RecordedValidation(TINY, epochs=3, patience=5, lr=0.01)
+    model.fit(log.subset(~last), log.subset(last))
+    assert len(validated) == 3
+    assert not np.allclose(validated[0], validated[1], atol=1e-3)  # the epochs' scores differ
+    # the memory validation read was replayed under the weights it was read with, as the served one is
+    np.testing.assert_allclose(model.score(users), validated[1], rtol=0, atol=1e-5)
+
+
 def test_a_batch_without_a_users_last_target_skips_the_gnn_and_reads_the_same_sources():
     log = _planted()
     model = IgcoreRecommender(TINY, samples="prefixes", epochs=1)

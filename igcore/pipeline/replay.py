@@ -1,11 +1,11 @@
 """The memory source of training positions, trained end to end in the manner of PyG's TGN example.
 
-Each epoch replays the training log through the memory without gradients, under the epoch's weights
-(:meth:`MemoryReplay.replay`); each training position then reads its user's memory as one differentiable GRU
-step over the message of the user's latest event before the position's chunk (:meth:`MemoryReplay.before`), so
-the loss reaches the memory's GRU, message and time encoders and the item vectors the messages carry, and
-stops at the memory before that step. A position never reads a memory that holds its own target: the trace is
-taken before each chunk, as :func:`igcore.update.memory.prior_events` describes.
+The training log is replayed through the memory without gradients, before the first epoch and after each
+(:meth:`MemoryReplay.replay`, under the weights of that moment); each training position then reads its user's
+memory as one differentiable GRU step over the message of the user's latest event before the position's chunk
+(:meth:`MemoryReplay.before`), so the loss reaches the memory's GRU, message and time encoders and the item
+vectors the messages carry, and stops at the memory before that step. A position never reads a memory that
+holds its own target: the trace is taken before each chunk, as :func:`igcore.update.memory.prior_events` describes.
 """
 
 from __future__ import annotations

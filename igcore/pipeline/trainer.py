@@ -2,9 +2,11 @@
 
 No position is trained with a source that already contains its target:
 - the graph: :mod:`igcore.pipeline.graphs` gives each position the graph it may read;
-- the TGN memory enters at EVERY position: each epoch replays the training log in time order, and each position
+- the TGN memory enters at EVERY position: the training log is replayed in time order, and each position
   reads its user's memory as it was before the batch of the event it predicts, its last update recomputed with
   gradients (:mod:`igcore.pipeline.replay`), so the memory's modules train with the network.
+  The replay runs at the end of each epoch, under the weights the epoch ended with: validation then reads the
+  memory the model would serve with those weights (the one a rebuilt state holds), and the next epoch trains on it.
 Epochs run until validation stops improving (:func:`igcore.pipeline.training.fit_with_early_stopping`).
 Data-parallel workers (:mod:`igcore.pipeline.workers`) each train their own users' rows and agree on the rest.
 """
@@ -58,11 +60,14 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     # batches (most rows, when training on prefixes) skip the GNN
     apart = rows.final if graph is not None and not graph.on_items else None
 
+    def replay_memory() -> None:
+        progress("memory", 0, len(train), {})
+        replay.replay()
+        progress("memory", len(train), len(train), {})
+
     def run_epoch(epoch: int) -> float:
-        if replay is not None:
-            progress("memory", 0, len(train), {})
-            replay.replay()
-            progress("memory", len(train), len(train), {})
+        if replay is not None and replay.trace is None:
+            replay_memory()  # the first epoch's; each later one's is the replay that ended the epoch before
         total, n, trained[epoch] = 0.0, 0, 0
         with workers.uneven(step):
             for idx in length_batches(rows.lengths, cfg.batch_size, rng, apart):
@@ -74,6 +79,8 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
                 opt.step()
                 total, n = total + loss.item() * len(idx), n + len(idx)
                 trained[epoch] += rows.positions_in(idx)
+        if replay is not None:  # under the epoch's new weights: the memory validation reads, as served
+            replay_memory()
         return workers.mean(total / max(n, 1), n)
 
     model.forget_tables()
