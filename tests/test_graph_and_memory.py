@@ -100,6 +100,20 @@ def test_observe_returns_each_events_user_memory_before_its_batch():
     assert not torch.equal(mem.user_memory(torch.tensor([0, 1])), after_first)
 
 
+def test_an_event_older_than_its_items_last_update_moves_it_with_a_zero_gap_and_keeps_its_clock():
+    """Leave-one-out feeds a user's held-out event after the training events of everyone else, most of them
+    later: the item's clock stays at its latest event, and its message reads a zero gap, as if the event came
+    at that time (an item's update reads its own memory, the user's and the gap, not the user's clock)."""
+    late, on_time = _memory(), _memory()
+    for mem in (late, on_time):
+        mem.observe(torch.tensor([0]), torch.tensor([1]), torch.tensor([100]))
+    late.observe(torch.tensor([1]), torch.tensor([1]), torch.tensor([50]))
+    on_time.observe(torch.tensor([1]), torch.tensor([1]), torch.tensor([100]))
+    assert late.last_update().tolist() == [100, 50, 0, 0, 100, 0, 0]  # item 1 (node 4) kept 100
+    assert torch.equal(late.item_memory(torch.tensor([1])), on_time.item_memory(torch.tensor([1])))
+    assert late.observe(torch.tensor([2]), torch.tensor([1]), torch.tensor([40])).user_gap.tolist() == [40.0]
+
+
 def test_observe_equals_pyg_update_state():
     """The vectorised observe, given each event's message inputs (its item's and type's share of the GRU's input
     gates), gives TGNMemory's own inference-path result over the raw messages (item vector, type one-hot) with

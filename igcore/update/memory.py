@@ -6,7 +6,8 @@ message: both memories before the event's batch, the event's raw features (the i
 event type, :func:`igcore.pipeline.net.IgcoreNet.message_features`) and the time since the node's last update;
 a node keeps the message of its latest event in a batch (PyG's ``LastAggregator``), and the GRU moves its memory.
 Every message of a batch is built from the memories as they were before the batch, so events of one batch never
-see each other.
+see each other. An event older than its node's last update (a late import; under leave-one-out, a user's held-out
+event whose item later training events already moved) moves the node with a zero time gap and sets no clock back.
 
 ``observe(events)`` advances the memory of the nodes those events touch, and only theirs, with no gradient, in
 time proportional to the batch; it returns a :class:`Trace` of what each event's user memory was built from.
@@ -92,6 +93,14 @@ def prior_events(users: np.ndarray, batch: int) -> np.ndarray:
     return prior
 
 
+def _since(t: torch.Tensor, last_update: torch.Tensor) -> torch.Tensor:
+    """Time from each node's last update to its event, zero for an event older than that update (a late event,
+    or under leave-one-out a user's held-out event that other users' later training events already passed): a
+    node's clock never runs back, and its time encoder never reads a gap that training, in time order, never
+    showed it."""
+    return (t - last_update).clamp_min_(0)
+
+
 def _latest(nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The distinct ``nodes`` of a batch and, for each, the index of its latest event in the batch."""
     ids, index = nodes.unique(return_inverse=True)
@@ -167,10 +176,10 @@ class InterestMemory(nn.Module):
         tgn, n, device = self.tgn, len(users), self.device
         src, dst, t = users.long().to(device), items.long().to(device) + self.n_users, ts.long().to(device)
         memory = tgn.memory
-        trace = Trace(memory[src], memory[dst], (t - tgn.last_update[src]).to(memory.dtype))  # gathers: copies
+        trace = Trace(memory[src], memory[dst], _since(t, tgn.last_update[src]).to(memory.dtype))  # gathers: copies
         if n == 0:
             return trace
-        item_gap = (t - tgn.last_update[dst]).to(memory.dtype)
+        item_gap = _since(t, tgn.last_update[dst]).to(memory.dtype)
         (user_ids, user_last), (item_ids, item_last) = _latest(src), _latest(dst)
         last = torch.cat([user_last, item_last])  # each moved node's message comes from this event
         own = torch.cat([trace.user_before[user_last], trace.item_before[item_last]])
@@ -179,7 +188,7 @@ class InterestMemory(nn.Module):
         raw = inputs(items.to(device)[last], types.to(device)[last]) if inputs is not None else None
         ids = torch.cat([user_ids, item_ids])
         tgn.memory[ids] = self._gru(own, other, gap, raw)
-        tgn.last_update[ids] = t[last]
+        tgn.last_update[ids] = torch.maximum(t[last], tgn.last_update[ids])  # a late event moves no clock back
         return trace
 
     def _gru(self, own: torch.Tensor, other: torch.Tensor, gap: torch.Tensor,
