@@ -19,10 +19,9 @@ from igcore.events import from_arrays
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import training_graph
 from igcore.pipeline.model import IgcoreRecommender
-from igcore.pipeline.replay import MemoryReplay
+from igcore.pipeline.replay import MemoryReplay, previous_events
 from igcore.pipeline.trainer import batch_loss, rows_read, sampled_loss
 from igcore.pipeline.windows import Windows, length_chunks, prefix_windows, training_rows, training_windows
-from igcore.update.memory import prior_events
 from igcore.update.online import OnlineState
 
 TINY = PipelineConfig(dim=16, max_len=8, epochs=2, eval_every=1, batch_size=16, memory_dim=8, time_dim=4,
@@ -50,9 +49,8 @@ def fitted():
     return model, log
 
 
-def test_prior_events_name_the_update_each_chunk_reads():
-    # chunks of 3: users [0 1 0] [0 1 2] [0 1]
-    assert prior_events(np.array([0, 1, 0, 0, 1, 2, 0, 1]), 3).tolist() == [-1, -1, -1, 2, 1, -1, 3, 4]
+def test_previous_events_name_each_users_event_before():
+    assert previous_events(np.array([0, 1, 0, 0, 1, 2, 0, 1])).tolist() == [-1, -1, 0, 2, 1, -1, 3, 4]
 
 
 def test_interests_are_causal_and_their_weights_are_shares():
@@ -102,15 +100,31 @@ def test_memory_trains_with_the_network(fitted):
     model.rebuild_state(log)
 
 
-def test_training_positions_read_the_memory_the_replay_built(fitted):
+def test_each_training_position_reads_its_users_memory_after_its_previous_event(fitted):
+    """As serving reads a memory that took in the user's latest event, even when the chunks of the replay put
+    that event and the target in one chunk (12 users in turn, chunks of 30: a user's consecutive events share
+    a chunk more often than not)."""
     model, log = fitted
-    replay = MemoryReplay(model.net, model.state, log)
+    state, step = model.state, 30
+    state.memory_batch = step
+    replay = MemoryReplay(model.net, state, log)
     replay.replay()
-    events = torch.arange(len(log))
     with torch.no_grad():
-        again = replay.before(events, model.net.items())
-    assert torch.allclose(again, replay.trace.user_before.float(), atol=2e-3)  # the trace keeps half precision
-    assert (replay.trace.user_before[replay.prior < 0] == 0).all()
+        read = replay.before(torch.arange(len(log)), model.net.items())
+    previous = previous_events(log.user)
+    assert (read[previous < 0] == 0).all()
+    same_chunk = 0
+    for event in np.flatnonzero(previous >= 0):
+        p = int(previous[event])
+        start = p // step * step  # the replay's chunks before p's, then p's own chunk cut after p
+        state.memory.reset_state()
+        state.observe(log.subset(np.arange(start)))
+        state.observe(log.subset(np.arange(start, p + 1)))
+        expected = state.memory.user_memory(torch.tensor([int(log.user[event])]))[0]
+        assert torch.allclose(read[event], expected, atol=2e-3)  # the trace keeps half precision
+        same_chunk += event // step == p // step
+    assert same_chunk > len(log) // 2
+    state.memory_batch = TINY.memory_batch
     model.rebuild_state(log)
 
 

@@ -3,8 +3,8 @@
 No position is trained with a source that already contains its target:
 - the graph: :mod:`igcore.pipeline.graphs` gives each position the graph it may read;
 - the TGN memory enters at EVERY position: the training log is replayed in time order, and each position
-  reads its user's memory as it was before the batch of the event it predicts, its last update recomputed with
-  gradients (:mod:`igcore.pipeline.replay`), so the memory's modules train with the network.
+  reads its user's memory after the user's previous event, that update recomputed with gradients
+  (:mod:`igcore.pipeline.replay`), so the memory's modules train with the network.
   The replay runs at the end of each epoch, under the weights the epoch ended with: validation then reads the
   memory the model would serve with those weights (the one a rebuilt state holds), and the next epoch trains on it.
 Epochs run until validation stops improving (:func:`igcore.pipeline.training.fit_with_early_stopping`).

@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -74,23 +73,6 @@ class MessageInputs:
     def __call__(self, items: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
         """Per event: 0-based ``items`` and event ``types``."""
         return self.items.index_select(0, items.long() + 1).add_(self.types.index_select(0, types.long()))
-
-
-def prior_events(users: np.ndarray, batch: int) -> np.ndarray:
-    """For each event of a time-ordered log observed in chunks of ``batch``: the event whose message last moved
-    its user's memory before the event's chunk (the user's latest event in the latest earlier chunk holding
-    one), or -1 when the user had no earlier chunk. ``user_step`` of that event's trace redoes the update that
-    made the memory the event's position reads."""
-    order = np.argsort(users, kind="stable")
-    u, b = users[order], order // batch
-    new_run = np.ones(len(u), dtype=bool)
-    new_run[1:] = (u[1:] != u[:-1]) | (b[1:] != b[:-1])
-    run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(u)), 0))
-    before = run_start - 1
-    same_user = (before >= 0) & (u[np.maximum(before, 0)] == u)
-    prior = np.full(len(users), -1, dtype=np.int64)
-    prior[order] = np.where(same_user, order[np.maximum(before, 0)], -1)
-    return prior
 
 
 def _since(t: torch.Tensor, last_update: torch.Tensor) -> torch.Tensor:
