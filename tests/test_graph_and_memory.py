@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch_geometric.nn.models.tgn import TGNMemory
 
-from igcore.embed.gnn import GNNS, GraphEncoder, bipartite_edge_index, resolve_gnn
+from igcore.embed.gnn import GNNS, GraphEncoder, bipartite_edge_index, resolve_gnn, transition_edge_index
 from igcore.update.memory import InterestMemory
 
 
@@ -21,6 +21,14 @@ def test_resolver_lists_valid_names():
 def test_bipartite_edges_are_distinct_and_both_ways():
     edges = bipartite_edge_index(torch.tensor([0, 0, 1]), torch.tensor([1, 1, 0]), n_users=2)
     assert edges.tolist() == [[0, 1, 3, 2], [3, 2, 0, 1]]  # by user, then item; then the reverse directions
+
+
+def test_transition_edges_link_the_items_a_user_chose_one_after_another():
+    # user 0: items 2, 3, 3, 2 (a repeat is no edge); user 1: items 3, 4; user 2: item 0 alone; 2 users first
+    users, items = torch.tensor([0, 1, 0, 2, 0, 1, 0]), torch.tensor([2, 3, 3, 0, 3, 4, 2])
+    edges = transition_edge_index(users, items, n_users=3)
+    assert edges.tolist() == [[5, 6, 6, 7], [6, 5, 7, 6]]  # items 2-3 and 3-4, both ways; users and item 0 alone
+    assert transition_edge_index(torch.tensor([0, 1]), torch.tensor([0, 1]), n_users=2).shape == (2, 0)
 
 
 def test_bipartite_edges_are_torchs_distinct_pairs_in_its_order():

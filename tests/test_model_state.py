@@ -291,6 +291,24 @@ def test_the_graph_on_items_trains_and_serves():
     assert np.allclose(model.serving_state("k").score(users), model.score(users), atol=1e-5)
 
 
+def test_the_item_transition_graph_trains_and_serves_and_needs_the_graph_on_items():
+    log = _planted()  # users walk five items of their category in order: transitions stay within a category
+    model = IgcoreRecommender(TINY, graph_on="items", graph_edges="transitions", gnn="lightgcn", epochs=1)
+    model.fit(log)
+    graph = training_graph(model.cfg, log, "cpu").operators[-1].to_dense()
+    n_users = log.n_users
+    assert graph[:n_users].abs().sum() == 0 and graph[:, :n_users].abs().sum() == 0  # no user has an edge
+    src, dst = graph.nonzero().T - n_users
+    category = torch.as_tensor(np.array([int(i[1:]) // 5 for i in log.item_ids]))
+    assert len(src) > 0 and torch.equal(category[src], category[dst])
+    tables = model._item_tables()
+    assert not torch.allclose(tables.table, tables.base)
+    users = np.arange(model.n_users)
+    assert np.allclose(model.serving_state("k").score(users), model.score(users), atol=1e-5)
+    with pytest.raises(ValueError, match="graph_on=items"):
+        IgcoreRecommender(TINY, graph_edges="transitions").fit(log)
+
+
 def test_a_residual_graph_learns_its_weight_and_at_zero_keeps_the_items_own_vectors():
     log = _planted()
     model = IgcoreRecommender(TINY, graph_on="items", gnn="lightgcn", graph_residual=True, epochs=1)

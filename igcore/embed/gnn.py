@@ -1,4 +1,5 @@
-"""GNN encoders over the user-item graph, chosen by name: GIN (default), GCN, GAT, SAGE or LightGCN.
+"""GNN encoders over the user-item graph, chosen by name: GIN (default), GCN, GAT, SAGE or LightGCN, and the
+graph's edges: each user's items (bipartite) or the items users chose one after another (transitions).
 
 All layers are torch_geometric's. ``resolve_gnn`` turns a name into a layer factory and raises a ValueError
 listing the valid names, as PyG's own resolvers do.
@@ -71,3 +72,21 @@ def bipartite_edge_index(users: torch.Tensor, items: torch.Tensor, n_users: int)
     keys = torch.unique(users.long() * width + items.long())  # sorted: by user, then item
     pairs = torch.stack([keys // width, keys % width + n_users])
     return torch.cat([pairs, pairs.flip(0)], dim=1)
+
+
+def transition_edge_index(users: torch.Tensor, items: torch.Tensor, n_users: int) -> torch.Tensor:
+    """Both directions of each distinct pair of different items that one user chose one right after the other
+    (each user's events in the order given), between item nodes numbered after the users; user nodes have no
+    edge. Ordered by source, then destination."""
+    order = torch.sort(users, stable=True).indices
+    u, i = users[order].long(), items[order].long()
+    follows = (u[1:] == u[:-1]) & (i[1:] != i[:-1])
+    if not follows.any():
+        return torch.zeros(2, 0, dtype=torch.long)
+    a, b = i[:-1][follows], i[1:][follows]
+    width = int(i.max()) + 1
+    keys = torch.unique(torch.cat([a * width + b, b * width + a]))  # sorted: by source, then destination
+    return torch.stack([keys // width, keys % width]) + n_users
+
+
+EDGES = {"interactions": bipartite_edge_index, "transitions": transition_edge_index}

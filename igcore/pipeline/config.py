@@ -40,6 +40,8 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     gnn: str = "gin"  # gin | gcn | gat | sage | lightgcn
     graph_on: str = "users"  # users: a GNN user vector at each user's last position | items: the item table
     #                           propagated over the graph at every position (time-sliced in training)
+    graph_edges: str = "interactions"  # each user's items | transitions: items one user chose one after another
+    #                                     (an item-item graph, graph_on=items only)
     graph_slices: int = 4  # items: training positions read the graph of the events before their time slice
     graph_residual: bool = False  # items: each item's own vector plus the propagated one times a learned weight
     #                               that starts at 0 (else the propagated vector replaces the item's own)

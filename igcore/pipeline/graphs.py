@@ -7,7 +7,8 @@ Two ways for the graph stage to act (``PipelineConfig.graph_on``):
   into ``graph_slices`` slices of consecutive events (in time order); a position whose target lies in slice s
   reads the graph of the events before slice s. Earlier positions of a window have earlier targets, so nothing
   a position's hidden state is built from holds its target.
-Validation and serving read the graph of every training event.
+Validation and serving read the graph of every training event. Its edges (``graph_edges``) are each user's
+items, or with the graph on items, the items users chose one after another (an item-item transition graph).
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ def training_graph(cfg: PipelineConfig, train: Interactions, device: torch.devic
         return None
 
     def graph(mask: np.ndarray | slice) -> torch.Tensor:
-        return graph_operator([(train.user[mask], train.item[mask])], train.n_users, train.n_items, cfg.gnn, device)
+        return graph_operator([(train.user[mask], train.item[mask])], train.n_users, train.n_items, cfg.gnn, device,
+                              cfg.graph_edges)
+
+    if cfg.graph_edges == "transitions" and cfg.graph_on != "items":
+        raise ValueError("graph_edges=transitions links items alone: it needs graph_on=items")
 
     if cfg.graph_on == "items":
         n, slices = len(train), max(cfg.graph_slices, 1)

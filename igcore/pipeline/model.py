@@ -328,8 +328,8 @@ class IgcoreRecommender(SeededModel):
     def _item_tables(self) -> ItemTables:
         if self._tables is None or self._graph_due:
             self.net.eval()
-            graph = graph_operator(self.state.edges, self.n_users, self.n_items, self.cfg.gnn, self.device) \
-                if self.cfg.use_graph else None
+            graph = graph_operator(self.state.edges, self.n_users, self.n_items, self.cfg.gnn, self.device,
+                                   self.cfg.graph_edges) if self.cfg.use_graph else None
             self._keep_tables(self.net.item_table(graph), refresh=self._tables is not None)
             self._graph_due = False
         return self._tables
