@@ -41,6 +41,13 @@ def _planted(n_users: int = 12, per_user: int = 9, seed: int = 0):
     return from_arrays(users, items, ts)
 
 
+def _last_events(log) -> np.ndarray:
+    """Each user's last event (a validation set), as a mask over the log."""
+    last = np.zeros(len(log.user), dtype=bool)
+    last[[np.flatnonzero(log.user == u).max() for u in np.unique(log.user)]] = True
+    return last
+
+
 @pytest.fixture(scope="module")
 def fitted():
     log = _planted()
@@ -100,13 +107,13 @@ def test_memory_trains_with_the_network(fitted):
     model.rebuild_state(log)
 
 
-def test_each_training_position_reads_its_users_memory_after_its_previous_event(fitted):
+def test_each_training_position_reads_its_users_memory_after_its_previous_event(fitted, monkeypatch):
     """As serving reads a memory that took in the user's latest event, even when the chunks of the replay put
     that event and the target in one chunk (12 users in turn, chunks of 30: a user's consecutive events share
     a chunk more often than not)."""
     model, log = fitted
     state, step = model.state, 30
-    state.memory_batch = step
+    monkeypatch.setattr(state, "memory_batch", step)
     replay = MemoryReplay(model.net, state, log)
     replay.replay()
     with torch.no_grad():
@@ -124,7 +131,7 @@ def test_each_training_position_reads_its_users_memory_after_its_previous_event(
         assert torch.allclose(read[event], expected, atol=2e-3)  # the trace keeps half precision
         same_chunk += event // step == p // step
     assert same_chunk > len(log) // 2
-    state.memory_batch = TINY.memory_batch
+    monkeypatch.undo()
     model.rebuild_state(log)
 
 
@@ -398,8 +405,7 @@ def test_a_budget_that_ends_inside_an_epoch_stops_training_after_one_batch():
 
 def test_early_stopping_keeps_the_best_epochs_network_and_memory_weights():
     log = _planted()
-    last = np.zeros(len(log.user), dtype=bool)
-    last[[np.flatnonzero(log.user == u).max() for u in np.unique(log.user)]] = True
+    last = _last_events(log)
     curve = iter([0.5, 0.1, 0.2])  # the first epoch validates best; the other two train on
 
     class ScriptedValidation(IgcoreRecommender):
@@ -426,8 +432,7 @@ def test_early_stopping_keeps_the_best_epochs_network_and_memory_weights():
 
 def test_the_model_served_after_training_scores_as_its_best_epoch_validated():
     log = _planted()
-    last = np.zeros(len(log.user), dtype=bool)
-    last[[np.flatnonzero(log.user == u).max() for u in np.unique(log.user)]] = True
+    last = _last_events(log)
     users = np.unique(log.user)
     validated: list[np.ndarray] = []
 
