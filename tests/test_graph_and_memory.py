@@ -9,6 +9,7 @@ import torch
 from torch_geometric.nn.models.tgn import TGNMemory
 
 from igcore.embed.gnn import GNNS, GraphEncoder, bipartite_edge_index, resolve_gnn, transition_edge_index
+from igcore.embed.graph import graph_operator, neighbourhood_blocks, user_vectors
 from igcore.update.memory import InterestMemory
 
 
@@ -63,6 +64,37 @@ def test_gin_layer_is_mlp_of_self_plus_neighbour_sum():
     edges = torch.tensor([[1, 2], [0, 0]])  # nodes 1 and 2 send to node 0
     expected = conv.nn((1 + conv.eps) * x[0] + x[1] + x[2])
     assert torch.allclose(conv(x, edges)[0], expected, atol=1e-6)
+
+
+def _tiny_graph():
+    # users 0-3, items 0-4 (nodes 4-8): user 0 - items 0, 1; user 1 - item 1, 2; user 2 - item 3; user 3 - item 4
+    users, items = torch.tensor([0, 0, 1, 1, 2, 3]), torch.tensor([0, 1, 1, 2, 3, 4])
+    return graph_operator([(users.numpy(), items.numpy())], 4, 5, "gin", "cpu")
+
+
+def test_neighbourhood_blocks_hold_each_layers_nodes_first_and_their_neighbours_after():
+    nodes, blocks = neighbourhood_blocks(_tiny_graph(), torch.tensor([0]), layers=3)
+    # user 0 -> its items 4, 5 -> item 5's other user 1 -> user 1's other item 6
+    assert nodes.tolist() == [0, 4, 5, 1, 6]
+    assert [tuple(b.shape) for b in blocks] == [(4, 5), (3, 4), (1, 3)]
+    assert blocks[0].to_dense().tolist() == [[0, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 0, 0, 1, 0], [0, 0, 1, 0, 1]]
+    assert blocks[2].to_dense().tolist() == [[0, 1, 1]]
+
+
+@pytest.mark.parametrize("kind", ["gin", "sage"])
+def test_a_local_gnn_on_the_users_neighbourhoods_gives_their_rows_of_the_whole_graphs_output(kind):
+    torch.manual_seed(0)
+    gnn = GraphEncoder(kind, dim=8, layers=3)
+    assert gnn.local
+    items = torch.randn(6, 8, requires_grad=True)  # row 0 pads
+    graph, users = _tiny_graph(), torch.tensor([3, 0])
+    whole = user_vectors(gnn, items, graph, n_users=4)
+    (whole_grad,) = torch.autograd.grad(whole[users].sum(), items)
+    part = user_vectors(gnn, items, graph, n_users=4, users=users)
+    (part_grad,) = torch.autograd.grad(part.sum(), items)
+    assert torch.allclose(part, whole[users], atol=1e-6) and torch.allclose(part_grad, whole_grad, atol=1e-6)
+    assert part_grad[4].abs().sum() == 0 and part_grad[3].abs().sum() > 0  # item 3 is user 2's alone; item 2
+    # is three hops from user 0
 
 
 def _memory() -> InterestMemory:

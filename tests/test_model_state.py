@@ -458,7 +458,7 @@ def test_a_batch_without_a_users_last_target_skips_the_gnn_and_reads_the_same_so
     rows = training_rows(log, TINY.max_len, TINY.gap_buckets, prefixes=True)
     graph = training_graph(model.cfg, log, "cpu")
     runs = []
-    hook = model.net.gnn.register_forward_hook(lambda *_: runs.append(1))
+    hook = model.net.gnn.convs[0].register_forward_hook(lambda *_: runs.append(1))
     model.net.eval()
     inner, last = np.flatnonzero(~rows.final)[:5], np.flatnonzero(rows.final)[:1]
     with torch.no_grad():

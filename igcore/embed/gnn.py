@@ -48,6 +48,13 @@ class GraphEncoder(nn.Module):
         self.convs = nn.ModuleList([factory(dim, dim) for _ in range(layers)])
         self.dropout = nn.Dropout(dropout)
 
+    @property
+    def local(self) -> bool:
+        """Whether a node's output reads only its neighbourhood's rows of the adjacency: the sum (GIN) and the
+        mean (SAGE) of its neighbours do, GCN's and LightGCN's degree norms and GAT's edge list do not. Such a
+        GNN can run on the blocks of a few nodes' neighbourhoods (:meth:`forward_blocks`)."""
+        return self.kind in LOCAL
+
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         if self.kind == "lightgcn":
             outs = [x]
@@ -56,10 +63,27 @@ class GraphEncoder(nn.Module):
             return torch.stack(outs).mean(0)
         h = x
         for i, conv in enumerate(self.convs):
-            out = conv(h, edge_index)
-            h = h + (torch.relu(out) if i < len(self.convs) - 1 else out)
-            h = self.dropout(h)
+            h = self._step(i, conv(h, edge_index), h)
         return h
+
+    def forward_blocks(self, x: torch.Tensor, blocks: list[torch.Tensor]) -> torch.Tensor:
+        """The outputs at the first rows of ``x`` alone, from the blocks of their neighbourhood
+        (:func:`igcore.embed.graph.neighbourhood_blocks`): block ``i`` is layer ``i``'s adjacency from its source
+        nodes (the first ``blocks[i].shape[1]`` rows of ``x``) to its destination nodes (the first
+        ``blocks[i].shape[0]``). Equal to :meth:`forward`'s rows of those nodes for a :attr:`local` GNN."""
+        h = x
+        for i, (conv, block) in enumerate(zip(self.convs, blocks, strict=True)):
+            h_dst = h[:block.shape[0]]
+            h = self._step(i, conv((h[:block.shape[1]], h_dst), block), h_dst)
+        return h
+
+    def _step(self, i: int, out: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """Layer ``i``'s new node vectors from its output and its input vectors ``h``."""
+        h = h + (torch.relu(out) if i < len(self.convs) - 1 else out)
+        return self.dropout(h)
+
+
+LOCAL = frozenset({"gin", "sage"})
 
 
 def bipartite_edge_index(users: torch.Tensor, items: torch.Tensor, n_users: int) -> torch.Tensor:

@@ -66,18 +66,20 @@ class IgcoreNet(nn.Module):
         kind = nn.functional.one_hot(types.long(), self.n_types).to(items.dtype)
         return torch.cat([items[item_ids.long() + 1], kind], dim=-1)
 
-    def item_table(self, graph: torch.Tensor | None, rows: torch.Tensor | None = None) -> ItemTables:
+    def item_table(self, graph: torch.Tensor | None, rows: torch.Tensor | None = None,
+                   users: torch.Tensor | None = None) -> ItemTables:
         """The item vectors (n_items + 1, d) the sequence reads and items are scored against, the item
-        encoder's own (``base``: what memory messages carry) and the graph user vectors (n_users, d), each
-        without a graph stage (or with ``graph`` None) as :class:`ItemTables` documents. Without a graph,
-        ``rows`` gives the compact table of those rows alone (:class:`ItemEncoder`); a graph reads every item."""
+        encoder's own (``base``: what memory messages carry) and the graph user vectors (n_users, d, or those of
+        ``users`` alone, in their order), each without a graph stage (or with ``graph`` None) as
+        :class:`ItemTables` documents. Without a graph, ``rows`` gives the compact table of those rows alone
+        (:class:`ItemEncoder`); a graph reads every item."""
         if self.gnn is None or graph is None:
             base = self.items(rows)
             return ItemTables(base, base, None)
         base = self.items()
         if self.cfg.graph_on == "items":
             return ItemTables(self.propagate(base, graph), base, None)
-        return ItemTables(base, base, user_vectors(self.gnn, base, graph, self.n_users))
+        return ItemTables(base, base, user_vectors(self.gnn, base, graph, self.n_users, users))
 
     def propagate(self, items: torch.Tensor, graph: torch.Tensor) -> torch.Tensor:
         """The item table after the GNN over the user-item ``graph`` (user nodes start from zeros, so an item's

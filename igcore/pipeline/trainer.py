@@ -136,15 +136,17 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
             renumber[rows] = torch.arange(1, len(rows) + 1, device=rows.device)
             batch = dataclasses.replace(batch, items=renumber[batch.items], targets=renumber[batch.targets])
             drawn = renumber[drawn]
-        table, base, graph_user = net.item_table(graph.operators[0] if graph is not None else None, rows)
+        # the graph user vectors enter at the last position of a user's last training target only
+        final = batch.final if batch.final is not None else np.ones(len(batch.users), dtype=bool)
+        final_users = torch.as_tensor(batch.users[final], device=batch.items.device)
+        table, base, graph_user = net.item_table(graph.operators[0] if graph is not None else None, rows,
+                                                 final_users)
         tables, slices, seq_items = table[None], torch.zeros_like(batch.items), table
     hidden = net.seq(seq_items, batch.items, batch.types, batch.gaps)
     graph_source = None
-    if graph_user is not None:  # the last position of a user's last training target only
+    if graph_user is not None:
         graph_source = torch.zeros_like(hidden)
-        final = batch.final if batch.final is not None else np.ones(len(batch.users), dtype=bool)
-        rows = torch.as_tensor(np.flatnonzero(final), device=hidden.device)
-        graph_source[rows, -1] = graph_user[torch.as_tensor(batch.users[final], device=hidden.device)]
+        graph_source[torch.as_tensor(np.flatnonzero(final), device=hidden.device), -1] = graph_user
     memory = replay.before(batch.target_events, base, renumber) if replay is not None else None
     interest, _ = net.fusion(hidden, graph_source, memory)
     real = batch.targets > 0

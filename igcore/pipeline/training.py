@@ -91,8 +91,12 @@ def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], histories: Sequen
                     items: np.ndarray, exclude_seen: bool, n_items: int | None = None) -> float:
     """NDCG@10 of ``items`` for ``users`` under ``score``, optionally ranking without each user's history;
     scored in chunks of at most ``SCORE_USERS`` users whose score matrix over the ``n_items`` catalogue holds at
-    most ``SCORE_CELLS`` scores (so a large catalogue's validation costs the memory of a small one's)."""
+    most ``SCORE_CELLS`` scores (so a large catalogue's validation costs the memory of a small one's). Users are
+    taken in the order of their history's length: a sequence model pads a chunk to its longest history, and
+    users of like lengths share chunks."""
     ranks, chunk = [], max(1, min(SCORE_USERS, SCORE_CELLS // (n_items or 1)))
+    order = np.argsort([len(histories[user]) for user in users.tolist()], kind="stable")
+    users, items = users[order], items[order]
     for start in range(0, len(users), chunk):
         u, i = users[start:start + chunk], items[start:start + chunk]
         scores = score(u)
