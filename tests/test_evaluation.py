@@ -101,6 +101,20 @@ def test_stream_updates_help_only_when_not_frozen():
     assert dynamic["cases"] == len(split.test)
 
 
+def test_kept_ranks_are_each_test_events_rank_in_the_order_of_the_test_events():
+    """The same stream as above: the Peeker fed each event ranks the next z first; e and the first z, items it
+    has not seen the user choose, it scores 0, tied with every item but the user's latest."""
+    rows = [("u", "a", 1), ("u", "b", 2), ("u", "c", 3), ("u", "d", 4), ("u", "e", 5)] + \
+           [("u", "z", 10 + k) for k in range(5)] + [("v", "a", 1)]
+    split = temporal_split(_log(rows), valid_frac=0.0, test_frac=0.45)
+    assert split.test.item_ids[split.test.item].tolist() == ["e"] + ["z"] * 5
+    config = EvalConfig("stream", batch_size=1, exclude_seen=(False,), keep_ranks=True)
+    result = evaluate(Peeker(), split, config)
+    n_items = split.train.n_items
+    assert result["ranks"].tolist() == [n_items, n_items, 1, 1, 1, 1]  # ties ranked pessimistically: last
+    assert "ranks" not in evaluate(Peeker(), split, EvalConfig("stream", batch_size=1))
+
+
 def test_baselines_by_hand():
     data = _log([("a", "x", 1), ("a", "y", 2), ("b", "x", 3), ("b", "y", 4), ("c", "x", 5), ("c", "z", 6),
                  ("d", "x", 7)])

@@ -39,6 +39,7 @@ class EvalConfig:
     batch_size: int = 256  # users per scoring batch (loo/temporal) or events per replay batch (stream)
     frozen: bool = False  # stream: predict without feeding test events
     pop_penalty: tuple[float, ...] = (0.0,)  # popularity re-ranking strengths (rerank.py); first is the row's
+    keep_ranks: bool = False  # return each case's rank under the headline ranking, in the order scored
 
 
 class SeenItems:
@@ -81,7 +82,9 @@ def measure(model: Recommender, split: Split, config: EvalConfig,
 
     Returns ``variants`` (one metric dictionary per exclusion setting, at the first popularity penalty),
     ``valid`` (LOO's validation metrics) and ``eval_s``; with several penalties in ``config.pop_penalty``, also
-    ``reranked``: {penalty: variants} for each, all ranked from the same scores."""
+    ``reranked``: {penalty: variants} for each, all ranked from the same scores; with ``config.keep_ranks``,
+    ``ranks``: each case's rank under the headline variant, in the order scored (the test events' order, on the
+    leave-one-out and stream protocols), for a measure over any group of cases."""
     seen = SeenItems(split.train.n_users)
     seen.add(split.train)
     popularity = TrainPopularity.from_train(split.train, split.n_items)  # once per split: exposure and re-ranking
@@ -121,6 +124,8 @@ def measure(model: Recommender, split: Split, config: EvalConfig,
         summary["activity"] = {label: {**group, "history": ranges[label]} for label, group in by_activity.items()}
         reranked.setdefault(pen, {})["history_excluded" if excl else "nothing_excluded"] = summary
     out = {"variants": reranked[config.pop_penalty[0]], "valid": valid_metrics, "eval_s": eval_s}
+    if config.keep_ranks:
+        out["ranks"] = rankings.accs[(config.exclude_seen[0], config.pop_penalty[0])].all_ranks()
     return {**out, "reranked": reranked} if len(config.pop_penalty) > 1 else out
 
 
