@@ -49,7 +49,6 @@ class TrainSettings:
     """How a sequence model trains: shared by SASRec and the pipeline so they are compared on equal terms."""
 
     lr: float = 2e-3
-    lr_decay: float = 1.0  # the learning rate times this at each validation without a new best (1: constant)
     batch_size: int = 256
     epochs: int = 200
     eval_every: int = 2

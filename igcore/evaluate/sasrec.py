@@ -28,14 +28,7 @@ from igcore.config import TrainSettings
 from igcore.encode.sequence import attention_mask
 from igcore.errors import IgcoreError
 from igcore.events import Interactions
-from igcore.pipeline.training import (
-    SAMPLES,
-    SeededModel,
-    fit_with_early_stopping,
-    length_batches,
-    scale_lr,
-    validation_ndcg,
-)
+from igcore.pipeline.training import SAMPLES, SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
 from igcore.ranking import top_k
 
 
@@ -127,8 +120,7 @@ class SASRec(SeededModel):
             validate = lambda: validation_ndcg(self.score, self.histories, valid.user, valid.item,  # noqa: E731
                                                cfg.valid_exclude_seen, self.n_items)
         fit_with_early_stopping(self.net, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience,
-                                cfg.max_train_s, self.log, positions=int((targets > 0).sum()),
-                                on_plateau=lambda: scale_lr(opt, cfg.lr_decay))
+                                cfg.max_train_s, self.log, positions=int((targets > 0).sum()))
 
     def update(self, events: Interactions) -> None:
         for u, i in zip(events.user.tolist(), events.item.tolist()):

@@ -28,7 +28,7 @@ from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
-from igcore.pipeline.training import SAMPLES, fit_with_early_stopping, length_batches, scale_lr
+from igcore.pipeline.training import SAMPLES, fit_with_early_stopping, length_batches
 from igcore.pipeline.windows import WindowBatch, training_rows
 from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress
@@ -93,8 +93,7 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     # the step holds the network and the memory's modules: the best epoch's weights of both are kept
     fit_with_early_stopping(step, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience, cfg.max_train_s,
                             model.log, on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e),
-                            positions=workers.total(rows.positions), agree=workers.any,
-                            on_plateau=lambda: opt.scale_lr(cfg.lr_decay))
+                            positions=workers.total(rows.positions), agree=workers.any)
     model.forget_tables()  # the best epoch's weights are back: nothing cached from the last epoch's is read
     if model.log:  # every worker takes part in the sum
         last = model.log[-1]
@@ -199,10 +198,6 @@ class Optimiser:
     def step(self) -> None:
         for part in self.parts:
             part.step()
-
-    def scale_lr(self, factor: float) -> None:
-        for part in self.parts:
-            scale_lr(part, factor)
 
 
 def rows_read(batch: WindowBatch, drawn: torch.Tensor, replay: MemoryReplay | None) -> torch.Tensor:

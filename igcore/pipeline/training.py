@@ -45,18 +45,11 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def scale_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
-    """Multiply the learning rate of every parameter group of ``optimizer`` by ``factor``."""
-    for group in optimizer.param_groups:
-        group["lr"] *= factor
-
-
 def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], float],
                             validate: Callable[[], float] | None, epochs: int, eval_every: int, patience: int,
                             max_seconds: float, log: list[dict],
                             on_epoch: Callable[[dict], None] | None = None, positions: int = 0,
-                            agree: Callable[[bool], bool] = bool,
-                            on_plateau: Callable[[], None] | None = None) -> None:
+                            agree: Callable[[bool], bool] = bool) -> None:
     """Run epochs; every ``eval_every`` (and when time runs out) score validation, keep the best weights, stop
     after ``patience`` checks without improvement or after ``max_seconds``; restore the best weights. The
     weights kept are ``module``'s parameters (what training moves): its buffers are inputs (an item text
@@ -65,8 +58,7 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
     Each log entry records the ``positions`` (training targets) one epoch trains, so a benchmark can state the
     cost per position seen, and the entry where the time cap, not patience or the epoch count, ended training
     carries ``capped``. ``agree`` turns this process's "out of time" into the verdict of every data-parallel
-    worker (:meth:`igcore.pipeline.workers.Workers.any`), so that all stop after the same epoch. ``on_plateau``
-    runs after each validation without a new best (a learning-rate decay)."""
+    worker (:meth:`igcore.pipeline.workers.Workers.any`), so that all stop after the same epoch."""
     best, best_state, bad, t0 = -np.inf, None, 0, time.perf_counter()
     for epoch in range(1, epochs + 1):
         module.train()
@@ -81,8 +73,6 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
                 best_state = {k: v.detach().clone() for k, v in module.named_parameters()}
             else:
                 bad += 1
-                if on_plateau is not None:
-                    on_plateau()
         if out_of_time and bad < patience and epoch < epochs:
             entry["capped"] = True
         log.append(entry)
