@@ -51,8 +51,6 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     memory_dim: int = 64
     time_dim: int = 16
     memory_batch: int = 1000  # events per memory update while replaying history
-    memory_replay_every: int = 0  # training batches between replays of the memory inside an epoch (0: after each
-    #                               epoch only); a replay under newer weights keeps the memory positions read fresh
     graph_refresh: int = 1000  # online: re-run the GNN after this many new events (sequence and memory move
     #                            with every event; the graph embeddings of all nodes with this cadence)
     graph_refresh_share: float = 0.01  # ... or after this share of the graph's events, if more: a re-run costs

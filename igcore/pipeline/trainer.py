@@ -70,15 +70,13 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
             replay_memory()  # the first epoch's; each later one's is the replay that ended the epoch before
         total, n, trained[epoch] = 0.0, 0, 0
         with workers.uneven(step):
-            for b, idx in enumerate(length_batches(rows.lengths, cfg.batch_size, rng, apart), start=1):
+            for idx in length_batches(rows.lengths, cfg.batch_size, rng, apart):
                 if n and time.perf_counter() - started > cfg.max_train_s:
                     break  # the budget ends inside an epoch on a large log (the caller then stops training)
                 loss = step(rows.batch(idx, device), graph, replay)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                if replay is not None and cfg.memory_replay_every and b % cfg.memory_replay_every == 0:
-                    replay_memory()  # under the weights of this step: the trace positions read stays fresh
                 total, n = total + loss.item() * len(idx), n + len(idx)
                 trained[epoch] += rows.positions_in(idx)
         if replay is not None:  # under the epoch's new weights: the memory validation reads, as served
