@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch_geometric.nn.models.tgn import TGNMemory
 
+from igcore.decode.fusion import SourceFusion
 from igcore.embed.gnn import GNNS, GraphEncoder, bipartite_edge_index, resolve_gnn, transition_edge_index
 from igcore.embed.graph import graph_operator, neighbourhood_blocks, user_vectors
 from igcore.update.memory import InterestMemory
@@ -210,3 +211,16 @@ def test_a_memory_keeps_no_per_node_message_store():
     assert memory.tgn.msg_s_store == {} and memory.tgn.msg_d_store == {}
     memory.tgn.reset_state()  # PyG's own reset too
     assert memory.tgn.msg_s_store == {} and memory.tgn.msg_d_store == {}
+
+
+def test_source_dropout_acts_on_the_graph_and_memory_in_training_only():
+    torch.manual_seed(0)
+    plain, dropped = SourceFusion(4, 3, True, True), SourceFusion(4, 3, True, True, dropout=1.0)
+    dropped.load_state_dict(plain.state_dict())
+    seq, graph, memory = torch.randn(2, 4), torch.randn(2, 4), torch.randn(2, 3)
+    for m in (plain, dropped):
+        m.eval()
+    assert torch.equal(plain(seq, graph, memory)[0], dropped(seq, graph, memory)[0])
+    dropped.train()
+    # every graph and memory feature dropped: the graph source is zeros and the memory's is its projection's bias
+    assert torch.equal(dropped(seq, graph, memory)[0], plain(seq, torch.zeros_like(graph), torch.zeros_like(memory))[0])

@@ -12,9 +12,13 @@ from torch import nn
 
 
 class SourceFusion(nn.Module):
-    def __init__(self, dim: int, memory_dim: int, use_graph: bool, use_temporal: bool) -> None:
+    def __init__(self, dim: int, memory_dim: int, use_graph: bool, use_temporal: bool,
+                 dropout: float = 0.0) -> None:
         super().__init__()
         self.use_graph = use_graph
+        # dropout on the graph and memory sources in training, as the sequence encoder has on its own input:
+        # without it they are the one undropped route to the score, the easiest for training to fit
+        self.drop = nn.Dropout(dropout)
         self.mem_proj = nn.Linear(memory_dim, dim) if use_temporal else None
         self.n_sources = 1 + int(use_graph) + int(use_temporal)
         self.gate = nn.Linear(self.n_sources * dim, self.n_sources)
@@ -28,9 +32,9 @@ class SourceFusion(nn.Module):
         (..., memory_dim)). A missing source counts as zeros."""
         sources = [seq_state]
         if self.use_graph:
-            sources.append(graph_user if graph_user is not None else torch.zeros_like(seq_state))
+            sources.append(self.drop(graph_user) if graph_user is not None else torch.zeros_like(seq_state))
         if self.mem_proj is not None:
-            sources.append(self.mem_proj(memory) if memory is not None else torch.zeros_like(seq_state))
+            sources.append(self.mem_proj(self.drop(memory)) if memory is not None else torch.zeros_like(seq_state))
         stacked = torch.stack(sources, dim=-2)  # (..., S, d)
         weights = torch.softmax(self.gate(stacked.flatten(-2)), dim=-1)
         return (weights.unsqueeze(-1) * stacked).sum(-2), weights

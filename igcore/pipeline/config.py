@@ -36,6 +36,8 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     interests: int = 0  # K interest vectors per user (0: the fused sequence query alone)
     interest_half_life: float = 8.0  # events back at which a position counts half in an interest's weight
     interest_diversity: float = 0.0  # weight of a penalty on the squared cosine between a user's slots (0: off)
+    source_dropout: float = 0.0  # dropout on the graph and memory sources in training (the sequence state has
+    #                              the sequence encoder's own)
     # embed
     gnn: str = "gin"  # gin | gcn | gat | sage | lightgcn
     graph_on: str = "users"  # users: a GNN user vector at each user's last position | items: the item table
