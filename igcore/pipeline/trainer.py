@@ -152,15 +152,16 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
                                                  final_users)
         tables, slices, seq_items = table[None], torch.zeros_like(batch.items), table
     hidden = net.seq(seq_items, batch.items, batch.types, batch.gaps)
+    real = batch.targets > 0  # the sources are read and fused at these positions only (on prefixes, the last)
     graph_source = None
     if graph_user is not None:
         graph_source = torch.zeros_like(hidden)
         graph_source[torch.as_tensor(np.flatnonzero(final), device=hidden.device), -1] = graph_user
-    memory = replay.before(batch.target_events, base, renumber) if replay is not None else None
-    interest, _ = net.fusion(hidden, graph_source, memory)
-    real = batch.targets > 0
+        graph_source = graph_source[real]
+    memory = replay.before(batch.target_events[real], base, renumber) if replay is not None else None
+    interest, _ = net.fusion(hidden[real], graph_source, memory)
     targets, own = batch.targets[real], slices[real]
-    query = net.head(interest[real])
+    query = net.head(interest)
     interests = net.interest_queries(hidden, batch.items > 0)
     penalty = 0.0
     if interests is not None:  # the interest that matches each target best (ComiRec's rule)
