@@ -41,7 +41,7 @@ def run_variant(model: str, setting: str, db: Path, protocol: str, seed: int, bu
     row = {"valid_ndcg@10": None if valid is None else round(valid, 5), "ndcg@10": round(head["ndcg@10"], 5),
            "hr@10": round(head["hr@10"], 5), "s_per_position": cost.get("s_per_position"),
            "epochs": cost.get("epochs"), "train_s": round(result["train_s"], 1), "seed": seed,
-           "date": today(), "machine": machine()}
+           "date": today(), "machine": machine(), "curve": result["curve"]}  # [epoch, valid] of each check
     if "decoder" in result:  # the gate's weights (igcore.evaluate.decoder)
         row["decoder"] = result["decoder"]
     if "privacy" in result:  # what a private model's training spent (igcore-dp)
