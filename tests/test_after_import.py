@@ -43,7 +43,8 @@ def trained_store(tmp_path_factory) -> Path:
     build(path, three_users())
     with Store(path, read_only=True) as store:
         train(store, PipelineConfig(dim=16, max_len=10, epochs=2, eval_every=1, batch_size=64, memory_dim=16,
-                                    time_dim=4, device="cpu", dropout=0.1, use_text=False, seed=0))
+                                    time_dim=4, device="cpu", dropout=0.1, use_text=False, seed=0,
+                                    samples="positions", source_dropout=0.0))
     return path
 
 

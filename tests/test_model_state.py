@@ -21,11 +21,19 @@ from igcore.pipeline.graphs import training_graph
 from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.replay import MemoryReplay, previous_events
 from igcore.pipeline.trainer import batch_loss, rows_read, sampled_loss
-from igcore.pipeline.windows import Windows, length_chunks, prefix_windows, training_rows, training_windows
+from igcore.pipeline.windows import (
+    Windows,
+    length_chunks,
+    prefix_windows,
+    prefixes_pay,
+    training_rows,
+    training_windows,
+)
 from igcore.update.online import OnlineState
 
 TINY = PipelineConfig(dim=16, max_len=8, epochs=2, eval_every=1, batch_size=16, memory_dim=8, time_dim=4,
-                      device="cpu", dropout=0.0, interests=3, use_text=False, memory_batch=4, gnn_layers=2)
+                      device="cpu", dropout=0.0, source_dropout=0.0, interests=3, use_text=False, memory_batch=4,
+                      gnn_layers=2, samples="positions")
 
 
 def _planted(n_users: int = 12, per_user: int = 9, seed: int = 0):
@@ -401,6 +409,19 @@ def test_a_budget_that_ends_inside_an_epoch_stops_training_after_one_batch():
     whole = IgcoreRecommender(TINY, batch_size=4, epochs=1)
     whole.fit(log)
     assert whole.log[0]["positions"] == 12 * 8 and "cut" not in whole.log[0]
+
+
+def test_auto_samples_train_short_histories_on_prefixes_and_long_ones_on_windows():
+    short = _planted()  # 12 users of 9 events: windows of 8 targets
+    assert prefixes_pay(short, max_len=8, limit=8.0) and not prefixes_pay(short, max_len=8, limit=7.9)
+    assert prefixes_pay(short, max_len=4, limit=4.0)  # a window holds at most max_len targets
+    model = IgcoreRecommender(TINY, samples="auto", prefix_limit=8.0, epochs=1)
+    model.fit(short)
+    assert model.log[0]["positions"] == 12 * 8
+    assert model.samples == "prefixes"
+    windows = IgcoreRecommender(TINY, samples="auto", prefix_limit=7.0, epochs=1)
+    windows.fit(short)
+    assert windows.samples == "positions" and windows.log[0]["positions"] == 12 * 8
 
 
 def test_early_checks_validate_inside_the_first_epoch_and_count_each_rounds_positions():

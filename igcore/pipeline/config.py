@@ -32,14 +32,17 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     dropout: float = 0.5
     negatives: int = 0  # 0: each target scored against the whole catalogue in training; N: against N items drawn
     #                     uniformly per batch (what makes training on a catalogue of 10^5 items affordable)
-    samples: str = "positions"  # training rows: each user's window with a target at every position, or
-    #                             "prefixes": one row per target, its prefix, the loss at the last position
+    samples: str = "auto"  # training rows: "positions", each user's window with a target at every position;
+    #                        "prefixes", one row per target, its prefix, the loss at the last position; "auto",
+    #                        prefixes where the windows hold on average at most prefix_limit targets, else positions
+    prefix_limit: float = 16.0  # (ablations: prefixes win on the short Amazon histories and overfit on the
+    #                             sample's long ones; this lies between the two: windows.prefixes_pay)
     # decode
     interests: int = 0  # K interest vectors per user (0: the fused sequence query alone)
     interest_half_life: float = 8.0  # events back at which a position counts half in an interest's weight
     interest_diversity: float = 0.0  # weight of a penalty on the squared cosine between a user's slots (0: off)
-    source_dropout: float = 0.0  # dropout on the graph and memory sources in training (the sequence state has
-    #                              the sequence encoder's own)
+    source_dropout: float = 0.8  # dropout on the graph and memory sources in training (the sequence state has
+    #                              the sequence encoder's own; without it, on prefixes the memory takes the gate)
     # embed
     gnn: str = "gin"  # gin | gcn | gat | sage | lightgcn
     graph_on: str = "users"  # users: a GNN user vector at each user's last position | items: the item table

@@ -47,6 +47,7 @@ class IgcoreRecommender(SeededModel):
         self.side = side or SideInfo()
         self._tables: ItemTables | None = None
         self._graph_due = False  # the graph grew past its refresh point: the next read of the tables re-runs it
+        self.samples: str | None = None  # the training rows the last fit used (samples=auto resolved)
 
     @property
     def memory(self) -> InterestMemory | None:

@@ -29,7 +29,7 @@ from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
 from igcore.pipeline.training import SAMPLES, Round, fit_with_early_stopping, length_batches
-from igcore.pipeline.windows import WindowBatch, training_rows
+from igcore.pipeline.windows import WindowBatch, prefixes_pay, training_rows
 from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress
 from igcore.update.memory import InterestMemory
@@ -47,10 +47,12 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     graph = training_graph(cfg, train, device)
     state.edges = [(train.user, train.item)]  # validation reads the graph of every training event
     replay = MemoryReplay(net, state, train) if state.memory is not None else None
-    if cfg.samples not in SAMPLES:
-        raise IgcoreError(f"samples must be one of {', '.join(SAMPLES)}, not {cfg.samples!r}")
-    rows = training_rows(train, cfg.max_len, cfg.gap_buckets, prefixes=cfg.samples == "prefixes").of_users(
-        workers.owns)
+    if cfg.samples not in (*SAMPLES, "auto"):
+        raise IgcoreError(f"samples must be one of {', '.join(SAMPLES)}, auto, not {cfg.samples!r}")
+    prefixes = cfg.samples == "prefixes" or (cfg.samples == "auto" and prefixes_pay(train, cfg.max_len,
+                                                                                      cfg.prefix_limit))
+    model.samples = "prefixes" if prefixes else "positions"
+    rows = training_rows(train, cfg.max_len, cfg.gap_buckets, prefixes).of_users(workers.owns)
     step = workers.wrap(TrainingStep(net, state.memory if replay is not None else None))
     # sparse id gradients on one process only: DistributedDataParallel averages dense ones
     sparse = compact_rows(cfg, net.n_items, graph) and not workers.parallel

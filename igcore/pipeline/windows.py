@@ -158,6 +158,16 @@ class TrainingRows:
         return self.take(rows).batch(slice(None), device)
 
 
+def prefixes_pay(train: Interactions, max_len: int, limit: float) -> bool:
+    """Whether ``samples="auto"`` trains ``train`` on prefixes: where users' windows hold on average at most
+    ``limit`` targets. A prefix epoch takes that mean times a window epoch's optimiser steps, each on one target
+    per row; on long windows those rows overlap almost wholly, and at the shared learning rate training then
+    overfits within part of one epoch, while on short histories prefixes train better (docs/BENCHMARKS.md)."""
+    sizes = np.bincount(train.user, minlength=train.n_users)
+    targets = np.minimum(sizes[sizes >= 2] - 1, max_len)
+    return len(targets) > 0 and float(targets.mean()) <= limit
+
+
 def training_rows(train: Interactions, max_len: int, n_gap_buckets: int, prefixes: bool = False) -> TrainingRows:
     """The training rows of ``train``, one per user or per target, built per batch (:class:`TrainingRows`)."""
     by_user = np.argsort(train.user, kind="stable")
