@@ -424,17 +424,6 @@ def test_auto_samples_train_short_histories_on_prefixes_and_long_ones_on_windows
     assert windows.samples == "positions" and windows.log[0]["positions"] == 12 * 8
 
 
-def test_early_checks_validate_inside_the_first_epoch_and_count_each_rounds_positions():
-    log = _planted()
-    last = _last_events(log)  # 12 users of 8 training events: 7 prefixes each, in 84 / 3 = 28 batches
-    model = IgcoreRecommender(TINY, batch_size=3, samples="prefixes", epochs=2, early_checks=2, patience=9)
-    model.fit(log.subset(~last), log.subset(last))
-    assert [e["epoch"] for e in model.log] == [0.25, 0.5, 1, 2]
-    assert all("valid_ndcg@10" in e for e in model.log)
-    assert [e["positions"] for e in model.log] == [7 * 3, 7 * 3, 14 * 3, 28 * 3]
-    assert not any("cut" in e for e in model.log)
-
-
 def test_early_stopping_keeps_the_best_epochs_network_and_memory_weights():
     log = _planted()
     last = _last_events(log)

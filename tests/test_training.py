@@ -6,24 +6,23 @@ import numpy as np
 import pytest
 import torch
 
-from igcore.pipeline.training import Round, fit_with_early_stopping, length_batches, rounds
+from igcore.pipeline.training import fit_with_early_stopping, length_batches
 
 
 def _fit(curve: list[float], patience: int, eval_every: int = 1, epochs: int = 20,
-         max_seconds: float = 1e9, early_checks: int = 0) -> tuple[list[dict], float]:
+         max_seconds: float = 1e9) -> tuple[list[dict], float]:
     """Train a one-weight module whose weight is the epoch number, validated on ``curve`` (one score per check);
     return the log and the weight left in the module (the epoch whose weights were kept)."""
     module = torch.nn.Linear(1, 1, bias=False)
     scores = iter(curve)
 
-    def run_epoch(r: Round) -> float:
+    def run_epoch(epoch: int) -> float:
         with torch.no_grad():
-            module.weight.fill_(r.label)
+            module.weight.fill_(epoch)
         return 0.0
 
     log: list[dict] = []
-    fit_with_early_stopping(module, run_epoch, lambda: next(scores), epochs, eval_every, patience, max_seconds, log,
-                            positions=80, early_checks=early_checks)
+    fit_with_early_stopping(module, run_epoch, lambda: next(scores), epochs, eval_every, patience, max_seconds, log)
     return log, float(module.weight.item())
 
 
@@ -53,22 +52,6 @@ def test_the_time_cap_validates_the_epoch_it_ends_and_stops():
     log, kept = _fit([0.1], patience=2, eval_every=5, max_seconds=0.0)
     assert [(e["epoch"], e["valid_ndcg@10"]) for e in log] == [(1, 0.1)]
     assert kept == 1.0
-
-
-def test_early_checks_split_the_first_epoch_at_halvings_then_run_whole_epochs():
-    assert rounds(3, 2) == [Round(1, 0.0, 0.25), Round(1, 0.25, 0.5), Round(1, 0.5, 1.0), Round(2), Round(3)]
-    assert [r.label for r in rounds(3, 2)] == [0.25, 0.5, 1, 2, 3]
-    assert rounds(2) == [Round(1), Round(2)]
-    batches = list(range(10))  # an epoch's batches: its rounds take each once, in order
-    assert [r.part(batches) for r in rounds(1, 3)] == [[0], [1], [2, 3, 4], [5, 6, 7, 8, 9]]
-
-
-def test_an_early_check_keeps_a_best_inside_the_first_epoch():
-    # best after a quarter of the first epoch; the half and the whole epoch do not beat it: stopped there
-    log, kept = _fit([0.2, 0.5, 0.4, 0.45], patience=2, eval_every=2, early_checks=3)
-    assert [e["epoch"] for e in log] == [0.125, 0.25, 0.5, 1]
-    assert [e["positions"] for e in log] == [10, 10, 20, 40]  # each round's share of the epoch's 80
-    assert kept == 0.25
 
 
 @pytest.mark.parametrize("batch_size", [2, 3])

@@ -166,11 +166,11 @@ def loss_figure(log: list[dict[str, Any]]) -> go.Figure:
     """Training loss per epoch (left axis, log scale: the first epochs fall steeply) and validation NDCG@10
     where it was measured (right axis)."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=[float(e["epoch"]) for e in log], y=[float(e["loss"]) for e in log],
+    fig.add_trace(go.Scatter(x=[int(e["epoch"]) for e in log], y=[float(e["loss"]) for e in log],
                              mode="lines+markers", name="training loss"), secondary_y=False)
     valid = [e for e in log if "valid_ndcg@10" in e]
     if valid:
-        fig.add_trace(go.Scatter(x=[float(e["epoch"]) for e in valid], y=[float(e["valid_ndcg@10"]) for e in valid],
+        fig.add_trace(go.Scatter(x=[int(e["epoch"]) for e in valid], y=[float(e["valid_ndcg@10"]) for e in valid],
                                  mode="lines+markers", name="validation NDCG@10"), secondary_y=True)
     fig.update_xaxes(title_text="epoch", dtick=1 if len(log) <= 20 else None)
     fig.update_yaxes(title_text="loss", secondary_y=False, **axis_format([e["loss"] for e in log], "log"))

@@ -13,7 +13,7 @@ import torch
 from igcore.embed.pyg import LightGCN as PygLightGCN
 from igcore.embed.pyg import to_torch_csr_tensor
 from igcore.events import Interactions
-from igcore.pipeline.training import Round, SeededModel, fit_with_early_stopping
+from igcore.pipeline.training import SeededModel, fit_with_early_stopping
 from igcore.ranking import top_k
 
 
@@ -45,7 +45,7 @@ class LightGCN(SeededModel):
         seen = set(map(tuple, pairs.tolist()))
         opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
 
-        def run_epoch(_: Round) -> float:  # whole epochs
+        def run_epoch(epoch: int) -> float:
             order = rng.permutation(len(pairs))
             neg = rng.integers(0, self.n_items, len(pairs))
             for r in np.flatnonzero([(u, n) in seen for (u, _), n in zip(pairs[order], neg)]):

@@ -76,15 +76,13 @@ def curve(model: Any) -> list[list[float]]:
 def training_cost(log: list[dict], train_s: float) -> dict[str, Any]:
     """Cost keys readable from a training log (``igcore.pipeline.training.fit_with_early_stopping``'s entries)
     and the fit's seconds. The best epoch is the first with the highest validation score (the one whose weights
-    the loop keeps), or the last epoch when nothing was validated. Early checks
-    (:func:`igcore.pipeline.training.rounds`) give entries whose epoch is a fraction of the first."""
+    the loop keeps), or the last epoch when nothing was validated."""
     positions = sum(int(e.get("positions", 0)) for e in log)
     validated = [e for e in log if "valid_ndcg@10" in e]
     best = max(validated, key=lambda e: e["valid_ndcg@10"]) if validated else (log[-1] if log else None)
-    epochs = log[-1]["epoch"] if log else 0  # epochs run: a fraction when training stopped inside the first
-    return {"s_per_epoch": train_s / epochs if epochs else None,
+    return {"s_per_epoch": train_s / len(log) if log else None,
             "s_per_position": train_s / positions if positions else None,
-            "positions": positions, "epochs": epochs, "best_epoch": best["epoch"] if best else None,
+            "positions": positions, "epochs": len(log), "best_epoch": best["epoch"] if best else None,
             "capped": any(e.get("capped", False) for e in log)}
 
 

@@ -28,8 +28,7 @@ from igcore.config import TrainSettings
 from igcore.encode.sequence import attention_mask
 from igcore.errors import IgcoreError
 from igcore.events import Interactions
-from igcore.pipeline.training import (SAMPLES, Round, SeededModel, fit_with_early_stopping, length_batches,
-                                     validation_ndcg)
+from igcore.pipeline.training import SAMPLES, SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
 from igcore.ranking import top_k
 
 
@@ -101,7 +100,7 @@ class SASRec(SeededModel):
         inputs, targets = self._training_windows()
         lengths = (inputs > 0).sum(axis=1)
 
-        def run_epoch(_: Round) -> float:  # whole epochs
+        def run_epoch(epoch: int) -> float:
             total = 0.0
             for idx in length_batches(lengths, cfg.batch_size, rng):
                 width = int(lengths[idx].max())

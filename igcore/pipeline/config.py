@@ -16,8 +16,6 @@ from igcore.encode import DEFAULT_TEXT_MODEL
 class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early stopping, device, seed) as SASRec's
     eval_every: int = 1  # but validated every epoch, and stopped two epochs after the best: the recorded
     patience: int = 2  # validation curves (bench results keep every seed's) showed no later best
-    early_checks: int = 0  # k > 0: the first epoch validated also after 1/2^k, ..., 1/2 of its batches (a log
-    #                        learned within part of an epoch, as the sample on prefixes is, keeps that part's best)
     # stages
     use_text: bool = True  # pretrained text encoder over item text (when the catalogue has text)
     use_graph: bool = True  # GNN over the user-item graph

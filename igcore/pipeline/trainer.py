@@ -28,7 +28,7 @@ from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
-from igcore.pipeline.training import SAMPLES, Round, fit_with_early_stopping, length_batches
+from igcore.pipeline.training import SAMPLES, fit_with_early_stopping, length_batches
 from igcore.pipeline.windows import WindowBatch, prefixes_pay, training_rows
 from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress
@@ -67,28 +67,21 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
         replay.replay()
         progress("memory", len(train), len(train), {})
 
-    batches: list[np.ndarray] = []  # the epoch's, drawn at its first round and cut into its rounds
-
-    def run_epoch(r: Round) -> float:
+    def run_epoch(epoch: int) -> float:
         if replay is not None and replay.trace is None:
-            replay_memory()  # the first round's; each later one's is the replay that ended the round before
-        if r.start == 0.0:
-            batches[:] = length_batches(rows.lengths, cfg.batch_size, rng, apart)
-        part = r.part(batches)
-        total, n, trained[r.label] = 0.0, 0, 0
-        planned[r.label] = sum(rows.positions_in(idx) for idx in part)
+            replay_memory()  # the first epoch's; each later one's is the replay that ended the epoch before
+        total, n, trained[epoch] = 0.0, 0, 0
         with workers.uneven(step):
-            for idx in part:
+            for idx in length_batches(rows.lengths, cfg.batch_size, rng, apart):
                 if n and time.perf_counter() - started > cfg.max_train_s:
-                    cut.append(r.label)  # the budget ends inside a round on a large log (training then stops)
-                    break
+                    break  # the budget ends inside an epoch on a large log (the caller then stops training)
                 loss = step(rows.batch(idx, device), graph, replay)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 total, n = total + loss.item() * len(idx), n + len(idx)
-                trained[r.label] += rows.positions_in(idx)
-        if replay is not None:  # under the round's new weights: the memory validation reads, as served
+                trained[epoch] += rows.positions_in(idx)
+        if replay is not None:  # under the epoch's new weights: the memory validation reads, as served
             replay_memory()
         return workers.mean(total / max(n, 1), n)
 
@@ -97,20 +90,18 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     validate = None
     if valid is not None and workers.total(len(own)) > 0:
         validate = lambda: workers.mean(model.validation_ndcg(own) if len(own) else 0.0, len(own))  # noqa: E731
-    trained: dict[float, int] = {}  # positions each round trained: fewer than planned when the budget cut it
-    planned: dict[float, int] = {}
-    cut: list[float] = []
+    trained: dict[int, int] = {}  # positions each epoch trained: fewer than all when the budget cut it
     started = time.perf_counter()  # the clock of fit_with_early_stopping's own cap, checked between batches too
-    # the step holds the network and the memory's modules: the best round's weights of both are kept
+    # the step holds the network and the memory's modules: the best epoch's weights of both are kept
     fit_with_early_stopping(step, run_epoch, validate, cfg.epochs, cfg.eval_every, cfg.patience, cfg.max_train_s,
                             model.log, on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e),
-                            positions=workers.total(rows.positions), agree=workers.any,
-                            early_checks=cfg.early_checks)
-    model.forget_tables()  # the best round's weights are back: nothing cached from the last round's is read
-    for entry in model.log:  # exact counts (a round's own share, not the epoch's rounded); every worker sums each
-        entry["positions"] = workers.total(trained[entry["epoch"]])
-        if workers.any(entry["epoch"] in cut):
-            entry.update(cut=True, epoch_positions=workers.total(planned[entry["epoch"]]))
+                            positions=workers.total(rows.positions), agree=workers.any)
+    model.forget_tables()  # the best epoch's weights are back: nothing cached from the last epoch's is read
+    if model.log:  # every worker takes part in the sum
+        last = model.log[-1]
+        done = workers.total(trained.get(last["epoch"], rows.positions))
+        if done < last["positions"]:
+            last.update(positions=done, cut=True, epoch_positions=last["positions"])
 
 
 class TrainingStep(nn.Module):

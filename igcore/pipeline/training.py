@@ -45,60 +45,27 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-@dataclasses.dataclass(frozen=True)
-class Round:
-    """A stretch of training between two validation checks: the share ``start``..``end`` of epoch ``epoch``'s
-    batches (a whole epoch is 0..1)."""
-
-    epoch: int
-    start: float = 0.0
-    end: float = 1.0
-
-    @property
-    def label(self) -> int | float:
-        """Epochs trained at the end of this round: the epoch number after a whole or last part, else a fraction."""
-        return self.epoch if self.end == 1.0 else round(self.epoch - 1 + self.end, 4)
-
-    def part(self, batches: list) -> list:
-        """This round's share of the epoch's ``batches`` (the same list for every round of one epoch)."""
-        return batches[int(self.start * len(batches)):int(self.end * len(batches))]
-
-
-def rounds(epochs: int, early_checks: int = 0) -> list[Round]:
-    """Whole epochs; with ``early_checks``, the first epoch is checked also after its first 1/2^k, ..., 1/2 of
-    batches (k = early_checks): a log learned within a fraction of one epoch then has its best kept, while
-    a slow log pays for those few checks once, not every epoch."""
-    cuts = [0.0] + [2.0 ** -k for k in range(early_checks, 0, -1)] + [1.0]
-    first = [Round(1, a, b) for a, b in zip(cuts, cuts[1:])] if epochs >= 1 else []
-    return first + [Round(e) for e in range(2, epochs + 1)]
-
-
-def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[Round], float],
+def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], float],
                             validate: Callable[[], float] | None, epochs: int, eval_every: int, patience: int,
                             max_seconds: float, log: list[dict],
                             on_epoch: Callable[[dict], None] | None = None, positions: int = 0,
-                            agree: Callable[[bool], bool] = bool, early_checks: int = 0) -> None:
-    """Run the :func:`rounds` of ``epochs`` epochs; after every ``eval_every``-th epoch, after each early check
-    (and when time runs out) score validation, keep the best weights, stop after ``patience`` checks without
-    improvement or after ``max_seconds``; restore the best weights. The weights kept are ``module``'s parameters
-    (what training moves): its buffers are inputs (an item text table can be the largest tensor of a large
-    catalogue's model), so they are not copied at each best check.
+                            agree: Callable[[bool], bool] = bool) -> None:
+    """Run epochs; every ``eval_every`` (and when time runs out) score validation, keep the best weights, stop
+    after ``patience`` checks without improvement or after ``max_seconds``; restore the best weights. The
+    weights kept are ``module``'s parameters (what training moves): its buffers are inputs (an item text
+    table can be the largest tensor of a large catalogue's model), so they are not copied at each best epoch.
 
-    Each log entry (one per round; its ``epoch`` is the round's :attr:`Round.label`) records the ``positions``
-    (training targets) it trains, its share of one epoch's, so a benchmark can state the cost per position seen,
-    and the entry where the time cap, not patience or the epoch count, ended training carries ``capped``.
-    ``agree`` turns this process's "out of time" into the verdict of every data-parallel worker
-    (:meth:`igcore.pipeline.workers.Workers.any`), so that all stop after the same round."""
+    Each log entry records the ``positions`` (training targets) one epoch trains, so a benchmark can state the
+    cost per position seen, and the entry where the time cap, not patience or the epoch count, ended training
+    carries ``capped``. ``agree`` turns this process's "out of time" into the verdict of every data-parallel
+    worker (:meth:`igcore.pipeline.workers.Workers.any`), so that all stop after the same epoch."""
     best, best_state, bad, t0 = -np.inf, None, 0, time.perf_counter()
-    plan = rounds(epochs, early_checks)
-    for r in plan:
+    for epoch in range(1, epochs + 1):
         module.train()
-        entry: dict = {"epoch": r.label, "loss": run_epoch(r), "s": round(time.perf_counter() - t0, 2),
-                       "positions": round(positions * (r.end - r.start))}
+        entry: dict = {"epoch": epoch, "loss": run_epoch(epoch), "s": round(time.perf_counter() - t0, 2),
+                       "positions": positions}
         out_of_time = agree(time.perf_counter() - t0 > max_seconds)
-        last = r is plan[-1]
-        checked = r.end < 1.0 or r.start > 0.0 or r.epoch % eval_every == 0
-        if validate is not None and (checked or out_of_time or last):
+        if validate is not None and (epoch % eval_every == 0 or out_of_time or epoch == epochs):
             module.eval()
             entry["valid_ndcg@10"] = score = validate()
             if score > best:
@@ -106,7 +73,7 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[Round]
                 best_state = {k: v.detach().clone() for k, v in module.named_parameters()}
             else:
                 bad += 1
-        if out_of_time and bad < patience and not last:
+        if out_of_time and bad < patience and epoch < epochs:
             entry["capped"] = True
         log.append(entry)
         if on_epoch:
