@@ -147,8 +147,10 @@ def test_training_runs_from_the_page_with_a_live_loss_curve(shop_db):
     loss = curve["data"][0]
     assert loss["name"] == "training loss" and loss["x"] == [1, 2] and len(loss["y"]) == 2 and min(loss["y"]) > 0
     assert (checkpoint_dir(shop_db) / "weights.safetensors").exists()
-    config = json.loads((checkpoint_dir(shop_db) / "model.json").read_text())["config"]
+    meta = json.loads((checkpoint_dir(shop_db) / "model.json").read_text())
+    config = meta["config"]
     assert (config["epochs"], config["dim"], config["gnn"], config["use_text"]) == (2, 16, "gin", True)
+    assert (config["samples"], meta["samples"]) == ("auto", "positions")  # windows of 18 targets: above the limit
     message = at.success[0].value.replace("\\", "")
     assert message.startswith("Trained igcore in ") and "(2 epochs" in message
     assert str(checkpoint_dir(shop_db)) in message and "Interest snapshots rebuilt with the model" in message
@@ -158,7 +160,8 @@ def test_training_runs_from_the_page_with_a_live_loss_curve(shop_db):
 
     at.run()  # a later rerun shows the last outcome again, and the model now trained
     assert at.success[0].value == md_literal(at.session_state["pipeline_last_training"].summary())
-    assert any("Current model: igcore (GNN gin, dim 16)" in c.value.replace("\\", "") for c in at.caption)
+    assert any("Current model: igcore (GNN gin, dim 16)" in c.value.replace("\\", "") and "on 600 events for 2 epochs on windows"
+               in c.value.replace("\\", "") for c in at.caption)
 
 
 def test_training_on_a_store_without_events_says_so(tmp_path, monkeypatch, results_dir):

@@ -15,6 +15,7 @@ import torch
 from igcore.decode.interests import InterestExtractor
 from igcore.encode.item_encoder import ItemEncoder
 from igcore.encode.sequence import gap_buckets
+from igcore.errors import IgcoreError
 from igcore.events import from_arrays
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import training_graph
@@ -26,6 +27,7 @@ from igcore.pipeline.windows import (
     length_chunks,
     prefix_windows,
     prefixes_pay,
+    resolve_samples,
     training_rows,
     training_windows,
 )
@@ -414,6 +416,10 @@ def test_a_budget_that_ends_inside_an_epoch_stops_training_after_one_batch():
 def test_auto_samples_train_short_histories_on_prefixes_and_long_ones_on_windows():
     short = _planted()  # 12 users of 9 events: windows of 8 targets
     assert prefixes_pay(short, max_len=8, limit=8.0) and not prefixes_pay(short, max_len=8, limit=7.9)
+    assert resolve_samples("auto", short, 8, 8.0) == "prefixes"
+    assert resolve_samples("positions", short, 8, 99.0) == "positions"
+    with pytest.raises(IgcoreError, match="samples must be one of positions, prefixes, auto"):
+        resolve_samples("windows", short, 8, 8.0)
     assert prefixes_pay(short, max_len=4, limit=4.0)  # a window holds at most max_len targets
     model = IgcoreRecommender(TINY, samples="auto", prefix_limit=8.0, epochs=1)
     model.fit(short)

@@ -139,7 +139,7 @@ def current_model(db_path: Path) -> dict[str, Any] | None:
     scores = [e["valid_ndcg@10"] for e in log if "valid_ndcg@10" in e]
     return {"model": name, "trained_at": meta.get("trained_at"), "events": meta.get("events"), "epochs": len(log),
             "best_valid_ndcg": max(scores) if scores else None, "gnn": config.get("gnn"), "dim": config.get("dim"),
-            "path": str(path)}
+            "samples": meta.get("samples"), "path": str(path)}
 
 
 def progress_text(stage: str, done: int, total: int, info: dict[str, Any]) -> tuple[float, str]:

@@ -21,6 +21,7 @@ from igcore.errors import IgcoreError
 from igcore.events import Interactions, event_import_ids, load_interactions, newcomers
 from igcore.pipeline.checkpoint import load_weights, read_meta, save_checkpoint
 from igcore.pipeline.config import PipelineConfig
+from igcore.pipeline.windows import resolve_samples
 from igcore.progress import Progress, no_progress
 from igcore.recommend.lists import EXCLUDE, because_of, excluded_items, recent_distinct, top_items
 from igcore.recommend.serving import SERVING, ServingState, load_serving, state_key
@@ -76,7 +77,9 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None, progre
     meta = {"checkpoint_id": checkpoint_id, "user_ids": data.user_ids.tolist(), "item_ids": data.item_ids.tolist(),
             "type_names": list(data.type_names), "import_ids": imports, "events": len(data),
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "log": model.log,
-            "attr_tokens": list(attr_vocab(side, data.item_ids)[0]), **shards}
+            "attr_tokens": list(attr_vocab(side, data.item_ids)[0]),
+            "samples": resolve_samples(config.samples, data.subset(~last), config.max_len, config.prefix_limit),
+            **shards}
     key = state_key(checkpoint_id, data)
     path = save_checkpoint(path or default_checkpoint(store), model.weights(), config, meta,
                            model.serving_state(key), model.saved_online(key, len(data)))

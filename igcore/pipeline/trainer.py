@@ -22,14 +22,13 @@ import torch
 from torch import nn
 
 from igcore.decode.interests import InterestExtractor
-from igcore.errors import IgcoreError
 from igcore.events import Interactions
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
-from igcore.pipeline.training import SAMPLES, fit_with_early_stopping, length_batches
-from igcore.pipeline.windows import WindowBatch, prefixes_pay, training_rows
+from igcore.pipeline.training import fit_with_early_stopping, length_batches
+from igcore.pipeline.windows import WindowBatch, resolve_samples, training_rows
 from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress
 from igcore.update.memory import InterestMemory
@@ -47,12 +46,8 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     graph = training_graph(cfg, train, device)
     state.edges = [(train.user, train.item)]  # validation reads the graph of every training event
     replay = MemoryReplay(net, state, train) if state.memory is not None else None
-    if cfg.samples not in (*SAMPLES, "auto"):
-        raise IgcoreError(f"samples must be one of {', '.join(SAMPLES)}, auto, not {cfg.samples!r}")
-    prefixes = cfg.samples == "prefixes" or (cfg.samples == "auto" and prefixes_pay(train, cfg.max_len,
-                                                                                      cfg.prefix_limit))
-    model.samples = "prefixes" if prefixes else "positions"
-    rows = training_rows(train, cfg.max_len, cfg.gap_buckets, prefixes).of_users(workers.owns)
+    model.samples = resolve_samples(cfg.samples, train, cfg.max_len, cfg.prefix_limit)
+    rows = training_rows(train, cfg.max_len, cfg.gap_buckets, model.samples == "prefixes").of_users(workers.owns)
     step = workers.wrap(TrainingStep(net, state.memory if replay is not None else None))
     # sparse id gradients on one process only: DistributedDataParallel averages dense ones
     sparse = compact_rows(cfg, net.n_items, graph) and not workers.parallel

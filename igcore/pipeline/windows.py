@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from igcore.encode.sequence import gap_buckets
+from igcore.errors import IgcoreError
 from igcore.events import Interactions
 from igcore.update.online import OnlineState
 
@@ -156,6 +157,16 @@ class TrainingRows:
 
     def batch(self, rows: np.ndarray, device: torch.device | str) -> WindowBatch:
         return self.take(rows).batch(slice(None), device)
+
+
+def resolve_samples(samples: str, train: Interactions, max_len: int, limit: float) -> str:
+    """The training rows ``samples`` ("positions", "prefixes" or "auto") gives on ``train``: "auto" takes
+    prefixes where :func:`prefixes_pay`, else positions."""
+    if samples not in ("positions", "prefixes", "auto"):
+        raise IgcoreError(f"samples must be one of positions, prefixes, auto, not {samples!r}")
+    if samples == "auto":
+        return "prefixes" if prefixes_pay(train, max_len, limit) else "positions"
+    return samples
 
 
 def prefixes_pay(train: Interactions, max_len: int, limit: float) -> bool:
