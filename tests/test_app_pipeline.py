@@ -160,8 +160,9 @@ def test_training_runs_from_the_page_with_a_live_loss_curve(shop_db):
 
     at.run()  # a later rerun shows the last outcome again, and the model now trained
     assert at.success[0].value == md_literal(at.session_state["pipeline_last_training"].summary())
-    assert any("Current model: igcore (GNN gin, dim 16)" in c.value.replace("\\", "") and "on 600 events for 2 epochs on windows"
-               in c.value.replace("\\", "") for c in at.caption)
+    captions = [c.value.replace("\\", "") for c in at.caption]
+    assert any("Current model: igcore (GNN gin, dim 16)" in c and "on 600 events for 2 epochs on windows" in c
+               for c in captions)
 
 
 def test_training_on_a_store_without_events_says_so(tmp_path, monkeypatch, results_dir):
