@@ -418,7 +418,7 @@ def test_auto_samples_train_short_histories_on_prefixes_and_long_ones_on_windows
     assert prefixes_pay(short, max_len=8, limit=8.0) and not prefixes_pay(short, max_len=8, limit=7.9)
     assert resolve_samples("auto", short, 8, 8.0) == "prefixes"
     assert resolve_samples("positions", short, 8, 99.0) == "positions"
-    with pytest.raises(IgcoreError, match="samples must be one of positions, prefixes, auto"):
+    with pytest.raises(IgcoreError, match="samples must be one of prefixes, positions, auto"):
         resolve_samples("windows", short, 8, 8.0)
     assert prefixes_pay(short, max_len=4, limit=4.0)  # a window holds at most max_len targets
     model = IgcoreRecommender(TINY, samples="auto", prefix_limit=8.0, epochs=1)

@@ -21,6 +21,7 @@ import torch
 from igcore.encode.sequence import gap_buckets
 from igcore.errors import IgcoreError
 from igcore.events import Interactions
+from igcore.pipeline.training import SAMPLES
 from igcore.update.online import OnlineState
 
 
@@ -162,8 +163,8 @@ class TrainingRows:
 def resolve_samples(samples: str, train: Interactions, max_len: int, limit: float) -> str:
     """The training rows ``samples`` ("positions", "prefixes" or "auto") gives on ``train``: "auto" takes
     prefixes where :func:`prefixes_pay`, else positions."""
-    if samples not in ("positions", "prefixes", "auto"):
-        raise IgcoreError(f"samples must be one of positions, prefixes, auto, not {samples!r}")
+    if samples not in (*SAMPLES, "auto"):
+        raise IgcoreError(f"samples must be one of {', '.join(SAMPLES)}, auto, not {samples!r}")
     if samples == "auto":
         return "prefixes" if prefixes_pay(train, max_len, limit) else "positions"
     return samples
