@@ -268,6 +268,7 @@ def _train(args: argparse.Namespace) -> int:
     from igcore.config import load_config, parse_assignments
     from igcore.pipeline.config import PipelineConfig
     from igcore.pipeline.run import train
+    from igcore.pipeline.windows import ROW_NAMES
     from igcore.progress import TextProgressBar
 
     overrides = parse_assignments(args.set)
@@ -277,7 +278,8 @@ def _train(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         model, path = train(store, config, Path(args.out) if args.out else None, TextProgressBar(), cluster_of(args))
     best = max((e.get("valid_ndcg@10", 0) for e in model.log), default=0)
-    print(f"trained {model.name} for {len(model.log)} epochs (best validation NDCG@10 {best:.4f}); saved {path}")
+    print(f"trained {model.name} for {len(model.log)} epochs on {ROW_NAMES[model.samples]} (best validation NDCG@10 "
+          f"{best:.4f}); saved {path}")
     return 0
 
 

@@ -14,7 +14,6 @@ from igcore.dashboard.text import md_literal
 from igcore.dashboard.types import DEVICES, GNN_NAMES, IgcoreError, PipelineConfig
 from pages import common
 
-ROWS = {"prefixes": "prefixes", "positions": "windows"}  # the training rows a checkpoint records (samples)
 LAST = "pipeline_last_training"  # session key: the last run's outcome, shown again on later reruns
 
 
@@ -37,7 +36,7 @@ if current is None:
     st.info("No model trained on this store yet: choose the settings below and press Train.")
 else:
     best = f", best validation NDCG@10 {current['best_valid_ndcg']:.4f}" if current["best_valid_ndcg"] else ""
-    rows = f" on {ROWS[current['samples']]}" if current.get("samples") in ROWS else ""
+    rows = f" on {current['rows']}" if current["rows"] else ""
     st.caption(md_literal(f"Current model: {current['model']} (GNN {current['gnn']}, dim {current['dim']}), "
                                 f"trained at {current['trained_at']} UTC on {current['events']:,} events for "
                                 f"{current['epochs']} epochs{rows}{best}."))

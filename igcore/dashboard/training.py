@@ -34,6 +34,7 @@ from igcore.interests.snapshots import build_snapshots, stored_config
 from igcore.pipeline.checkpoint import META, read_meta
 from igcore.pipeline.config import ABLATIONS, PipelineConfig
 from igcore.pipeline.run import checkpoint_dir, train
+from igcore.pipeline.windows import ROW_NAMES
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 
@@ -139,7 +140,7 @@ def current_model(db_path: Path) -> dict[str, Any] | None:
     scores = [e["valid_ndcg@10"] for e in log if "valid_ndcg@10" in e]
     return {"model": name, "trained_at": meta.get("trained_at"), "events": meta.get("events"), "epochs": len(log),
             "best_valid_ndcg": max(scores) if scores else None, "gnn": config.get("gnn"), "dim": config.get("dim"),
-            "samples": meta.get("samples"), "path": str(path)}
+            "rows": ROW_NAMES.get(meta.get("samples")), "path": str(path)}
 
 
 def progress_text(stage: str, done: int, total: int, info: dict[str, Any]) -> tuple[float, str]:

@@ -69,6 +69,7 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None, progre
         fit = train_on_ray(config, side, data.subset(~last), data.subset(last), cluster)
         model.restore(data, fit.weights)
         model.log, shards = fit.log, {"users_per_worker": fit.users_per_worker}
+        model.samples = resolve_samples(config.samples, data.subset(~last), config.max_len, config.prefix_limit)
     else:
         model.fit(data.subset(~last), data.subset(last), progress, final_state=False)
         model.rebuild_state(data)
@@ -77,9 +78,7 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None, progre
     meta = {"checkpoint_id": checkpoint_id, "user_ids": data.user_ids.tolist(), "item_ids": data.item_ids.tolist(),
             "type_names": list(data.type_names), "import_ids": imports, "events": len(data),
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "log": model.log,
-            "attr_tokens": list(attr_vocab(side, data.item_ids)[0]),
-            "samples": resolve_samples(config.samples, data.subset(~last), config.max_len, config.prefix_limit),
-            **shards}
+            "attr_tokens": list(attr_vocab(side, data.item_ids)[0]), "samples": model.samples, **shards}
     key = state_key(checkpoint_id, data)
     path = save_checkpoint(path or default_checkpoint(store), model.weights(), config, meta,
                            model.serving_state(key), model.saved_online(key, len(data)))

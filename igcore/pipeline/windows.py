@@ -160,6 +160,9 @@ class TrainingRows:
         return self.take(rows).batch(slice(None), device)
 
 
+ROW_NAMES = {"prefixes": "prefixes", "positions": "windows"}  # what a user reads for each kind of training rows
+
+
 def resolve_samples(samples: str, train: Interactions, max_len: int, limit: float) -> str:
     """The training rows ``samples`` ("positions", "prefixes" or "auto") gives on ``train``: "auto" takes
     prefixes where :func:`prefixes_pay`, else positions."""
