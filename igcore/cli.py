@@ -268,7 +268,7 @@ def _train(args: argparse.Namespace) -> int:
     from igcore.config import load_config, parse_assignments
     from igcore.pipeline.config import PipelineConfig
     from igcore.pipeline.run import train
-    from igcore.pipeline.windows import ROW_NAMES
+    from igcore.pipeline.samples import ROW_NAMES
     from igcore.progress import TextProgressBar
 
     overrides = parse_assignments(args.set)

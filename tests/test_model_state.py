@@ -21,13 +21,12 @@ from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import training_graph
 from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.replay import MemoryReplay, previous_events
+from igcore.pipeline.samples import prefixes_pay, resolve_samples
 from igcore.pipeline.trainer import batch_loss, rows_read, sampled_loss
 from igcore.pipeline.windows import (
     Windows,
     length_chunks,
     prefix_windows,
-    prefixes_pay,
-    resolve_samples,
     training_rows,
     training_windows,
 )

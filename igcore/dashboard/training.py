@@ -34,7 +34,7 @@ from igcore.interests.snapshots import build_snapshots, stored_config
 from igcore.pipeline.checkpoint import META, read_meta
 from igcore.pipeline.config import ABLATIONS, PipelineConfig
 from igcore.pipeline.run import checkpoint_dir, train
-from igcore.pipeline.windows import ROW_NAMES
+from igcore.pipeline.samples import ROW_NAMES
 from igcore.progress import Progress, no_progress
 from igcore.store import Store
 

@@ -28,7 +28,8 @@ from igcore.config import TrainSettings
 from igcore.encode.sequence import attention_mask
 from igcore.errors import IgcoreError
 from igcore.events import Interactions
-from igcore.pipeline.training import SAMPLES, SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
+from igcore.pipeline.samples import SAMPLES
+from igcore.pipeline.training import SeededModel, fit_with_early_stopping, length_batches, validation_ndcg
 from igcore.ranking import top_k
 
 

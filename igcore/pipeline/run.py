@@ -21,7 +21,7 @@ from igcore.errors import IgcoreError
 from igcore.events import Interactions, event_import_ids, load_interactions, newcomers
 from igcore.pipeline.checkpoint import load_weights, read_meta, save_checkpoint
 from igcore.pipeline.config import PipelineConfig
-from igcore.pipeline.windows import resolve_samples
+from igcore.pipeline.samples import resolve_samples
 from igcore.progress import Progress, no_progress
 from igcore.recommend.lists import EXCLUDE, because_of, excluded_items, recent_distinct, top_items
 from igcore.recommend.serving import SERVING, ServingState, load_serving, state_key

@@ -27,8 +27,9 @@ from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
+from igcore.pipeline.samples import resolve_samples
 from igcore.pipeline.training import fit_with_early_stopping, length_batches
-from igcore.pipeline.windows import WindowBatch, resolve_samples, training_rows
+from igcore.pipeline.windows import WindowBatch, training_rows
 from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress
 from igcore.update.memory import InterestMemory

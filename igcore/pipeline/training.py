@@ -15,7 +15,6 @@ from igcore.ranking import ndcg, target_ranks
 
 SCORE_CELLS = 2**24  # scores in one validation chunk (users x items)
 SCORE_USERS = 2048  # ... and users: each is a forward pass over its history, whose activations add up
-SAMPLES = ("prefixes", "positions")  # training rows of the sequence models: one per target, or one per window
 
 
 class SeededModel:
