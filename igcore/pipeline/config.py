@@ -34,7 +34,7 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     #                        "prefixes", one row per target, its prefix, the loss at the last position; "auto",
     #                        prefixes where the windows hold on average at most prefix_limit targets, else positions
     prefix_limit: float = 16.0  # (ablations: prefixes win on the short Amazon histories and overfit on the
-    #                             sample's long ones; this lies between the two: windows.prefixes_pay)
+    #                             sample's long ones; this lies between the two: samples.prefixes_pay)
     # decode
     interests: int = 0  # K interest vectors per user (0: the fused sequence query alone)
     interest_half_life: float = 8.0  # events back at which a position counts half in an interest's weight
