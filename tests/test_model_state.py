@@ -23,13 +23,7 @@ from igcore.pipeline.model import IgcoreRecommender
 from igcore.pipeline.replay import MemoryReplay, previous_events
 from igcore.pipeline.samples import prefixes_pay, resolve_samples
 from igcore.pipeline.trainer import batch_loss, rows_read, sampled_loss
-from igcore.pipeline.windows import (
-    Windows,
-    length_chunks,
-    prefix_windows,
-    training_rows,
-    training_windows,
-)
+from igcore.pipeline.windows import Windows, length_chunks, prefix_windows, training_rows, training_windows
 from igcore.update.online import OnlineState
 
 TINY = PipelineConfig(dim=16, max_len=8, epochs=2, eval_every=1, batch_size=16, memory_dim=8, time_dim=4,
