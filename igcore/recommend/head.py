@@ -9,14 +9,13 @@ from torch import nn
 class ScoringHead(nn.Module):
     """Two layers with a residual connection; a score is the dot product of the query and the item vector."""
 
-    def __init__(self, dim: int, dropout: float, mlp: bool = True) -> None:
+    def __init__(self, dim: int, dropout: float) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * dim, dim)) \
-            if mlp else None
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * dim, dim))
 
     def forward(self, interest: torch.Tensor) -> torch.Tensor:
-        """The query vector (..., d): the interest itself without the layers."""
-        return interest if self.mlp is None else interest + self.mlp(interest)
+        """The query vector (..., d)."""
+        return interest + self.mlp(interest)
 
     @staticmethod
     def scores(query: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
