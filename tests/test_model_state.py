@@ -502,7 +502,7 @@ def test_gap_buckets_are_log_spaced_and_capped():
 def test_the_memory_is_read_at_the_request_time():
     """query_gap: a training position reads the time from its user's previous event to its target (the planted
     users act every 720 s: bucket 5; a first event: 0), a request the time since the user's latest event; bucket
-    0 (no time) adds nothing to the memory's source, and the bucket vectors learn."""
+    0 (no time) adds nothing to the fused interest, and the bucket vectors learn."""
     log = _planted()
     model = IgcoreRecommender(TINY, query_gap=True, epochs=1)
     model.fit(log)

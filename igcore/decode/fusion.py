@@ -22,8 +22,9 @@ class SourceFusion(nn.Module):
         # without it they are the one undropped route to the score, the easiest for training to fit
         self.drop = nn.Dropout(dropout)
         self.mem_proj = nn.Linear(memory_dim, dim) if use_temporal else None
-        # the memory as of the request (TGN's embedding at query time): a vector per bucket of the time from the
-        # user's latest event to the request, added to the memory's; bucket 0, no request time, adds nothing
+        # the user as of the request (TGN's embedding at query time): a vector per bucket of the time from the
+        # user's latest event to the request, added to the fused interest past the gate (through the memory's
+        # source the gate shut it out with the memory); bucket 0, no request time, adds nothing
         self.query_gap = small_embedding(query_gap_buckets + 1, dim, padding_idx=0) \
             if use_temporal and query_gap_buckets else None
         self.n_sources = 1 + int(use_graph) + int(use_temporal)
@@ -41,10 +42,10 @@ class SourceFusion(nn.Module):
         if self.use_graph:
             sources.append(self.drop(graph_user) if graph_user is not None else torch.zeros_like(seq_state))
         if self.mem_proj is not None:
-            read = self.mem_proj(self.drop(memory)) if memory is not None else torch.zeros_like(seq_state)
-            if self.query_gap is not None and query_gap is not None:
-                read = read + self.query_gap(query_gap)
-            sources.append(read)
+            sources.append(self.mem_proj(self.drop(memory)) if memory is not None else torch.zeros_like(seq_state))
         stacked = torch.stack(sources, dim=-2)  # (..., S, d)
         weights = torch.softmax(self.gate(stacked.flatten(-2)), dim=-1)
-        return (weights.unsqueeze(-1) * stacked).sum(-2), weights
+        fused = (weights.unsqueeze(-1) * stacked).sum(-2)
+        if self.query_gap is not None and query_gap is not None:
+            fused = fused + self.query_gap(query_gap)
+        return fused, weights
