@@ -14,7 +14,7 @@ import torch
 
 from igcore.decode.interests import InterestExtractor
 from igcore.encode.item_encoder import ItemEncoder
-from igcore.encode.sequence import bucket_of, gap_buckets
+from igcore.encode.sequence import gap_buckets
 from igcore.errors import IgcoreError
 from igcore.events import from_arrays
 from igcore.pipeline.config import PipelineConfig
@@ -493,37 +493,3 @@ def test_a_batch_without_a_users_last_target_skips_the_gnn_and_reads_the_same_so
         without, _ = model.net.fusion(seq, None, None)
     hook.remove()
     assert torch.equal(with_zeros, without) and torch.isfinite(skipped)
-
-
-def test_gap_buckets_are_log_spaced_and_capped():
-    assert bucket_of(np.array([-5, 0, 1, 3, 720, 1e12]), 16).tolist() == [1, 1, 1, 2, 5, 15]
-
-
-def test_the_memory_is_read_at_the_request_time():
-    """query_gap: a training position reads the time from its user's previous event to its target (the planted
-    users act every 720 s: bucket 5; a first event: 0), a request the time since the user's latest event; bucket
-    0 (no time) adds nothing to the fused interest, and the bucket vectors learn."""
-    log = _planted()
-    model = IgcoreRecommender(TINY, query_gap=True, epochs=1)
-    model.fit(log)
-    replay = MemoryReplay(model.net, model.state, log)
-    every = torch.arange(len(log.user))
-    first = previous_events(log.user) < 0
-    assert replay.query_gaps(every, TINY.gap_buckets, 0.0).tolist() == np.where(first, 0, 5).tolist()
-    assert replay.query_gaps(every, TINY.gap_buckets, 1.0).tolist() == [0] * len(log.user)
-    users = np.arange(4)
-    last = model.memory.last_update()[torch.as_tensor(users)].numpy()
-    assert model._query_gap(torch.as_tensor(users), int(last.max()) + 720).tolist() == \
-        bucket_of(last.max() + 720 - last, TINY.gap_buckets).tolist()
-    fusion, seq, memory = model.net.fusion, torch.randn(4, 16), torch.randn(4, 8)
-    assert torch.equal(fusion(seq, None, memory, torch.zeros(4, dtype=torch.long))[0], fusion(seq, None, memory)[0])
-    assert not torch.equal(fusion(seq, None, memory, torch.full((4,), 5))[0], fusion(seq, None, memory)[0])
-    assert not np.allclose(model.score(users), model.score(users, at=int(last.max()) + 10**6))
-    replay.replay()
-    model.net.train()
-    model.net.cfg = dataclasses.replace(model.cfg, query_gap_mask=0.0)
-    windows = training_windows(log, TINY.max_len, TINY.gap_buckets)
-    batch_loss(model.net, windows.batch(np.arange(len(windows.lengths)), "cpu"), None, replay).backward()
-    grad = model.net.fusion.query_gap.weight.grad
-    assert grad[0].abs().sum() == 0 and grad[5].abs().sum() > 0  # the planted gap's bucket learns, "none" stays 0
-    model.net.eval()

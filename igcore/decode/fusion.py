@@ -10,34 +10,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from igcore.encode.sequence import small_embedding
-
 
 class SourceFusion(nn.Module):
     def __init__(self, dim: int, memory_dim: int, use_graph: bool, use_temporal: bool,
-                 dropout: float = 0.0, query_gap_buckets: int = 0) -> None:
+                 dropout: float = 0.0) -> None:
         super().__init__()
         self.use_graph = use_graph
         # dropout on the graph and memory sources in training, as the sequence encoder has on its own input:
         # without it they are the one undropped route to the score, the easiest for training to fit
         self.drop = nn.Dropout(dropout)
         self.mem_proj = nn.Linear(memory_dim, dim) if use_temporal else None
-        # the user as of the request (TGN's embedding at query time): a vector per bucket of the time from the
-        # user's latest event to the request, added to the fused interest past the gate (through the memory's
-        # source the gate shut it out with the memory); bucket 0, no request time, adds nothing
-        self.query_gap = small_embedding(query_gap_buckets + 1, dim, padding_idx=0) \
-            if use_temporal and query_gap_buckets else None
         self.n_sources = 1 + int(use_graph) + int(use_temporal)
         self.gate = nn.Linear(self.n_sources * dim, self.n_sources)
         with torch.no_grad():  # start from the sequence state: the other sources then have to earn their weight
             self.gate.bias.zero_()
             self.gate.bias[0] = 3.0
 
-    def forward(self, seq_state: torch.Tensor, graph_user: torch.Tensor | None, memory: torch.Tensor | None,
-                query_gap: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, seq_state: torch.Tensor, graph_user: torch.Tensor | None,
+                memory: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Interest vectors (..., d) and gate weights (..., n_sources) from sources of shape (..., d) (memory:
-        (..., memory_dim)); ``query_gap``, the bucket of the time from each user's latest event to the request
-        (0: unknown). A missing source counts as zeros."""
+        (..., memory_dim)). A missing source counts as zeros."""
         sources = [seq_state]
         if self.use_graph:
             sources.append(self.drop(graph_user) if graph_user is not None else torch.zeros_like(seq_state))
@@ -45,7 +37,4 @@ class SourceFusion(nn.Module):
             sources.append(self.mem_proj(self.drop(memory)) if memory is not None else torch.zeros_like(seq_state))
         stacked = torch.stack(sources, dim=-2)  # (..., S, d)
         weights = torch.softmax(self.gate(stacked.flatten(-2)), dim=-1)
-        fused = (weights.unsqueeze(-1) * stacked).sum(-2)
-        if self.query_gap is not None and query_gap is not None:
-            fused = fused + self.query_gap(query_gap)
-        return fused, weights
+        return (weights.unsqueeze(-1) * stacked).sum(-2), weights

@@ -29,19 +29,13 @@ def small_embedding(n: int, d: int, padding_idx: int | None = None) -> nn.Embedd
 
 
 def gap_buckets(times: list[int], buckets: int) -> np.ndarray:
-    """Bucket of the time since the previous event (:func:`bucket_of`); the first event of a history (no
-    previous one) gets the last bucket."""
+    """Bucket of the time since the previous event: 1 + log2(1 + seconds) / 2, capped; the first event of a
+    history (no previous one) gets the last bucket."""
     out = np.full(len(times), buckets, dtype=np.int64)
     if len(times) > 1:
-        out[1:] = bucket_of(np.diff(np.asarray(times, dtype=np.float64)), buckets)
+        gaps = np.maximum(np.diff(np.asarray(times, dtype=np.float64)), 0.0)
+        out[1:] = 1 + np.minimum(buckets - 2, (np.log2(1.0 + gaps) / 2).astype(np.int64))
     return out
-
-
-def bucket_of(gaps: np.ndarray, buckets: int) -> np.ndarray:
-    """Buckets 1 .. buckets - 1 of time gaps in seconds: 1 + log2(1 + seconds) / 2, capped (a negative gap
-    counts as none)."""
-    gaps = np.maximum(np.asarray(gaps, dtype=np.float64), 0.0)
-    return 1 + np.minimum(buckets - 2, (np.log2(1.0 + gaps) / 2).astype(np.int64))
 
 
 def attention_mask(seq: torch.Tensor, heads: int) -> torch.Tensor:

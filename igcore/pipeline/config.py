@@ -54,9 +54,6 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     #                      items to a user (user nodes start from zeros, so two layers see only its own items)
     # update
     memory_dim: int = 64
-    query_gap: bool = False  # the memory is read with the time from the user's latest event to the request
-    #                          (score's ``at``; training: the target's time); without a request time it is not
-    query_gap_mask: float = 0.5  # share of training positions read without it, as a request without a time is
     time_dim: int = 16
     memory_batch: int = 1000  # events per memory update while replaying history
     graph_refresh: int = 1000  # online: re-run the GNN after this many new events (sequence and memory move

@@ -18,7 +18,6 @@ from igcore.decode.interests import InterestExtractor
 from igcore.decode.track import InterestTrack, track_windows
 from igcore.embed.graph import graph_operator
 from igcore.encode.item_encoder import attr_matrix, text_matrix
-from igcore.encode.sequence import bucket_of
 from igcore.encode.side import SideInfo
 from igcore.events import Interactions
 from igcore.pipeline.config import PipelineConfig
@@ -193,7 +192,7 @@ class IgcoreRecommender(SeededModel):
     # --- scoring ------------------------------------------------------------------------------------
     @torch.no_grad()
     def score(self, users: np.ndarray, at: int | None = None) -> np.ndarray:
-        q = self._queries(np.asarray(users), at=at)
+        q = self._queries(np.asarray(users))
         return InterestExtractor.scores(q.query, q.interests, self._item_tables().table).float().cpu().numpy()
 
     def recommend(self, user: int, k: int = 10, at: int | None = None) -> np.ndarray:
@@ -346,10 +345,9 @@ class IgcoreRecommender(SeededModel):
             self._graph_due = True
         return self._tables.base
 
-    def _queries(self, users: np.ndarray, hidden: torch.Tensor | None = None, at: int | None = None) -> Queries:
-        """What the network makes of ``users`` in the current online state (:class:`Queries`), asked at time
-        ``at`` (unix s; None: no request time); given their sequence states ``hidden``, only the fusion and the
-        head run (no interests then)."""
+    def _queries(self, users: np.ndarray, hidden: torch.Tensor | None = None) -> Queries:
+        """What the network makes of ``users`` in the current online state (:class:`Queries`); given their
+        sequence states ``hidden``, only the fusion and the head run (no interests then)."""
         self.net.eval()
         items, _, graph_user = self._item_tables()
         interests = None
@@ -365,20 +363,10 @@ class IgcoreRecommender(SeededModel):
                 hidden, interests = states[:, -1], self.net.interest_queries(states, batch.items > 0, last=True)
         u = torch.as_tensor(users, device=self.device)
         memory = self.memory.user_memory(u) if self.memory is not None else None
-        interest, weights = self.net.fusion(hidden, graph_user[u] if graph_user is not None else None, memory,
-                                            self._query_gap(u, at))
+        interest, weights = self.net.fusion(hidden, graph_user[u] if graph_user is not None else None, memory)
         if interests is None:
             return Queries(self.net.head(interest), weights, hidden)
         return Queries(self.net.head(interest), weights, hidden, interests[0][:, -1], interests[1][:, -1])
-
-    def _query_gap(self, users: torch.Tensor, at: int | None) -> torch.Tensor | None:
-        """The bucket of the time from each user's latest event to the request at ``at`` (0 for a user without
-        events), or None where the memory is read without it."""
-        if at is None or self.memory is None or not self.cfg.query_gap:
-            return None
-        last = self.memory.last_update()[users].cpu().numpy()
-        out = torch.as_tensor(bucket_of(at - last, self.cfg.gap_buckets)) * torch.as_tensor(last > 0)
-        return out.to(self.device)
 
 
 @dataclasses.dataclass(frozen=True)

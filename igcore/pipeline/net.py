@@ -35,8 +35,7 @@ class IgcoreNet(nn.Module):
         self.gnn = GraphEncoder(cfg.gnn, d, cfg.gnn_layers) if cfg.use_graph else None
         self.seq = SequenceEncoder(d, n_types, cfg.gap_buckets, cfg.max_len, cfg.seq_layers, cfg.seq_heads,
                                    cfg.dropout)
-        self.fusion = SourceFusion(d, cfg.memory_dim, cfg.use_graph, cfg.use_temporal, cfg.source_dropout,
-                                   cfg.gap_buckets if cfg.query_gap else 0)
+        self.fusion = SourceFusion(d, cfg.memory_dim, cfg.use_graph, cfg.use_temporal, cfg.source_dropout)
         self.head = ScoringHead(d, cfg.dropout)
         self.interests = InterestExtractor(d, cfg.interests, cfg.interest_half_life) if cfg.interests else None
         # graph_residual: an item keeps its own vector and gains the propagated one by a learned weight from 0

@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from igcore.encode.sequence import bucket_of
 from igcore.events import Interactions
 from igcore.pipeline.net import IgcoreNet
 from igcore.update.memory import Trace
@@ -55,18 +54,6 @@ class MemoryReplay:
         self.memory.reset_state()
         self.trace = None  # the last epoch's trace goes before this one is built
         self.trace = self.state.observe(self.train, inputs, trace=True)
-
-    def query_gaps(self, target_events: torch.Tensor, buckets: int, mask: float,
-                   rng: torch.Generator | None = None) -> torch.Tensor:
-        """Each position's request-time bucket (:func:`igcore.encode.sequence.bucket_of`): the time from its
-        user's previous event to its target, 0 for a user's first event and for a random ``mask`` share of the
-        positions (as a request that comes without a time)."""
-        events = target_events.cpu()
-        previous = self.previous[events]
-        gaps = self.train.ts[events.numpy()] - self.train.ts[previous.clamp_min(0).numpy()]
-        out = torch.as_tensor(bucket_of(gaps, buckets)) * (previous >= 0)
-        out[torch.rand(len(out), generator=rng) < mask] = 0
-        return out.to(target_events.device)
 
     def item_rows(self, target_events: torch.Tensor) -> torch.Tensor:
         """The 1-based item rows :meth:`before` reads for these positions (the items of the events it redoes)."""

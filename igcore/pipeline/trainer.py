@@ -147,12 +147,8 @@ def batch_loss(net: IgcoreNet, batch: WindowBatch, graph: TrainingGraph | None,
         graph_source = torch.zeros_like(hidden)
         graph_source[torch.as_tensor(np.flatnonzero(final), device=hidden.device), -1] = graph_user
         graph_source = graph_source[real]
-    memory, query_gap = None, None
-    if replay is not None:
-        memory = replay.before(batch.target_events[real], base, renumber)
-        if net.cfg.query_gap:
-            query_gap = replay.query_gaps(batch.target_events[real], net.cfg.gap_buckets, net.cfg.query_gap_mask)
-    interest, _ = net.fusion(hidden[real], graph_source, memory, query_gap)
+    memory = replay.before(batch.target_events[real], base, renumber) if replay is not None else None
+    interest, _ = net.fusion(hidden[real], graph_source, memory)
     targets, own = batch.targets[real], slices[real]
     query = net.head(interest)
     interests = net.interest_queries(hidden, batch.items > 0)
