@@ -56,7 +56,7 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     opt = optimiser(net, step, cfg.lr, sparse)
     # graph user vectors enter at a user's last training target only: its rows batched apart, the other
     # batches (most rows, when training on prefixes) skip the GNN
-    apart = rows.final if graph is not None and not graph.on_items else None
+    apart = rows.final if (graph is not None and not graph.on_items) or cfg.final_apart else None
 
     def replay_memory() -> None:
         progress("memory", 0, len(train), {})
