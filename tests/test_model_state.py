@@ -493,3 +493,19 @@ def test_a_batch_without_a_users_last_target_skips_the_gnn_and_reads_the_same_so
         without, _ = model.net.fusion(seq, None, None)
     hook.remove()
     assert torch.equal(with_zeros, without) and torch.isfinite(skipped)
+
+
+@pytest.mark.parametrize("use_graph, final_apart, apart", [(False, False, False), (False, True, True),
+                                                           (True, False, True)])
+def test_last_targets_are_batched_apart_with_the_graph_or_when_asked(monkeypatch, use_graph, final_apart, apart):
+    """The graph on users batches the rows of users' last training targets apart (only they read its vectors);
+    ``final_apart`` does the same without a graph, so an ablation can keep the batching and drop the graph."""
+    from igcore.pipeline import trainer
+    seen = []
+    monkeypatch.setattr(trainer, "length_batches", lambda lengths, size, rng, marked=None: seen.append(marked) or [])
+    log = _planted()
+    IgcoreRecommender(TINY, use_graph=use_graph, final_apart=final_apart, samples="prefixes", epochs=1).fit(log)
+    if not apart:
+        assert seen == [None]
+    else:  # one row per target, the last of each of the 12 users marked
+        assert len(seen[0]) == len(log.user) - 12 and seen[0].sum() == 12
