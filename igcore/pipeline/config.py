@@ -35,11 +35,12 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     #                        prefixes where the windows hold on average at most prefix_limit targets, else positions
     prefix_limit: float = 16.0  # (ablations: prefixes win on the short Amazon histories and overfit on the
     #                             sample's long ones; this lies between the two: samples.prefixes_pay)
+    final_apart: bool = False  # batch the rows of users' last training targets apart, as the graph on users does
+    #                            (only they read its vectors): an ablation without the graph can keep the batching
     # decode
     interests: int = 0  # K interest vectors per user (0: the fused sequence query alone)
     interest_half_life: float = 8.0  # events back at which a position counts half in an interest's weight
     interest_diversity: float = 0.0  # weight of a penalty on the squared cosine between a user's slots (0: off)
-    final_apart: bool = False  # batch the rows of users' last training targets apart even without a graph
     source_dropout: float = 0.8  # dropout on the graph and memory sources in training (the sequence state has
     #                              the sequence encoder's own; without it, on prefixes the memory takes the gate)
     # embed
