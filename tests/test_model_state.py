@@ -500,9 +500,9 @@ def test_a_batch_without_a_users_last_target_skips_the_gnn_and_reads_the_same_so
 def test_last_targets_are_batched_apart_with_the_graph_or_when_asked(monkeypatch, use_graph, final_apart, apart):
     """The graph on users batches the rows of users' last training targets apart (only they read its vectors);
     ``final_apart`` does the same without a graph, so an ablation can keep the batching and drop the graph."""
-    from igcore.pipeline import trainer
     seen = []
-    monkeypatch.setattr(trainer, "length_batches", lambda lengths, size, rng, marked=None: seen.append(marked) or [])
+    monkeypatch.setattr("igcore.pipeline.trainer.length_batches",
+                        lambda lengths, size, rng, marked=None: seen.append(marked) or [])
     log = _planted()
     IgcoreRecommender(TINY, use_graph=use_graph, final_apart=final_apart, samples="prefixes", epochs=1).fit(log)
     if not apart:

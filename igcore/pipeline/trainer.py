@@ -55,7 +55,7 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     net.items.sparse_ids = sparse
     opt = optimiser(net, step, cfg.lr, sparse)
     # graph user vectors enter at a user's last training target only: its rows batched apart, the other
-    # batches (most rows, when training on prefixes) skip the GNN
+    # batches (most rows, when training on prefixes) skip the GNN; final_apart batches them so without a graph
     apart = rows.final if (graph is not None and not graph.on_items) or cfg.final_apart else None
 
     def replay_memory() -> None:
