@@ -363,6 +363,22 @@ def test_item_rows_asked_for_are_a_compact_table_of_the_whole_tables_rows_whose_
     assert not encoder.item_id.weight.grad.is_sparse
 
 
+def test_a_text_projection_started_at_zero_leaves_items_their_ids_and_attributes_and_still_learns():
+    torch.manual_seed(0)
+    text, attrs = torch.randn(6, 3), torch.tensor([[0, 0], [1, 2], [2, 0], [0, 0], [3, 1], [1, 0]])
+    torch.manual_seed(1)
+    silent = ItemEncoder(5, 4, text, attrs, 3, text_start="zero")
+    items = silent()
+    assert torch.equal(items, silent.item_id.weight + silent.attr_bag(attrs))
+    items[2].sum().backward()
+    assert torch.equal(silent.text_proj.weight.grad, text[2].expand(4, 3))  # d(sum of row 2)/dW: its text
+    torch.manual_seed(1)  # the same draws otherwise: only the projection starts elsewhere
+    drawn = ItemEncoder(5, 4, text, attrs, 3)
+    assert torch.equal(drawn.item_id.weight, silent.item_id.weight) and drawn.text_proj.weight.abs().min() > 0
+    with pytest.raises(ValueError, match="text_start must be one of drawn, zero"):
+        ItemEncoder(5, 4, text, attrs, 3, text_start="random")
+
+
 def test_a_batch_drawing_negatives_reads_few_item_rows_and_trains_as_with_the_whole_table(fitted, monkeypatch):
     model, log = fitted
     net = copy.deepcopy(model.net)

@@ -14,11 +14,12 @@ from igcore.encode.sequence import small_embedding
 from igcore.encode.side import SideInfo
 
 MAX_ATTRS = 8  # attribute tokens per item
+TEXT_STARTS = ("drawn", "zero")  # the text projection's first weights (PipelineConfig.text_start)
 
 
 class ItemEncoder(nn.Module):
     def __init__(self, n_items: int, dim: int, text: torch.Tensor | None = None,
-                 attrs: torch.Tensor | None = None, n_attrs: int = 0) -> None:
+                 attrs: torch.Tensor | None = None, n_attrs: int = 0, text_start: str = "drawn") -> None:
         super().__init__()
         self.item_id = small_embedding(n_items + 1, dim, padding_idx=0)
         self.sparse_ids = True  # a compact table's id vectors get sparse gradients (off where they must be dense)
@@ -26,6 +27,10 @@ class ItemEncoder(nn.Module):
         if text is not None:  # (n_items + 1, T), zero rows for items without text
             self.register_buffer("text", text.float())
             self.text_proj = nn.Linear(text.shape[1], dim, bias=False)
+            if text_start not in TEXT_STARTS:
+                raise ValueError(f"text_start must be one of {', '.join(TEXT_STARTS)}, not {text_start!r}")
+            if text_start == "zero":
+                nn.init.zeros_(self.text_proj.weight)
         self.attr_bag = None
         if attrs is not None and n_attrs:  # (n_items + 1, A) attribute ids, 0 = none; averaged per item
             self.register_buffer("attrs", attrs.long())

@@ -22,6 +22,9 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     use_temporal: bool = True  # TGN memory over the event stream
     # encode
     text_model: str = DEFAULT_TEXT_MODEL
+    text_start: str = "zero"  # the text projection's first weights: zero (the text term starts silent and grows
+    #                           as far as training finds it useful, so texts that tie together items the shoppers
+    #                           treat apart do not start them alike) | drawn (at random, as torch draws a layer)
     dim: int = 128  # as SASRec's
     seq_layers: int = 2
     seq_heads: int = 1

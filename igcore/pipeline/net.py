@@ -31,7 +31,7 @@ class IgcoreNet(nn.Module):
         super().__init__()
         d = cfg.dim
         self.cfg, self.n_users, self.n_items, self.n_types = cfg, n_users, n_items, n_types
-        self.items = ItemEncoder(n_items, d, text, attrs, n_attrs)
+        self.items = ItemEncoder(n_items, d, text, attrs, n_attrs, cfg.text_start)
         self.gnn = GraphEncoder(cfg.gnn, d, cfg.gnn_layers) if cfg.use_graph else None
         self.seq = SequenceEncoder(d, n_types, cfg.gap_buckets, cfg.max_len, cfg.seq_layers, cfg.seq_heads,
                                    cfg.dropout)
