@@ -20,10 +20,9 @@ from igcore.events import from_arrays
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import training_graph
 from igcore.pipeline.model import IgcoreRecommender
-from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay, previous_events
 from igcore.pipeline.samples import prefixes_pay, resolve_samples
-from igcore.pipeline.trainer import batch_loss, optimiser, rows_read, sampled_loss
+from igcore.pipeline.trainer import batch_loss, rows_read, sampled_loss
 from igcore.pipeline.windows import Windows, length_chunks, prefix_windows, training_rows, training_windows
 from igcore.update.online import OnlineState
 
@@ -378,14 +377,6 @@ def test_a_text_projection_started_at_zero_leaves_items_their_ids_and_attributes
     assert torch.equal(drawn.item_id.weight, silent.item_id.weight) and drawn.text_proj.weight.abs().min() > 0
     with pytest.raises(ValueError, match="text_start must be one of drawn, zero"):
         ItemEncoder(5, 4, text, attrs, 3, text_start="random")
-
-
-def test_the_text_projection_learns_at_its_own_share_of_the_learning_rate():
-    net = IgcoreNet(dataclasses.replace(TINY, text_lr=0.1), 3, 5, 1, torch.randn(6, 3))
-    adam = optimiser(net, net, 0.01, sparse_ids=False).parts[0]
-    (rest, text), = [adam.param_groups]
-    assert text["params"] == [net.items.text_proj.weight] and text["lr"] == pytest.approx(0.001)
-    assert rest["lr"] == 0.01 and len(rest["params"]) == len(list(net.parameters())) - 1
 
 
 def test_a_batch_drawing_negatives_reads_few_item_rows_and_trains_as_with_the_whole_table(fitted, monkeypatch):

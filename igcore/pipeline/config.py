@@ -25,8 +25,6 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     text_start: str = "zero"  # the text projection's first weights: zero (the text term starts silent and grows
     #                           as far as training finds it useful, so texts that tie together items the shoppers
     #                           treat apart do not start them alike) | drawn (at random, as torch draws a layer)
-    text_lr: float = 1.0  # the text projection's learning rate as a share of lr (below 1: the text term grows
-    #                       more slowly than the ids learn)
     dim: int = 128  # as SASRec's
     seq_layers: int = 2
     seq_heads: int = 1

@@ -176,15 +176,12 @@ def compact_rows(cfg: PipelineConfig, n_items: int, graph: TrainingGraph | None)
 
 
 def optimiser(net: IgcoreNet, step: nn.Module, lr: float, sparse_ids: bool) -> Optimiser:
-    """Adam over the step's parameters (the text projection's at ``text_lr`` times ``lr``); with ``sparse_ids``
-    (batches read compact item tables), the item id table apart under SparseAdam, which moves only the rows a
-    batch read (lazy Adam): a step then costs those rows, not the whole catalogue's table, its gradient and its
-    moments."""
+    """Adam over the step's parameters; with ``sparse_ids`` (batches read compact item tables), the item id
+    table apart under SparseAdam, which moves only the rows a batch read (lazy Adam): a step then costs those
+    rows, not the whole catalogue's table, its gradient and its moments."""
     ids = net.items.item_id.weight
-    text = net.items.text_proj.weight if net.items.text_proj is not None else None
-    dense = [p for p in step.parameters() if not (sparse_ids and p is ids) and p is not text]
-    groups = [{"params": dense}, *([{"params": [text], "lr": lr * net.cfg.text_lr}] if text is not None else [])]
-    return Optimiser([torch.optim.Adam(groups, lr=lr), *([torch.optim.SparseAdam([ids], lr=lr)] if sparse_ids else [])])
+    dense = [p for p in step.parameters() if not (sparse_ids and p is ids)]
+    return Optimiser([torch.optim.Adam(dense, lr=lr), *([torch.optim.SparseAdam([ids], lr=lr)] if sparse_ids else [])])
 
 
 class Optimiser:
