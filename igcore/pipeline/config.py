@@ -22,9 +22,10 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     use_temporal: bool = True  # TGN memory over the event stream
     # encode
     text_model: str = DEFAULT_TEXT_MODEL
-    text_start: str = "zero"  # the text projection's first weights: zero (the text term starts silent and grows
-    #                           as far as training finds it useful, so texts that tie together items the shoppers
-    #                           treat apart do not start them alike) | drawn (at random, as torch draws a layer)
+    text_start: str = "drawn"  # the text projection's first weights: drawn (at random, as torch draws a layer:
+    #                            items of like text start alike) | zero (the text term starts silent and grows as
+    #                            far as training finds it useful: for texts that tie together items shoppers
+    #                            treat apart; it costs the interest slots some of their grouping by category)
     dim: int = 128  # as SASRec's
     seq_layers: int = 2
     seq_heads: int = 1
