@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from igcore.encode.frequency import SpectralMix
 from igcore.evaluate.bsarec import BSARec, BSARecConfig, BSARecNet, FrequencyFilter
 from igcore.evaluate.registry import SEEDED, ModelContext, resolve_model
 from igcore.evaluate.splits import leave_one_out
@@ -21,26 +22,30 @@ X = torch.tensor([[[1.0, 2.0], [3.0, 0.0], [5.0, 6.0], [7.0, 4.0]]])  # (B=1, L=
 def _filter(c: int, sqrt_beta: list[float], max_len: int = 4) -> FrequencyFilter:
     layer = FrequencyFilter(dim=2, c=c, max_len=max_len, dropout=0.0)
     with torch.no_grad():
-        layer.sqrt_beta.copy_(torch.tensor(sqrt_beta))
+        layer.spectrum.sqrt_beta.copy_(torch.tensor(sqrt_beta))
     return layer.eval()
+
+
+def _spectrum(c: int, sqrt_beta: list[float], max_len: int = 4) -> SpectralMix:
+    return _filter(c, sqrt_beta, max_len).spectrum
 
 
 def test_c1_low_pass_is_the_mean_and_beta_moves_between_low_pass_and_input():
     mean = torch.tensor([[[4.0, 3.0]] * 4])
-    assert torch.allclose(_filter(1, [1.0, 1.0]).low_pass(X), mean, atol=1e-6)
-    assert torch.allclose(_filter(1, [1.0, -1.0]).mix(X), X, atol=1e-6)  # beta = sqrt_beta ** 2 = 1: the input
-    assert torch.allclose(_filter(1, [0.0, 0.0]).mix(X), mean, atol=1e-6)  # beta = 0: the low-pass part
+    assert torch.allclose(_spectrum(1, [1.0, 1.0]).low_pass(X), mean, atol=1e-6)
+    assert torch.allclose(_spectrum(1, [1.0, -1.0])(X), X, atol=1e-6)  # beta = sqrt_beta ** 2 = 1: the input
+    assert torch.allclose(_spectrum(1, [0.0, 0.0])(X), mean, atol=1e-6)  # beta = 0: the low-pass part
     half = torch.tensor([[[2.5, 2.5], [3.5, 1.5], [4.5, 4.5], [5.5, 3.5]]])  # beta = 0.5: mean + (x - mean) / 2
-    assert torch.allclose(_filter(1, [0.5**0.5, 0.5**0.5]).mix(X), half, atol=1e-6)
+    assert torch.allclose(_spectrum(1, [0.5**0.5, 0.5**0.5])(X), half, atol=1e-6)
     mixed = torch.tensor([[[1.0, 3.0], [3.0, 3.0], [5.0, 3.0], [7.0, 3.0]]])  # beta per dimension: 1 and 0
-    assert torch.allclose(_filter(1, [1.0, 0.0]).mix(X), mixed, atol=1e-6)
+    assert torch.allclose(_spectrum(1, [1.0, 0.0])(X), mixed, atol=1e-6)
 
 
 def test_c3_keeps_two_rfft_bins_and_drops_only_the_nyquist_term():
     # L = 4, c = 3: c // 2 + 1 = 2 bins (constant and first frequency); the dropped Nyquist term of a column x is
     # (x0 - x1 + x2 - x3) / 4 * (+1, -1, +1, -1): column 0 gives -1, column 1 gives +1.
     nyquist = torch.tensor([[[-1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, -1.0]]])
-    assert torch.allclose(_filter(3, [0.0, 0.0]).low_pass(X), X - nyquist, atol=1e-6)
+    assert torch.allclose(_spectrum(3, [0.0, 0.0]).low_pass(X), X - nyquist, atol=1e-6)
 
 
 def test_filter_layer_adds_the_residual_and_normalises():
@@ -52,12 +57,12 @@ def test_filter_layer_adds_the_residual_and_normalises():
 def test_a_narrow_batch_filters_like_the_zero_padded_full_width():
     # Width 2 of max_len 4 stands for (0, 0, a, b): with c = 1 every position's low-pass is (a + b) / 4.
     tail = X[:, 2:]
-    layer = _filter(1, [0.0, 0.0])
+    layer = _spectrum(1, [0.0, 0.0])
     assert torch.allclose(layer.low_pass(tail), torch.tensor([[[3.0, 2.5], [3.0, 2.5]]]), atol=1e-6)
     padded = torch.cat([torch.zeros(1, 2, 2), tail], dim=1)
     for c in (1, 3):
-        layer = _filter(c, [0.3, 1.2])
-        assert torch.allclose(layer.mix(tail), layer.mix(padded)[:, 2:], atol=1e-6)
+        layer = _spectrum(c, [0.3, 1.2])
+        assert torch.allclose(layer(tail), layer(padded)[:, 2:], atol=1e-6)
     with pytest.raises(ValueError, match="exceeds max_len 4"):
         layer.low_pass(torch.zeros(1, 5, 2))
 

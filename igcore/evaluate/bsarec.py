@@ -50,6 +50,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from igcore.encode.frequency import SpectralMix
 from igcore.encode.sequence import attention_mask
 from igcore.errors import IgcoreError
 from igcore.evaluate.sasrec import SASRec, SASRecConfig
@@ -71,32 +72,17 @@ class BSARecConfig(SASRecConfig):
 
 
 class FrequencyFilter(nn.Module):
-    """The dual frequency filter: low-pass + beta * high-pass, then dropout, residual and LayerNorm."""
+    """The dual frequency filter: the spectral mix (low-pass + beta * high-pass), then dropout, residual and
+    LayerNorm."""
 
     def __init__(self, dim: int, c: int, max_len: int, dropout: float) -> None:
         super().__init__()
-        self.max_len = max_len
-        self.kept_bins = c // 2 + 1
-        self.sqrt_beta = nn.Parameter(torch.randn(dim))
+        self.spectrum = SpectralMix(dim, c, max_len)
         self.dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
 
-    def low_pass(self, x: torch.Tensor) -> torch.Tensor:
-        """Low-pass part of (B, w, dim) states whose w positions are the last of a zero-padded ``max_len``."""
-        width = x.shape[1]
-        if width > self.max_len:
-            raise ValueError(f"sequence width {width} exceeds max_len {self.max_len}")
-        spectrum = torch.fft.rfft(x, n=self.max_len, dim=1, norm="ortho")[:, :self.kept_bins]
-        # irfft zero-fills the dropped bins; zero-extension on the right is a circular shift of left padding.
-        return torch.fft.irfft(spectrum, n=self.max_len, dim=1, norm="ortho")[:, :width]
-
-    def mix(self, x: torch.Tensor) -> torch.Tensor:
-        """The filter's output before dropout, residual and LayerNorm."""
-        low = self.low_pass(x)
-        return low + self.sqrt_beta**2 * (x - low)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.dropout(self.mix(x)) + x)
+        return self.norm(self.dropout(self.spectrum(x)) + x)
 
 
 class BSARecLayer(nn.Module):

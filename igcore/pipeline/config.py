@@ -30,6 +30,10 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     seq_layers: int = 2
     seq_heads: int = 1
     max_len: int = 50
+    seq_mixer: str = "attention"  # each layer's token mixer: attention | frequency (BSARec's: mixer_alpha times
+    #                               a spectral mix of the window plus the rest attention; prefixes only)
+    mixer_alpha: float = 0.7  # frequency: the spectral mix's weight (BSARec's)
+    mixer_c: int = 5  # frequency: the low frequencies kept (BSARec's c)
     gap_buckets: int = 16  # log2-spaced buckets of the time since the previous event
     dropout: float = 0.5
     negatives: int = 0  # 0: each target scored against the whole catalogue in training; N: against N items drawn

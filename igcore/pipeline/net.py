@@ -34,7 +34,7 @@ class IgcoreNet(nn.Module):
         self.items = ItemEncoder(n_items, d, text, attrs, n_attrs, cfg.text_start)
         self.gnn = GraphEncoder(cfg.gnn, d, cfg.gnn_layers) if cfg.use_graph else None
         self.seq = SequenceEncoder(d, n_types, cfg.gap_buckets, cfg.max_len, cfg.seq_layers, cfg.seq_heads,
-                                   cfg.dropout)
+                                   cfg.dropout, cfg.seq_mixer, cfg.mixer_alpha, cfg.mixer_c)
         self.fusion = SourceFusion(d, cfg.memory_dim, cfg.use_graph, cfg.use_temporal, cfg.source_dropout)
         self.head = ScoringHead(d, cfg.dropout)
         self.interests = InterestExtractor(d, cfg.interests, cfg.interest_half_life) if cfg.interests else None

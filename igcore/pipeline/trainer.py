@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from igcore.decode.interests import InterestExtractor
+from igcore.errors import IgcoreError
 from igcore.events import Interactions
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.graphs import TrainingGraph, training_graph
@@ -48,6 +49,9 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
     state.edges = [(train.user, train.item)]  # validation reads the graph of every training event
     replay = MemoryReplay(net, state, train) if state.memory is not None else None
     model.samples = resolve_samples(cfg.samples, train, cfg.max_len, cfg.prefix_limit)
+    if not net.seq.causal and model.samples != "prefixes":
+        raise IgcoreError(f"seq_mixer={cfg.seq_mixer} reads the whole window, so it trains on prefixes only "
+                          f"(samples=prefixes); this log trains on {model.samples}")
     rows = training_rows(train, cfg.max_len, cfg.gap_buckets, model.samples == "prefixes").of_users(workers.owns)
     step = workers.wrap(TrainingStep(net, state.memory if replay is not None else None))
     # sparse id gradients on one process only: DistributedDataParallel averages dense ones

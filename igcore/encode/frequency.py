@@ -1,0 +1,40 @@
+"""The spectral mix of BSARec's frequency filter: a sequence's lowest frequencies kept, the rest scaled.
+
+For (B, w, d) states of left-padded sequences (padded positions zero): the real FFT over ``max_len`` positions
+(``norm='ortho'``), its ``c // 2 + 1`` lowest rfft bins kept as the low-pass part, and the output
+low-pass + beta * (input - low-pass) with a learned per-dimension beta = sqrt_beta ** 2 (never negative). The
+input of width w is zero-extended to ``max_len``: a frequency mask commutes with a circular shift, so the first w
+outputs of the right-extended sequence equal the last w outputs of the left-padded one, and a user's output does
+not depend on the width of the batch it shares (``igcore.evaluate.bsarec`` says more).
+
+Not causal: every output position reads the whole input. A model that mixes with it may train on prefixes only,
+the loss at the last position (on windows with a target at every position it would read the targets).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class SpectralMix(nn.Module):
+    """low-pass + beta * high-pass of left-padded (B, w, dim) states, ``c`` frequencies kept as the low part."""
+
+    def __init__(self, dim: int, c: int, max_len: int) -> None:
+        super().__init__()
+        self.max_len = max_len
+        self.kept_bins = c // 2 + 1
+        self.sqrt_beta = nn.Parameter(torch.randn(dim))
+
+    def low_pass(self, x: torch.Tensor) -> torch.Tensor:
+        """Low-pass part of (B, w, dim) states whose w positions are the last of a zero-padded ``max_len``."""
+        width = x.shape[1]
+        if width > self.max_len:
+            raise ValueError(f"sequence width {width} exceeds max_len {self.max_len}")
+        spectrum = torch.fft.rfft(x, n=self.max_len, dim=1, norm="ortho")[:, :self.kept_bins]
+        # irfft zero-fills the dropped bins; zero-extension on the right is a circular shift of left padding.
+        return torch.fft.irfft(spectrum, n=self.max_len, dim=1, norm="ortho")[:, :width]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        low = self.low_pass(x)
+        return low + self.sqrt_beta**2 * (x - low)
