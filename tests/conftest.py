@@ -81,6 +81,16 @@ def one_user_store(db: Path, folder: Path, user: str, start_ts: int) -> Path:
     return db
 
 
+def cycle_log(n_items: int = 30, n_users: int = 60, length: int = 10):
+    """User u sees items u, u+1, ... (mod n_items): item i is always followed by item i + 1 (a next-item rule
+    that a sequence model learns)."""
+    from igcore.events import from_arrays
+
+    rows = [(f"u{u:02d}", f"i{(u + k) % n_items:02d}", k) for u in range(n_users) for k in range(length)]
+    users, items, ts = zip(*rows)
+    return from_arrays(users, items, ts)
+
+
 def write_csv(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

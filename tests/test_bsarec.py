@@ -13,8 +13,9 @@ from igcore.encode.frequency import SpectralMix
 from igcore.evaluate.bsarec import BSARec, BSARecConfig, BSARecNet, FrequencyFilter
 from igcore.evaluate.registry import SEEDED, ModelContext, resolve_model
 from igcore.evaluate.splits import leave_one_out
-from igcore.events import Interactions, from_arrays
+from igcore.events import Interactions
 from igcore.pipeline.training import validation_ndcg
+from tests.conftest import cycle_log
 
 X = torch.tensor([[[1.0, 2.0], [3.0, 0.0], [5.0, 6.0], [7.0, 4.0]]])  # (B=1, L=4, dim=2); column means 4 and 3
 
@@ -90,15 +91,9 @@ def test_each_target_trains_on_its_own_prefix_only():
     assert targets.tolist() == [7, 8, 9, 1]
 
 
-def _cycle_log(n_items: int = 30, n_users: int = 60, length: int = 10) -> Interactions:
-    """User u sees items u, u+1, ... (mod n_items): item i is always followed by item i + 1."""
-    rows = [(f"u{u:02d}", f"i{(u + k) % n_items:02d}", k) for u in range(n_users) for k in range(length)]
-    users, items, ts = zip(*rows)
-    return from_arrays(users, items, ts)
-
 
 def test_bsarec_learns_the_next_item_rule_and_updates_without_training():
-    data = _cycle_log()
+    data = cycle_log()
     split = leave_one_out(data)
     model = BSARec(dim=16, layers=1, heads=1, max_len=8, lr=1e-2, epochs=12, eval_every=2, patience=10,
                    batch_size=64, seed=0, device="cpu")

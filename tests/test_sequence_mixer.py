@@ -3,6 +3,8 @@ states do not depend on the batch, that training refuses windows and learns on p
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -10,9 +12,9 @@ import torch
 from igcore.encode.sequence import SequenceEncoder
 from igcore.errors import IgcoreError
 from igcore.evaluate.splits import leave_one_out
-from igcore.events import Interactions, from_arrays
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.model import IgcoreRecommender
+from tests.conftest import cycle_log
 
 
 def _encoder(mixer: str) -> SequenceEncoder:
@@ -52,12 +54,6 @@ def test_the_frequency_mixer_reads_later_positions_and_attention_does_not():
         SequenceEncoder(8, 2, 4, 6, 1, 1, 0.0, mixer="fourier")
 
 
-def _cycle_log(n_items: int = 30, n_users: int = 60, length: int = 10) -> Interactions:
-    """User u sees items u, u+1, ... (mod n_items): item i is always followed by item i + 1."""
-    rows = [(f"u{u:02d}", f"i{(u + k) % n_items:02d}", k) for u in range(n_users) for k in range(length)]
-    users, items, ts = zip(*rows)
-    return from_arrays(users, items, ts)
-
 
 MIXED = PipelineConfig(dim=16, max_len=8, epochs=10, eval_every=1, patience=10, batch_size=64, lr=1e-2,
                        memory_dim=8, time_dim=4, dropout=0.0, source_dropout=0.0, device="cpu",
@@ -65,9 +61,9 @@ MIXED = PipelineConfig(dim=16, max_len=8, epochs=10, eval_every=1, patience=10, 
 
 
 def test_a_frequency_mixer_refuses_windows_and_learns_the_next_item_rule_on_prefixes():
-    split = leave_one_out(_cycle_log())
+    split = leave_one_out(cycle_log())
     with pytest.raises(IgcoreError, match="trains on prefixes only"):
-        IgcoreRecommender(PipelineConfig(**{**MIXED.__dict__, "samples": "positions"})).fit(split.train)
+        IgcoreRecommender(dataclasses.replace(MIXED, samples="positions")).fit(split.train)
     model = IgcoreRecommender(MIXED)
     model.fit(split.train, split.valid)
     checks = [e["valid_ndcg@10"] for e in model.log if "valid_ndcg@10" in e]

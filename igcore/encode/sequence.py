@@ -23,6 +23,7 @@ from igcore.encode.frequency import SpectralMix
 
 MIXERS = ("attention", "frequency")  # each layer's token mixer (the module docstring)
 
+
 def small_embedding(n: int, d: int, padding_idx: int | None = None) -> nn.Embedding:
     """An embedding table drawn small (std 0.02, as SASRec's), its padding row zero. Every table summed into a
     sequence input is drawn this way: with torch's default (std 1) position, event type and time gap would
