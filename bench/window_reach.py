@@ -32,16 +32,15 @@ PROTOCOL = {"sample": "temporal", "beauty": "loo", "toys": "loo", "industrial": 
 def reach(history: Interactions, cases: Interactions, window: int) -> dict:
     """Shares of ``cases`` (one per user) by where the target lies in its user's ``history`` (time order)."""
     seqs = history.sequences()
-    longer = in_window = beyond = 0
+    in_window = beyond = 0
     for user, item in zip(cases.user.tolist(), cases.item.tolist()):
-        seq = seqs[user]
-        longer += len(seq) > window
-        if item in seq[-window:]:
+        if item in seqs[user][-window:]:
             in_window += 1
-        elif item in seq:
+        elif item in seqs[user]:
             beyond += 1
     n, lengths = len(cases), np.bincount(history.user, minlength=history.n_users)[cases.user]
-    return {"cases": n, "median_history": float(np.median(lengths)), "history_longer_than_window": longer / n,
+    return {"cases": n, "median_history": float(np.median(lengths)),
+            "history_longer_than_window": int((lengths > window).sum()) / n,
             "target_in_window": in_window / n, "target_only_beyond_window": beyond / n,
             "target_new_to_user": (n - in_window - beyond) / n}
 
