@@ -5,8 +5,11 @@ measured reason it does not. The pipeline's graph stage has been level with `-no
 asks whether the graph holds anything the sequence lacks at all, whatever architecture reads it: it fits the
 pipeline without its graph (`--base`) and graph models trained on the same events alone (`--graph`: ItemKNN's
 item co-occurrence, LightGCN's propagated embeddings), then mixes each graph model's standardised scores into the
-base's at each weight of `--weights` (:class:`igcore.evaluate.blend.Blend`). The weight is chosen per seed on
-leave-one-out validation, where settings are chosen; the test figure at that weight is set beside the base's own.
+base's at each weight of `WEIGHTS` (:class:`igcore.evaluate.blend.Blend`). The weight is chosen per seed on
+validation, where settings are chosen, and the test figure at that weight is set beside the base's own. Each log
+runs its quality table's protocol: leave-one-out (history excluded) on the Amazon logs; on the sample the temporal
+one (nothing excluded), validated as it is tested, each validation user's first event asked at the validation
+cutoff.
 Each model is scored once; every weight re-ranks the recorded scores. A run replaces the seeds it ran of the
 dataset it names (parallel runs of one dataset merge under a lock).
 
@@ -16,12 +19,14 @@ dataset it names (parallel runs of one dataset merge under a lock).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from igcore.benchio import WORK, locked, machine, read_json, today, write_json, write_section  # noqa: E402
+from igcore.evaluate.bench import dataset_interactions  # noqa: E402
 from igcore.evaluate.blend import Blend, Recorded  # noqa: E402
 from igcore.evaluate.protocols import EvalConfig, fit, measure  # noqa: E402
 from igcore.evaluate.registry import ModelContext, build_model  # noqa: E402
@@ -30,23 +35,35 @@ from igcore.evaluate.splits import Split  # noqa: E402
 
 OUT = "graph-signal"
 WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5)
-CONFIG = EvalConfig("loo", exclude_seen=(True,))  # the published protocol: history excluded
+PROTOCOL = {"beauty": "loo", "toys": "loo", "industrial": "loo", "sample": "temporal"}  # as the quality tables
+HEADLINE = {"loo": "history_excluded", "temporal": "nothing_excluded"}
 
 
 def metrics(model: Blend, split: Split) -> dict[str, float]:
-    result = measure(model, split, CONFIG)
-    test = result["variants"]["history_excluded"]
-    return {"valid_ndcg": result["valid"]["ndcg@10"], "test_ndcg": test["ndcg@10"], "test_hr": test["hr@10"]}
+    """Validation and test NDCG@10 (and test HR@10) of ``model`` under the split's protocol, headline ranking."""
+    headline = HEADLINE[split.name]
+    config = EvalConfig(split.name, exclude_seen=(headline == "history_excluded",))
+    if split.name == "loo":
+        result = measure(model, split, config)
+        valid = result["valid"]["ndcg@10"]
+    else:  # the validation period asked as the test period is: each user's first event, at its cutoff
+        ahead = dataclasses.replace(split, valid=split.valid.subset(slice(0, 0)), test=split.valid,
+                                    info={**split.info, "cutoff_test": split.info["cutoff_valid"]})
+        valid = measure(model, ahead, config)["variants"][headline]["ndcg@10"]
+        result = measure(model, split, config)
+    test = result["variants"][headline]
+    return {"valid_ndcg": valid, "test_ndcg": test["ndcg@10"], "test_hr": test["hr@10"]}
 
 
 def run_seed(dataset: str, seed: int, base_name: str, graph_names: list[str], weights: tuple[float, ...],
              device: str) -> dict:
     """One seed: the base and each graph model fitted once, then every (graph model, weight) blend measured."""
     db = WORK / f"{dataset}.duckdb"
-    split = load_split(db, "loo")
+    split = load_split(db, PROTOCOL[dataset])
+    exclude_seen = HEADLINE[split.name] == "history_excluded"  # early stopping ranks as the headline does
     models = {}
     for name in [base_name, *graph_names]:
-        model = build_model(name, ModelContext(seed, device, True, db, {}))
+        model = build_model(name, ModelContext(seed, device, exclude_seen, db, {}))
         fit(model, split)
         models[name] = Recorded(model)
         print(f"{dataset} seed {seed}: {name} fitted", flush=True)
@@ -91,7 +108,8 @@ def summary(seeds: dict[str, dict], graph: str) -> dict:
 def section(data: dict) -> str:
     lines = ["## What the graph's signal adds to the sequence, mixed at the score", "",
              "Each dataset's rows from `OMP_NUM_THREADS=1 .venv/bin/python bench/graph_signal.py --dataset D "
-             "--seeds S...` (a run replaces the seeds it ran), as dated. Leave-one-out, history excluded. The base is "
+             "--seeds S...` (a run replaces the seeds it ran), as dated, under each log's protocol (leave-one-out with "
+             "history excluded; the sample: temporal, nothing excluded). The base is "
              "the pipeline without its graph stage; each graph model is trained alone on the same events, and its "
              "standardised scores are added to the base's at a weight chosen per seed on validation (the weights "
              f"tried: {', '.join(f'{w:g}' for w in WEIGHTS)}). NDCG@10, mean ± standard deviation over seeds.", "",
@@ -111,15 +129,13 @@ def section(data: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dataset", required=True, choices=["beauty", "toys", "industrial"])
+    ap.add_argument("--dataset", required=True, choices=list(PROTOCOL))
     ap.add_argument("--base", default="igcore-no-graph")
     ap.add_argument("--graph", nargs="+", default=["ItemKNN", "LightGCN"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     args = ap.parse_args()
-    if not (WORK / f"{args.dataset}.duckdb").exists():
-        sys.exit(f"{WORK / args.dataset}.duckdb is missing: run `igcore bench quality --dataset {args.dataset}` "
-                 "once, which builds it")
+    dataset_interactions(args.dataset)  # builds the log's store under bench/.work once
     for seed in args.seeds:
         result = run_seed(args.dataset, seed, args.base, args.graph, WEIGHTS, args.device)
         with locked(OUT):  # parallel runs of one dataset merge their seeds
