@@ -10,7 +10,8 @@ validation, where settings are chosen, and the test figure at that weight is set
 runs its quality table's protocol: leave-one-out (history excluded) on the Amazon logs; on the sample the temporal
 one (nothing excluded), validated as it is tested, each validation user's first event asked at the validation
 cutoff.
-Each model is scored once; every weight re-ranks the recorded scores. A run replaces the seeds it ran of the
+Each model is scored once; every weight re-ranks the recorded scores. `--joint` also blends all graph models
+together, their weights chosen together on validation. A run replaces the seeds it ran of the
 dataset it names (parallel runs of one dataset merge under a lock).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/graph_signal.py --dataset toys --seeds 0 1 2
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import statistics
 import sys
 from pathlib import Path
@@ -56,8 +58,10 @@ def metrics(model: Blend, split: Split) -> dict[str, float]:
 
 
 def run_seed(dataset: str, seed: int, base_name: str, graph_names: list[str], weights: tuple[float, ...],
-             device: str) -> dict:
-    """One seed: the base and each graph model fitted once, then every (graph model, weight) blend measured."""
+             device: str, joint: bool) -> dict:
+    """One seed: the base and each graph model fitted once, then each graph model blended into the base at every
+    weight (and, with ``joint``, all graph models together at every combination of weights); a row is keyed by
+    its weights, comma-joined."""
     db = WORK / f"{dataset}.duckdb"
     split = load_split(db, PROTOCOL[dataset])
     exclude_seen = HEADLINE[split.name] == "history_excluded"  # early stopping ranks as the headline does
@@ -69,62 +73,71 @@ def run_seed(dataset: str, seed: int, base_name: str, graph_names: list[str], we
         print(f"{dataset} seed {seed}: {name} fitted", flush=True)
     everyone = list(models.values())
     metrics(Blend(everyone, [1.0] + [0.0] * len(graph_names)), split)  # records every model's answers
-    out = {}
-    for name in graph_names:
-        rows = {}
-        for weight in weights:
-            for model in everyone:
-                model.rewind()
-            rows[f"{weight:g}"] = metrics(Blend([models[base_name], models[name]], [1.0, weight]), split)
+
+    def replayed(parts: list[str], mix: tuple[float, ...]) -> dict[str, float]:
         for model in everyone:
             model.rewind()
-        alone = metrics(Blend([models[name]], [1.0]), split)
-        out[name] = {"weights": rows, "alone": alone}
-        print(f"{dataset} seed {seed}: {name} {out[name]}", flush=True)
+        return metrics(Blend([models[name] for name in parts], mix), split)
+
+    out = {}
+    for names in [[name] for name in graph_names] + ([graph_names] if joint and len(graph_names) > 1 else []):
+        rows = {",".join(f"{w:g}" for w in mix): replayed([base_name, *names], (1.0, *mix))
+                for mix in itertools.product(weights, repeat=len(names))}
+        alone = replayed(names, (1.0,)) if len(names) == 1 else None
+        out[" + ".join(names)] = {"weights": rows, "alone": alone}
+        print(f"{dataset} seed {seed}: {' + '.join(names)} {out[' + '.join(names)]}", flush=True)
     return out
 
 
 def summary(seeds: dict[str, dict], graph: str) -> dict:
-    """Per seed the weight of the best validation; mean and standard deviation over seeds of the base's test
-    NDCG@10 (weight 0) and the blend's at the chosen weight; the largest weight every seed tried."""
-    chosen, base, blend, valid_base, valid_blend = [], [], [], [], []
+    """Per seed the weights of the best validation (ties go to the smaller total weight); mean and standard
+    deviation over seeds of the base's test NDCG@10 (every weight 0) and the blend's at the chosen weights; the
+    largest weight every seed tried."""
+    chosen, base, blend, valid_base, valid_blend, alone = [], [], [], [], [], []
     for runs in seeds.values():
         rows = runs[graph]["weights"]
-        best = max(rows, key=lambda w: (rows[w]["valid_ndcg"], -float(w)))  # ties go to the smaller weight
-        chosen.append(float(best))
-        base.append(rows["0"]["test_ndcg"])
+        mixes = {key: [float(w) for w in key.split(",")] for key in rows}
+        best = max(rows, key=lambda key: (rows[key]["valid_ndcg"], -sum(mixes[key])))
+        zero = next(key for key, mix in mixes.items() if not any(mix))
+        chosen.append(best.replace(",", "+"))
+        base.append(rows[zero]["test_ndcg"])
         blend.append(rows[best]["test_ndcg"])
-        valid_base.append(rows["0"]["valid_ndcg"])
+        valid_base.append(rows[zero]["valid_ndcg"])
         valid_blend.append(rows[best]["valid_ndcg"])
+        if runs[graph]["alone"] is not None:
+            alone.append(runs[graph]["alone"]["test_ndcg"])
 
-    def stats(xs: list[float]) -> tuple[float, float]:
-        return statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0
+    def stats(xs: list[float]) -> tuple[float, float] | None:
+        return (statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0) if xs else None
 
-    alone = [runs[graph]["alone"]["test_ndcg"] for runs in seeds.values()]
-    largest = min(max(float(w) for w in runs[graph]["weights"]) for runs in seeds.values())
-    return {"chosen": chosen, "largest": largest, "base": stats(base), "blend": stats(blend), "valid_base": stats(valid_base),
-            "valid_blend": stats(valid_blend), "alone": stats(alone)}
+    largest = min(max(float(w) for key in runs[graph]["weights"] for w in key.split(",")) for runs in seeds.values())
+    return {"chosen": chosen, "largest": largest, "base": stats(base), "blend": stats(blend),
+            "valid_base": stats(valid_base), "valid_blend": stats(valid_blend), "alone": stats(alone)}
 
 
 def section(data: dict) -> str:
     lines = ["## What the graph's signal adds to the sequence, mixed at the score", "",
              "Each dataset's rows from `OMP_NUM_THREADS=1 .venv/bin/python bench/graph_signal.py --dataset D "
-             "--seeds S...` (a run replaces the seeds it ran), as dated, under each log's protocol (leave-one-out with "
+             "--seeds S... [--joint]` (a run replaces the seeds it ran), as dated, under each log's protocol (leave-one-out with "
              "history excluded; the sample: temporal, nothing excluded). The base is "
              "the pipeline without its graph stage; each graph model is trained alone on the same events, and its "
              "standardised scores are added to the base's at a weight chosen per seed on validation, among those "
-             "from 0 up to the largest weight tried. NDCG@10, mean ± standard deviation over seeds.", "",
+             "from 0 up to the largest weight tried; a row naming two graph models (`--joint`) adds both, their "
+             "weights chosen together (\"a+b\"). NDCG@10, mean ± standard deviation over seeds.", "",
              "| dataset | base | graph model | seeds | graph model alone: test | base: valid | blend: valid | "
              "base: test | blend: test | ratio | weights chosen | largest tried | date | machine |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|"]
     for dataset, run in data.items():
-        for graph in run["graph"]:
+        for graph in next(iter(run["seeds"].values())):
             s = summary(run["seeds"], graph)
-            cell = "{:.4f} ± {:.4f}".format
-            lines.append(f"| {dataset} | {run['base']} | {graph} | {len(run['seeds'])} | {cell(*s['alone'])} | "
-                         f"{cell(*s['valid_base'])} | {cell(*s['valid_blend'])} | {cell(*s['base'])} | "
-                         f"{cell(*s['blend'])} | {s['blend'][0] / s['base'][0]:.3f} | "
-                         f"{', '.join(f'{w:g}' for w in s['chosen'])} | {s['largest']:g} | {run['date']} | "
+
+            def cell(pair: tuple[float, float] | None) -> str:
+                return "–" if pair is None else f"{pair[0]:.4f} ± {pair[1]:.4f}"
+
+            lines.append(f"| {dataset} | {run['base']} | {graph} | {len(run['seeds'])} | {cell(s['alone'])} | "
+                         f"{cell(s['valid_base'])} | {cell(s['valid_blend'])} | {cell(s['base'])} | "
+                         f"{cell(s['blend'])} | {s['blend'][0] / s['base'][0]:.3f} | "
+                         f"{', '.join(s['chosen'])} | {s['largest']:g} | {run['date']} | "
                          f"{run['machine']} |")
     return "\n".join(lines)
 
@@ -136,15 +149,17 @@ def main() -> None:
     ap.add_argument("--graph", nargs="+", default=["ItemKNN", "LightGCN"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--joint", action="store_true", help="also blend all graph models together (a grid per "
+                    "combination of weights: as many measurements as weights to the power of the graph models)")
     args = ap.parse_args()
     dataset_interactions(args.dataset)  # builds the log's store under bench/.work once
     for seed in args.seeds:
-        result = run_seed(args.dataset, seed, args.base, args.graph, WEIGHTS, args.device)
+        result = run_seed(args.dataset, seed, args.base, args.graph, WEIGHTS, args.device, args.joint)
         with locked(OUT):  # parallel runs of one dataset merge their seeds
             data = read_json(OUT) or {}
             run = data.get(args.dataset, {})
-            if run.get("base") != args.base or run.get("graph") != args.graph:
-                run = {"base": args.base, "graph": args.graph, "seeds": {}}
+            if (run.get("base"), run.get("graph"), run.get("joint", False)) != (args.base, args.graph, args.joint):
+                run = {"base": args.base, "graph": args.graph, "joint": args.joint, "seeds": {}}
             run["seeds"][str(seed)] = result
             run.update(date=today(), machine=machine())
             data[args.dataset] = run
