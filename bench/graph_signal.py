@@ -9,10 +9,9 @@ base's at each weight of `WEIGHTS` (:class:`igcore.evaluate.blend.Blend`). The w
 validation, where settings are chosen, and the test figure at that weight is set beside the base's own. Each log
 runs its quality table's protocol: leave-one-out (history excluded) on the Amazon logs; on the sample the temporal
 one (nothing excluded), validated as it is tested, each validation user's first event asked at the validation
-cutoff.
-Each model is scored once; every weight re-ranks the recorded scores. `--joint` also blends all graph models
-together, their weights chosen together on validation. A run replaces the seeds it ran of the
-dataset it names (parallel runs of one dataset merge under a lock).
+cutoff. Each model is scored once; every weight re-ranks the recorded scores. `--joint` also blends all graph
+models together, their weights chosen together on validation. A run replaces the seeds it ran of the dataset it
+names (parallel runs of one dataset merge under a lock).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/graph_signal.py --dataset toys --seeds 0 1 2
 """
