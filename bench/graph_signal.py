@@ -82,9 +82,9 @@ def run_seed(dataset: str, seed: int, base_name: str, graph_names: list[str], we
     for names in [[name] for name in graph_names] + ([graph_names] if joint and len(graph_names) > 1 else []):
         rows = {",".join(f"{w:g}" for w in mix): replayed([base_name, *names], (1.0, *mix))
                 for mix in itertools.product(weights, repeat=len(names))}
-        alone = replayed(names, (1.0,)) if len(names) == 1 else None
-        out[" + ".join(names)] = {"weights": rows, "alone": alone}
-        print(f"{dataset} seed {seed}: {' + '.join(names)} {out[' + '.join(names)]}", flush=True)
+        label = " + ".join(names)
+        out[label] = {"weights": rows, "alone": replayed(names, (1.0,)) if len(names) == 1 else None}
+        print(f"{dataset} seed {seed}: {label} {out[label]}", flush=True)
     return out
 
 
