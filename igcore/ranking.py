@@ -41,3 +41,10 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero): dot products of them are cosines."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(norms > 0, norms, 1.0)
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Each row shifted to mean 0 and scaled to standard deviation 1 over the catalogue; a constant row is 0."""
+    scores = np.asarray(scores, dtype=np.float64)
+    spread = scores.std(axis=1, keepdims=True)
+    return (scores - scores.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)

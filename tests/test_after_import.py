@@ -144,12 +144,12 @@ def test_new_users_and_items_are_served_by_the_model_at_once(trained_store, tmp_
     before = load_file(str(checkpoint_dir(path) / SERVING))
     with Store(path) as store:
         after = import_and_refresh(store, io.BytesIO(NEW.encode()), name="new.csv")
-        rows = recommend(store, "u4", k=3)  # a user the checkpoint never saw
+        rows = recommend(store, "u4", k=3, exclude="seen")  # a user the checkpoint never saw
     assert [r["rank"] for r in rows] == [1, 2, 3] and "A1" not in {r["item_id"] for r in rows}
     assert "new to the model: 1 users, served from their events, and 1 items, 1 served" in after.model
     model = after.scorer.model
     saved, full = load_file(str(checkpoint_dir(path) / SERVING)), model.serving_state("")
-    for name in ("queries", "sources", "items", "hidden"):
+    for name in ("queries", "sources", "items", "hidden", "latest"):
         assert np.allclose(saved[name], getattr(full, name), atol=1e-5), name
     untouched = [after.scorer.user_ids.index(u) for u in after.scorer.user_ids if u not in ("u1", "u2", "u4")]
     assert untouched and np.array_equal(saved["queries"][untouched], before["queries"][untouched])  # the item

@@ -242,8 +242,9 @@ def test_decoder_weights_are_the_gates_mean_over_users_and_fold_over_seeds_into_
     from igcore.pipeline.model import IgcoreRecommender
 
     log = from_arrays([f"u{i % 6}" for i in range(60)], [f"i{(i * 7) % 11}" for i in range(60)], list(range(60)))
-    model = IgcoreRecommender(PipelineConfig(dim=8, max_len=6, epochs=1, batch_size=8, memory_dim=4, time_dim=2,
-                                             device="cpu", interests=3, use_text=False, gnn_layers=2))
+    tiny = PipelineConfig(dim=8, max_len=6, epochs=1, batch_size=8, memory_dim=4, time_dim=2, device="cpu",
+                          interests=3, use_text=False, gnn_layers=2)
+    model = IgcoreRecommender(tiny, graph_on="users")
     model.fit(log)
     got = decoder_weights(model)
     gates = model.source_weights(np.arange(6))
@@ -253,6 +254,10 @@ def test_decoder_weights_are_the_gates_mean_over_users_and_fold_over_seeds_into_
     assert got["interests"] == {"top_share": round(float(shares.max(1).mean()), 4),
                                 "held": round(float((shares >= 0.1).sum(1).mean()), 2)}
     assert decoder_weights(object()) is None  # a baseline has no gate
+    at_score = IgcoreRecommender(tiny, graph_weight=0.5)  # the graph at the score: no gate source, its weight
+    at_score.fit(log)
+    assert list(decoder_weights(at_score)["sources"]) == ["sequence", "memory"]
+    assert decoder_weights(at_score)["graph"] == {"weight": 0.5}
 
     metrics = {"ndcg@10": 0.05, "hr@10": 0.08, "segments": {}}
     run = {"variants": {"history_excluded": metrics, "nothing_excluded": metrics}, "train_s": 1.0, "eval_s": 1.0,
@@ -261,6 +266,10 @@ def test_decoder_weights_are_the_gates_mean_over_users_and_fold_over_seeds_into_
              {**run, "decoder": {"sources": {"sequence": 0.7, "graph": 0.3}}}]
     row = aggregate(seeds, EvalConfig("loo", exclude_seen=(True, False)))
     assert row["decoder"] == {"sources": {"sequence": 0.8, "graph": 0.2}}
+    scored = aggregate([{**run, "decoder": {"sources": {"sequence": 1.0}, "graph": {"weight": w}}} for w in (0.1, 0.2)],
+                       EvalConfig("loo", exclude_seen=(True, False)))
     table = render_table({"dataset": "d", "protocol": "loo", "headline": "history_excluded", "split": {},
-                          "machine": "m", "models": {"igcore": {**row, "date": "2026-12-07", "machine": "m"}}})
-    assert "| igcore | 0.800 | 0.200 | – | – | – |" in table.splitlines()
+                          "machine": "m", "models": {"igcore": {**row, "date": "2026-12-07", "machine": "m"},
+                                                     "igcore-b": {**scored, "date": "2026-12-07", "machine": "m"}}})
+    assert "| igcore | 0.800 | 0.200 | – | – | – | – |" in table.splitlines()
+    assert "| igcore-b | 1.000 | – | – | – | – | 0.15 |" in table.splitlines()

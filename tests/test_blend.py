@@ -8,10 +8,11 @@ import pytest
 
 from igcore.errors import IgcoreError
 from igcore.evaluate.baselines import Markov, MostPop
-from igcore.evaluate.blend import Blend, Recorded, standardise
+from igcore.evaluate.blend import Blend, Recorded
 from igcore.evaluate.protocols import EvalConfig, measure
 from igcore.evaluate.splits import leave_one_out
 from igcore.events import from_arrays
+from igcore.ranking import standardise
 
 ROWS = [("a", "x", 1), ("a", "y", 2), ("b", "x", 3), ("b", "y", 4), ("c", "x", 5), ("c", "z", 6), ("d", "x", 7)]
 

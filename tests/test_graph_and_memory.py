@@ -190,8 +190,8 @@ def test_graph_user_vector_is_a_function_of_the_graph_only():
     from igcore.pipeline.net import IgcoreNet
 
     torch.manual_seed(0)
-    net = IgcoreNet(PipelineConfig(dim=8, gnn_layers=3, use_temporal=False), n_users=4, n_items=3, n_types=1,
-                    text=None).eval()
+    net = IgcoreNet(PipelineConfig(dim=8, gnn_layers=3, use_temporal=False, graph_on="users"), n_users=4, n_items=3,
+                    n_types=1, text=None).eval()
 
     def users(pairs: list[tuple[int, int]]) -> torch.Tensor:
         u, i = torch.tensor(pairs).T

@@ -28,7 +28,8 @@ from igcore.update.online import OnlineState
 
 TINY = PipelineConfig(dim=16, max_len=8, epochs=2, eval_every=1, batch_size=16, memory_dim=8, time_dim=4,
                       device="cpu", dropout=0.0, source_dropout=0.0, interests=3, use_text=False, memory_batch=4,
-                      gnn_layers=2, samples="positions")
+                      gnn_layers=2, samples="positions", graph_on="users")  # the GNN's paths (test_scored_graph:
+#                                                                                 the graph at the score)
 
 
 def _planted(n_users: int = 12, per_user: int = 9, seed: int = 0):
@@ -212,7 +213,7 @@ def test_serving_chunks_group_similar_lengths_within_their_limits():
 def test_the_serving_state_in_length_chunks_is_the_one_of_all_users_at_once(fitted, monkeypatch):
     model, _ = fitted
     whole = model.serving_state("k")
-    monkeypatch.setattr("igcore.pipeline.model.SERVING_POSITIONS", 8)  # a chunk per history length or two
+    monkeypatch.setattr("igcore.pipeline.serve.SERVING_POSITIONS", 8)  # a chunk per history length or two
     lengths = [len(h) for h in model.state.items]
     assert len(length_chunks(np.minimum(lengths, model.cfg.max_len), 2048, 8)) > 3
     chunked = model.serving_state("k")

@@ -112,7 +112,7 @@ def test_each_stage_can_be_switched_off(shop):
         m.fit(data)
         names.append(m.name)
         scores.append(m.score(np.arange(5)))
-        assert m.source_weights(np.arange(2)).shape == (2, 1 + cfg.use_graph + cfg.use_temporal)
+        assert m.source_weights(np.arange(2)).shape == (2, 1 + cfg.gnn_stage + cfg.use_temporal)
     assert names == ["igcore", "igcore-no-text", "igcore-no-graph", "igcore-no-temporal", "igcore-seq-only"]
     assert not np.allclose(scores[0], scores[4])
 
@@ -155,7 +155,7 @@ def test_recommend_with_explanations(shop, trained):
     assert all(len({b["item_id"] for b in r["because_of"]}) == 3 for r in rows[:5])
     sims = [b["similarity"] for r in rows[:5] for b in r["because_of"]]
     assert all(-1.0 - 1e-6 <= s <= 1.0 + 1e-6 for s in sims)  # cosines, not raw dot products
-    assert set(rows[-1]["sources"]) == {"sequence", "graph", "memory"}
+    assert set(rows[-1]["sources"]) == {"sequence", "memory"}  # the graph acts at the score, not through the gate
     assert sum(rows[-1]["sources"].values()) == pytest.approx(1.0)
 
 

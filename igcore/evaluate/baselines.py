@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from igcore.embed.cooccur import DECAY, NEIGHBOURS, RECENT, cooccurrence, graph_scores, latest_items
 from igcore.events import Interactions
 from igcore.ranking import top_k
 
@@ -83,35 +84,22 @@ class RecencyPop(HistoryState):
 
 
 class ItemKNN(HistoryState):
-    """Cosine item-item similarity of co-occurrence in user histories, keeping ``neighbours`` per item; a user's
-    score for an item sums its similarity to the user's last ``recent`` items, the latest weighing most."""
+    """The item-item co-occurrence graph alone (:mod:`igcore.embed.cooccur`, the pipeline's graph stage that
+    scores): cosine co-occurrence, ``neighbours`` per item; a user's score for an item sums its links to the
+    items of the user's last ``recent`` events, the latest weighing most."""
 
     name = "ItemKNN"
 
-    def __init__(self, neighbours: int = 100, recent: int = 20, decay: float = 0.9) -> None:
+    def __init__(self, neighbours: int = NEIGHBOURS, recent: int = RECENT, decay: float = DECAY) -> None:
         self.neighbours, self.recent, self.decay = neighbours, recent, decay
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> None:
         self._start(train)
-        x = sp.csr_matrix((np.ones(len(train)), (train.user, train.item)), shape=(train.n_users, self.n_items))
-        x.data[:] = 1.0  # presence, not counts
-        co = (x.T @ x).tocsr().astype(np.float64)
-        co.setdiag(0.0)
-        co.eliminate_zeros()
-        norm = np.sqrt(np.asarray(x.sum(axis=0)).ravel()) + 1e-9
-        sim = sp.diags(1 / norm) @ co @ sp.diags(1 / norm)
-        self.sim = _keep_top_per_row(sim.tocsr(), self.neighbours)
+        self.sim = cooccurrence(train.user, train.item, train.n_users, self.n_items, self.neighbours)
 
     def score(self, users: np.ndarray, at: int | None = None) -> np.ndarray:
-        rows, cols, vals = [], [], []
-        for r, u in enumerate(users.tolist()):
-            recent = self.histories[u][-self.recent:]
-            for age, item in enumerate(reversed(recent)):
-                rows.append(r)
-                cols.append(item)
-                vals.append(self.decay**age)
-        weights = sp.csr_matrix((vals, (rows, cols)), shape=(len(users), self.n_items))
-        return np.asarray((weights @ self.sim).todense()) + TIE_BREAK * self._popularity()
+        latest = latest_items(self.histories, users.tolist(), self.recent)
+        return graph_scores(self.sim, latest, self.decay) + TIE_BREAK * self._popularity()
 
 
 class Markov(HistoryState):
@@ -154,16 +142,3 @@ class Markov(HistoryState):
             out[has] += self._transitions()[last].toarray()
         return out
 
-
-def _keep_top_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    rows, cols, vals = [], [], []
-    for r in range(m.shape[0]):
-        start, end = m.indptr[r], m.indptr[r + 1]
-        if end == start:
-            continue
-        data, idx = m.data[start:end], m.indices[start:end]
-        keep = np.argsort(-data, kind="stable")[:k]
-        rows.extend([r] * len(keep))
-        cols.extend(idx[keep].tolist())
-        vals.extend(data[keep].tolist())
-    return sp.csr_matrix((vals, (rows, cols)), shape=m.shape)

@@ -18,7 +18,7 @@ from igcore.evaluate.decoder import decoder_table
 from igcore.evaluate.exposure import HEAD_SHARE
 from igcore.evaluate.registry import DEFAULT_MODELS, MODELS, SEEDED, ModelContext, build_model, resolve_model
 from igcore.evaluate.rows import aggregate, headline_variant, merge_rows, row_name, run_settings
-from igcore.evaluate.runner import ModelJob, eval_configs, make_split, run_in_child, run_model
+from igcore.evaluate.runner import GRAPH_OFF, ModelJob, eval_configs, make_split, run_in_child, run_model
 from igcore.evaluate.splits import Split
 from igcore.eventlog import export_folder, export_source, use_event_log
 from igcore.events import Interactions, load_interactions
@@ -78,20 +78,20 @@ def run_quality(dataset: str, protocol: str, models: list[str] | None = None, se
         t_model, seeded = time.perf_counter(), model_name in SEEDED
         row = row_name(model_name, overrides, budget, pop_penalty) if seeded else \
             row_name(model_name, pop_penalty=pop_penalty)
-        runs: dict[str, list[dict]] = {suffix: [] for suffix in configs}
+        runs: dict[str, list[dict]] = {}  # by row suffix: a protocol's, with the graph off before it (GRAPH_OFF)
         for seed in range(seeds if seeded else 1):
             ctx = ModelContext(seed, device, next(iter(configs.values())).exclude_seen[0], db,
                                settings if seeded else {}, export_folder(dataset))
             job = ModelJob(model_name, ctx, protocol, pop_penalty or 0.0)
             for suffix, result in (run_in_child(job) if seeded else run_model(job, split)).items():
-                runs[suffix].append(result)
-                head = result["variants"][headline_variant(configs[suffix])]
+                runs.setdefault(suffix, []).append(result)
+                head = result["variants"][headline_variant(configs[suffix.removeprefix(GRAPH_OFF)])]
                 log(f"  {row}{suffix} seed {seed}: ndcg@10 {head['ndcg@10']:.4f} hr@10 {head['hr@10']:.4f} "
                     f"train {result['train_s']:.0f}s{_epochs(result)} eval {result['eval_s']:.0f}s")
         wall_s = round(time.perf_counter() - t_model, 1)
-        out = _save(name, protocol, split, {row + suffix: {**aggregate(runs[suffix], config), "date": today(),
-                                                           "machine": machine(), "wall_s": wall_s}
-                                            for suffix, config in configs.items()})
+        out = _save(name, protocol, split, {
+            row + suffix: {**aggregate(found, configs[suffix.removeprefix(GRAPH_OFF)]), "date": today(),
+                           "machine": machine(), "wall_s": wall_s} for suffix, found in runs.items()})
     log(f"whole run {(time.perf_counter() - t_start) / 60:.1f} min")
     return out
 

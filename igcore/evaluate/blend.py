@@ -17,14 +17,7 @@ import numpy as np
 from igcore.errors import IgcoreError
 from igcore.evaluate.recommender import Recommender
 from igcore.events import Interactions
-from igcore.ranking import top_k
-
-
-def standardise(scores: np.ndarray) -> np.ndarray:
-    """Each row shifted to mean 0 and scaled to standard deviation 1 over the catalogue; a constant row is 0."""
-    scores = np.asarray(scores, dtype=np.float64)
-    spread = scores.std(axis=1, keepdims=True)
-    return (scores - scores.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+from igcore.ranking import standardise, top_k
 
 
 class Recorded:

@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from igcore.errors import IgcoreError
 from igcore.evaluate.decoder import decoder_weights
@@ -30,6 +31,7 @@ from igcore.events import Interactions, load_interactions
 from igcore.store import Store
 
 PATH_FIELDS = ("store_path", "events_dir")  # ModelContext's paths, strings in the child's JSON
+GRAPH_OFF = "[graph_weight=0]"  # the row of a pipeline's fit measured without its graph at the score
 CHILD_IGCORE_ERROR = 3  # the child's exit status for an igcore error (its message is stderr's last line)
 
 
@@ -81,19 +83,35 @@ def run_model(job: ModelJob, split: Split | None = None) -> dict[str, dict]:
     log = getattr(model, "log", [])
     cost = {**training_cost(log, train_s), "peak_rss_mb": None, "concurrency": concurrency()} if log else None
     configs = eval_configs(job.protocol, job.pop_penalty)
-    decoder = decoder_weights(model)  # the state training left, before any row feeds it test events
+    fitted = {"": model, GRAPH_OFF: graph_off(model)}
     out = {}
-    for suffix, config in configs.items():  # each row measures its own copy of the fitted model
-        result = measure(copy.deepcopy(model) if len(configs) > 1 else model, split, config)
-        result.update(train_s=train_s, params=params(model), curve=curve(model))
-        if getattr(model, "privacy", None) is not None:  # what a private model's training spent (igcore.dp)
-            result["privacy"] = model.privacy
-        if cost is not None:
-            result["cost"] = cost
-        if decoder is not None:
-            result["decoder"] = decoder
-        out[suffix] = result
+    for prefix, one in fitted.items():
+        if one is None:
+            continue
+        decoder = decoder_weights(one)  # the state training left, before any row feeds it test events
+        for suffix, config in configs.items():  # each row measures its own copy of the fitted model
+            result = measure(copy.deepcopy(one) if len(configs) > 1 or fitted[GRAPH_OFF] else one, split, config)
+            result.update(train_s=train_s, params=params(one), curve=curve(one))
+            if getattr(one, "privacy", None) is not None:  # what a private model's training spent (igcore.dp)
+                result["privacy"] = one.privacy
+            if cost is not None:
+                result["cost"] = cost
+            if decoder is not None:
+                result["decoder"] = decoder
+            out[prefix + suffix] = result
     return out
+
+
+def graph_off(model: Any) -> Any | None:
+    """A copy of a fitted pipeline whose graph at the score has weight 0, or None for any other model: the row
+    ``-no-graph`` would give (its network trains exactly as the model's: the graph at the score trains nothing),
+    measured from the same fit."""
+    stage = getattr(model, "scored_graph", None)
+    if stage is None or stage.weight == 0:
+        return None
+    off = copy.copy(model)
+    off.scored_graph = dataclasses.replace(stage, weight=0.0)
+    return off
 
 
 def run_in_child(job: ModelJob) -> dict[str, dict]:

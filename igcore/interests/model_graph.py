@@ -195,8 +195,10 @@ def _edges(track: InterestTrack) -> list[dict]:
 def _recommendations(model, index: int, track: InterestTrack, table: np.ndarray, item_ids: np.ndarray,
                      seen: np.ndarray | None, labels: list[tuple[str, float]], config: InterestConfig,
                      top_events: int) -> list[dict]:
-    """The model's own top-k, each attributed exactly to the slot that won it and to the sequence query."""
-    scores = np.asarray(model.score(np.array([index])), dtype=np.float64)
+    """The model's own top-k, each attributed exactly to the slot that won it, to the sequence query and to the
+    graph at the score (with the user's latest items that link to it most)."""
+    head, graph = (np.asarray(p, dtype=np.float64) for p in model.score_parts(np.array([index])))
+    scores = head + graph
     if seen is not None:
         scores[:, seen] = -np.inf
     cols, vals = top_k(scores, config.top_k)
@@ -208,10 +210,17 @@ def _recommendations(model, index: int, track: InterestTrack, table: np.ndarray,
         by_slot = track.vectors[last] @ table[j]
         k = int(by_slot.argmax())
         part = float(by_slot[k])
+        rest = float(score - part - graph[0, j])
         interests = [{"interest": slot_id(k), "label": labels[k][0], "contribution": part,
                       "share": part / score if score else None},
-                     {"interest": None, "label": "(sequence state)", "contribution": float(score - part),
-                      "share": float(score - part) / score if score else None}]
+                     {"interest": None, "label": "(sequence state)", "contribution": rest,
+                      "share": rest / score if score else None}]
+        if graph[0, j]:
+            linked = ", ".join(str(item_ids[i]) for i, _ in model.graph_links(index, int(j)))
+            term = float(graph[0, j])
+            label = f"(chosen together with {linked})" if linked else "(not chosen with the latest items)"
+            interests.append({"interest": None, "label": label,
+                              "contribution": term, "share": term / score if score else None})
         out.append({"rank": rank, "item_id": item_ids[j], "title": None, "score": float(score),
                     "interest": slot_id(k), "label": labels[k][0],
                     "explanation": {"item_id": item_ids[j], "score": float(score), "method": METHOD,

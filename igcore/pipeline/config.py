@@ -18,7 +18,7 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     patience: int = 2  # validation curves (bench results keep every seed's) showed no later best
     # stages
     use_text: bool = True  # pretrained text encoder over item text (when the catalogue has text)
-    use_graph: bool = True  # GNN over the user-item graph
+    use_graph: bool = True  # the user-item graph (graph_on says how it acts)
     use_temporal: bool = True  # TGN memory over the event stream
     # encode
     text_model: str = DEFAULT_TEXT_MODEL
@@ -52,9 +52,16 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     source_dropout: float = 0.8  # dropout on the graph and memory sources in training (the sequence state has
     #                              the sequence encoder's own; without it, on prefixes the memory takes the gate)
     # embed
-    gnn: str = "gin"  # gin | gcn | gat | sage | lightgcn
-    graph_on: str = "users"  # users: a GNN user vector at each user's last position | items: the item table
-    #                           propagated over the graph at every position (time-sliced in training)
+    graph_on: str = "score"  # score: the item-item co-occurrence graph scores beside the head (igcore.embed.
+    #                           cooccur; counted, not trained: the ablations favour it) | users: a GNN user vector
+    #                           at each user's last position, a source of the fusion | items: the item table
+    #                           propagated over the graph by the GNN at every position (time-sliced in training)
+    graph_weight: float = -1.0  # score: the graph term's weight (igcore.recommend.mix); negative: chosen on
+    #                             validation after training among mix.GRAPH_WEIGHTS (0 without validation data)
+    graph_neighbours: int = 100  # score: the links each item keeps
+    graph_recent: int = 20  # score: the user's latest events whose items' links are summed
+    graph_decay: float = 0.9  # score: the weight of each event back
+    gnn: str = "gin"  # users, items: gin | gcn | gat | sage | lightgcn
     graph_edges: str = "interactions"  # each user's items | transitions: items one user chose one after another
     #                                     (an item-item graph, graph_on=items only)
     graph_slices: int = 4  # items: training positions read the graph of the events before their time slice
@@ -70,6 +77,16 @@ class PipelineConfig(TrainSettings):  # training settings (lr, epochs, early sto
     #                            with every event; the graph embeddings of all nodes with this cadence)
     graph_refresh_share: float = 0.01  # ... or after this share of the graph's events, if more: a re-run costs
     #                                    time in proportion to the graph, so an event's share of it stays flat
+
+    @property
+    def gnn_stage(self) -> bool:
+        """A GNN in the network: the graph acts on users or items (not at the score)."""
+        return self.use_graph and self.graph_on != "score"
+
+    @property
+    def graph_scores(self) -> bool:
+        """The co-occurrence graph scores beside the head (``graph_on="score"``)."""
+        return self.use_graph and self.graph_on == "score"
 
     def name(self) -> str:
         """The benchmark row name of this configuration."""

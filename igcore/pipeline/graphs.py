@@ -38,22 +38,21 @@ class TrainingGraph:
 
 def training_graph(cfg: PipelineConfig, train: Interactions, device: torch.device | str) -> TrainingGraph | None:
     """The graphs training reads under ``cfg``, or None without a graph stage."""
-    if not cfg.use_graph:
+    if cfg.graph_on not in ("users", "items", "score"):
+        raise ValueError(f"graph_on must be 'score', 'users' or 'items', not {cfg.graph_on!r}")
+    if cfg.graph_edges == "transitions" and cfg.graph_on != "items":
+        raise ValueError("graph_edges=transitions links items alone: it needs graph_on=items")
+    if not cfg.gnn_stage:
         return None
 
     def graph(mask: np.ndarray | slice) -> torch.Tensor:
         return graph_operator([(train.user[mask], train.item[mask])], train.n_users, train.n_items, cfg.gnn, device,
                               cfg.graph_edges)
 
-    if cfg.graph_edges == "transitions" and cfg.graph_on != "items":
-        raise ValueError("graph_edges=transitions links items alone: it needs graph_on=items")
-
     if cfg.graph_on == "items":
         n, slices = len(train), max(cfg.graph_slices, 1)
         slice_of_event = np.minimum(np.arange(n) * slices // max(n, 1), slices - 1)
         starts = np.searchsorted(slice_of_event, np.arange(slices))
         return TrainingGraph([graph(slice(0, int(a))) for a in starts], torch.as_tensor(slice_of_event))
-    if cfg.graph_on != "users":
-        raise ValueError(f"graph_on must be 'users' or 'items', not {cfg.graph_on!r}")
     pos, counts = train.positions_in_user(), np.bincount(train.user, minlength=train.n_users)
     return TrainingGraph([graph(pos != counts[train.user] - 1)])

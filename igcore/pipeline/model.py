@@ -16,6 +16,7 @@ import torch
 
 from igcore.decode.interests import InterestExtractor
 from igcore.decode.track import InterestTrack, track_windows
+from igcore.embed.cooccur import linked_by
 from igcore.embed.graph import graph_operator
 from igcore.encode.item_encoder import attr_matrix, text_matrix
 from igcore.encode.side import SideInfo
@@ -23,8 +24,10 @@ from igcore.events import Interactions
 from igcore.pipeline.config import PipelineConfig
 from igcore.pipeline.grow import Joined
 from igcore.pipeline.net import IgcoreNet, ItemTables
+from igcore.pipeline.scored_graph import ScoredGraph
+from igcore.pipeline.serve import serving_state
 from igcore.pipeline.training import SeededModel, validation_ndcg
-from igcore.pipeline.windows import length_chunks, windows
+from igcore.pipeline.windows import windows
 from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress, no_progress
 from igcore.ranking import top_k
@@ -32,8 +35,6 @@ from igcore.recommend.serving import ServingState
 from igcore.update.memory import InterestMemory, MessageInputs
 from igcore.update.online import OnlineState
 from igcore.update.saved import SavedOnline
-
-SERVING_POSITIONS = 8192  # window positions (rows times the longest row) per sequence-encoder call when serving
 
 MEMORY_STATE = {"memory", "last_update", "_assoc"}  # replayed from events, not saved
 
@@ -48,6 +49,8 @@ class IgcoreRecommender(SeededModel):
         self._tables: ItemTables | None = None
         self._graph_due = False  # the graph grew past its refresh point: the next read of the tables re-runs it
         self.samples: str | None = None  # the training rows the last fit used (samples=auto resolved)
+        self.scored_graph = ScoredGraph.of(self.cfg)  # the graph stage at the score, or None (set by _build)
+        self.graph_choice: dict[float, float] = {}  # validation NDCG@10 at each graph weight tried
 
     @property
     def memory(self) -> InterestMemory | None:
@@ -88,7 +91,7 @@ class IgcoreRecommender(SeededModel):
             for name in ("memory", "last_update"):
                 mine, theirs = getattr(self.memory.tgn, name), tensors[name]
                 mine[:users], mine[self.n_users:self.n_users + items] = theirs[:users], theirs[users:]
-        kept = items == self.n_items or not (self.cfg.use_graph and self.cfg.graph_on == "items")
+        kept = items == self.n_items or not (self.cfg.gnn_stage and self.cfg.graph_on == "items")
         self.state.resume(events, saved.pending if kept else 0)
         if kept:
             base, graph_user = tensors["base"], tensors.get("graph_user")
@@ -126,6 +129,8 @@ class IgcoreRecommender(SeededModel):
         self._build(events, text, attrs, n_attrs)
         self.net.load_state_dict({k[4:]: v for k, v in weights.items() if k.startswith("net.")})
         self.net.eval()
+        if self.scored_graph is not None and "graph.weight" in weights:
+            self.scored_graph.weight = float(weights["graph.weight"])
         if self.memory is not None:
             own = {k[7:]: v for k, v in weights.items() if k.startswith("memory.")}
             self.memory.load_state_dict({**self.memory.state_dict(), **own})
@@ -143,12 +148,14 @@ class IgcoreRecommender(SeededModel):
         self.state = OnlineState(self.n_users, memory, cfg.memory_batch, self._message_inputs)
         self._tables = None
         self._inputs: MessageInputs | None = None  # the memory's, from the item table's vectors
+        self.scored_graph = ScoredGraph.of(cfg)
 
     def rebuild_state(self, events: Interactions) -> None:
         """The canonical online state for a log (:meth:`OnlineState.replay`); a restored checkpoint rebuilds
         the same way, so its scores are identical."""
         self.state.replay(events)
         self._tables = None
+        self._forget_graph()
 
     def weights(self) -> dict[str, torch.Tensor]:
         """Everything learned or drawn at random (net, memory modules); not the replayable memory state."""
@@ -156,6 +163,8 @@ class IgcoreRecommender(SeededModel):
         if self.memory is not None:
             out.update({f"memory.{k}": v for k, v in self.memory.state_dict().items()
                         if k.split(".")[-1] not in MEMORY_STATE})
+        if self.scored_graph is not None:
+            out["graph.weight"] = torch.tensor(self.scored_graph.weight)
         return {k: v.detach().cpu().contiguous() for k, v in out.items()}
 
     def named_tensors(self) -> list[tuple[str, torch.Tensor]]:
@@ -177,10 +186,10 @@ class IgcoreRecommender(SeededModel):
         reads in between share one re-run. True when the item tables are due for that re-run (every user's
         scores may move), False when only the users of ``events`` moved (always, without a graph stage)."""
         every = max(self.cfg.graph_refresh, int(self.cfg.graph_refresh_share * self.state.n_events))
-        if self.state.update(events, every) and self.cfg.use_graph:
-            self._graph_due = True
-            return True
-        return False
+        if not (self.state.update(events, every) and self.cfg.use_graph):
+            return False
+        self._forget_graph()
+        return True
 
     def fork(self, users: np.ndarray) -> IgcoreRecommender:
         """A copy whose online state can move on alone for events of ``users``; it shares the learned weights
@@ -190,10 +199,30 @@ class IgcoreRecommender(SeededModel):
         return twin
 
     # --- scoring ------------------------------------------------------------------------------------
-    @torch.no_grad()
     def score(self, users: np.ndarray, at: int | None = None) -> np.ndarray:
-        q = self._queries(np.asarray(users))
-        return InterestExtractor.scores(q.query, q.interests, self._item_tables().table).float().cpu().numpy()
+        head, graph = self.score_parts(users)
+        return head + graph
+
+    @torch.no_grad()
+    def score_parts(self, users: np.ndarray, weights: tuple[float, ...] | None = None) -> tuple[np.ndarray, ...]:
+        """The head's scores (n, n_items) and the graph's term (:mod:`igcore.pipeline.scored_graph`; zeros
+        without it): ``score`` is their sum. Given ``weights``, the graph's term at each of them instead."""
+        q, stage = self.queries(np.asarray(users)), self.scored_graph
+        head = InterestExtractor.scores(q.query, q.interests, self._item_tables().table).float().cpu().numpy()
+        weights = weights or (stage.weight if stage is not None else 0.0,)
+        if stage is None or not any(weights):
+            return head, *(np.zeros_like(head) for _ in weights)
+        graph, latest = stage.built(self.state.edges, self.n_users, self.n_items), stage.latest(self.state.items, users)
+        return head, *(stage.term(head, graph, latest, w) for w in weights)
+
+    def graph_links(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
+        """The user's latest items that add most to ``item``'s graph score (:func:`linked_by`), with what each
+        adds before the graph's weighting; none without the graph at the score."""
+        stage = self.scored_graph
+        if stage is None:
+            return []
+        graph = stage.built(self.state.edges, self.n_users, self.n_items)
+        return linked_by(graph, stage.latest(self.state.items, np.array([user]))[0], item, stage.decay, n)
 
     def recommend(self, user: int, k: int = 10, at: int | None = None) -> np.ndarray:
         return top_k(self.score(np.array([user]), at), k)[0]
@@ -201,12 +230,12 @@ class IgcoreRecommender(SeededModel):
     @torch.no_grad()
     def source_weights(self, users: np.ndarray) -> np.ndarray:
         """The decoder's gate: how much each source (sequence, graph, memory) shapes each user's interest."""
-        return self._queries(np.asarray(users)).sources.cpu().numpy()
+        return self.queries(np.asarray(users)).sources.cpu().numpy()
 
     @torch.no_grad()
     def interest_state(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Each user's interest queries (n, K, d) and weights (n, K) now, or None without interests."""
-        q = self._queries(np.asarray(users))
+        q = self.queries(np.asarray(users))
         if q.interests is None:
             return None
         return q.interests.float().cpu().numpy(), q.interest_weights.float().cpu().numpy()
@@ -247,53 +276,10 @@ class IgcoreRecommender(SeededModel):
     def item_vectors(self) -> np.ndarray:
         return self._item_tables().table[1:].cpu().numpy()
 
-    @torch.no_grad()
     def serving_state(self, key: str, since: ServingState | None = None, users: np.ndarray | None = None,
                       tables_changed: bool = False, chunk: int = 2048) -> ServingState:
-        """Every user's query vector and source weights and the item table in the current online state, to
-        score without the network while the events stay as they are (:mod:`igcore.recommend.serving`).
-
-        Given ``since``, the serving state before ``users`` had new events, only those users' sequences are
-        encoded again. When ``tables_changed`` (the graph was refreshed, or items joined), every other user's
-        query is fused again from the sequence state ``since`` kept: their histories did not move, and with the
-        graph acting on users the item vectors their sequences read did not either. With the graph acting on
-        items, or without kept states, every user is encoded again."""
-        reuse = since is not None and (not tables_changed or (since.hidden is not None and
-                                                               self.cfg.graph_on == "users"))
-        if not reuse:
-            return self._serving_rows(np.arange(self.n_users), key, chunk)
-        touched = np.unique(np.asarray(users, dtype=np.int64))
-        merged = since.with_rows(touched, self._serving_rows(touched, key, chunk))
-        if not tables_changed:
-            return merged
-        fused = self._serving_rows(np.arange(self.n_users), key, chunk, torch.as_tensor(merged.hidden))
-        return dataclasses.replace(fused, interests=merged.interests, interest_weights=merged.interest_weights)
-
-    def _serving_rows(self, rows: np.ndarray, key: str, chunk: int,
-                      hidden: torch.Tensor | None = None) -> ServingState:
-        """The serving arrays of ``rows`` alone (in that order); with ``hidden`` (a sequence state per row),
-        fused from those states without the sequence encoder (and without interests). Users are encoded in
-        chunks of similar history length (:func:`length_chunks`)."""
-        if hidden is None:
-            lengths = np.array([min(len(self.state.items[u]), self.cfg.max_len) for u in rows], dtype=np.int64)
-            groups = length_chunks(lengths, chunk, SERVING_POSITIONS)
-        else:
-            groups = [np.arange(lo, min(lo + chunk, len(rows))) for lo in range(0, len(rows), chunk)]
-        parts = [self._queries(rows[g], None if hidden is None else hidden[g]) for g in groups]
-        back = torch.as_tensor(np.argsort(np.concatenate(groups))) if groups else None  # to the order of ``rows``
-        k, d = self.cfg.interests, self.cfg.dim
-
-        def joined(name: str, *shape: int) -> np.ndarray | None:
-            values = [getattr(p, name) for p in parts if getattr(p, name) is not None]
-            if not values and parts and name.startswith("interest"):
-                return None
-            out = torch.cat(values)[back.to(values[0].device)] if values else torch.zeros(len(rows), *shape)
-            return np.ascontiguousarray(out.float().cpu().numpy(), dtype=np.float32)
-
-        return ServingState(joined("query", d), joined("sources", self.net.n_sources),
-                            np.ascontiguousarray(self.item_vectors(), dtype=np.float32), key,
-                            joined("interests", k, d) if k else None, joined("interest_weights", k) if k else None,
-                            joined("hidden", d))
+        """What :func:`igcore.pipeline.serve.serving_state` makes of this model in its current online state."""
+        return serving_state(self, key, since, users, tables_changed, chunk)
 
     def validation_ndcg(self, valid: Interactions) -> float:
         """NDCG@10 of ``valid``'s items in the current weights (the item table is recomputed around it)."""
@@ -302,6 +288,13 @@ class IgcoreRecommender(SeededModel):
                                 self.n_items)
         self.forget_tables()
         return score
+
+    def _forget_graph(self) -> None:
+        """The events changed: the GNN re-runs, or the graph at the score is rebuilt, when next read."""
+        if self.scored_graph is not None:
+            self.scored_graph = dataclasses.replace(self.scored_graph, graph=None)  # a fork's own, not its parent's
+        else:
+            self._graph_due = True
 
     def forget_tables(self) -> None:
         """Drop the cached item table, graph vectors and memory message inputs (the weights or the graph
@@ -345,7 +338,7 @@ class IgcoreRecommender(SeededModel):
             self._graph_due = True
         return self._tables.base
 
-    def _queries(self, users: np.ndarray, hidden: torch.Tensor | None = None) -> Queries:
+    def queries(self, users: np.ndarray, hidden: torch.Tensor | None = None) -> Queries:
         """What the network makes of ``users`` in the current online state (:class:`Queries`); given their
         sequence states ``hidden``, only the fusion and the head run (no interests then)."""
         self.net.eval()

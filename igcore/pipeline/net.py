@@ -32,14 +32,14 @@ class IgcoreNet(nn.Module):
         d = cfg.dim
         self.cfg, self.n_users, self.n_items, self.n_types = cfg, n_users, n_items, n_types
         self.items = ItemEncoder(n_items, d, text, attrs, n_attrs, cfg.text_start)
-        self.gnn = GraphEncoder(cfg.gnn, d, cfg.gnn_layers) if cfg.use_graph else None
+        self.gnn = GraphEncoder(cfg.gnn, d, cfg.gnn_layers) if cfg.gnn_stage else None
         self.seq = SequenceEncoder(d, n_types, cfg.gap_buckets, cfg.max_len, cfg.seq_layers, cfg.seq_heads,
                                    cfg.dropout, cfg.seq_mixer, cfg.mixer_alpha, cfg.mixer_c)
-        self.fusion = SourceFusion(d, cfg.memory_dim, cfg.use_graph, cfg.use_temporal, cfg.source_dropout)
+        self.fusion = SourceFusion(d, cfg.memory_dim, cfg.gnn_stage, cfg.use_temporal, cfg.source_dropout)
         self.head = ScoringHead(d, cfg.dropout)
         self.interests = InterestExtractor(d, cfg.interests, cfg.interest_half_life) if cfg.interests else None
         # graph_residual: an item keeps its own vector and gains the propagated one by a learned weight from 0
-        self.graph_weight = nn.Parameter(torch.zeros(())) if cfg.use_graph and cfg.graph_residual else None
+        self.graph_weight = nn.Parameter(torch.zeros(())) if cfg.gnn_stage and cfg.graph_residual else None
 
     @property
     def n_sources(self) -> int:

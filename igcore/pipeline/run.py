@@ -254,6 +254,6 @@ def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = 
         out.append(row)
     if explain:
         weights = scorer.source_weights(np.array([u]))[0].tolist()
-        names = source_names(config.use_graph, config.use_temporal)
+        names = source_names(config.gnn_stage, config.use_temporal)
         out.append({"sources": dict(zip(names, weights))})
     return out

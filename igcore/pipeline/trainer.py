@@ -29,7 +29,7 @@ from igcore.pipeline.graphs import TrainingGraph, training_graph
 from igcore.pipeline.net import IgcoreNet
 from igcore.pipeline.replay import MemoryReplay
 from igcore.pipeline.samples import resolve_samples
-from igcore.pipeline.training import fit_with_early_stopping, length_batches
+from igcore.pipeline.training import fit_with_early_stopping, length_batches, validation_ndcgs
 from igcore.pipeline.windows import WindowBatch, training_rows
 from igcore.pipeline.workers import ALONE, Workers
 from igcore.progress import Progress
@@ -97,12 +97,32 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
                             model.log, on_epoch=lambda e: progress("train", e["epoch"], cfg.epochs, e),
                             positions=workers.total(rows.positions), agree=workers.any)
     model.forget_tables()  # the best epoch's weights are back: nothing cached from the last epoch's is read
+    choose_graph_weight(model, own if validate is not None else None, workers)
     if model.log:  # every worker takes part in the sum
         last = model.log[-1]
         done = workers.total(trained.get(last["epoch"], rows.positions))
         if done < last["positions"]:
             last.update(positions=done, cut=True, epoch_positions=last["positions"])
 
+
+
+def choose_graph_weight(model: IgcoreRecommender, valid: Interactions | None, workers: Workers) -> None:
+    """The weight of the graph at the score (:meth:`igcore.pipeline.scored_graph.ScoredGraph.choose`), on this
+    worker's ``valid`` users, its NDCG@10 at each weight averaged over the workers so that all choose alike."""
+    stage = model.scored_graph
+    if stage is None:
+        return
+
+    def ndcgs(weights: tuple[float, ...]) -> list[float]:
+        def scored(users: np.ndarray) -> list[np.ndarray]:
+            head, *terms = model.score_parts(users, weights)
+            return [head + term for term in terms]
+
+        found = validation_ndcgs(scored, model.state.items, valid.user, valid.item, model.cfg.valid_exclude_seen,
+                                 model.n_items) if len(valid) else [0.0] * len(weights)
+        return [workers.mean(x, len(valid)) for x in found]
+
+    model.graph_choice = stage.choose(model.cfg.graph_weight, ndcgs if valid is not None else None)
 
 class TrainingStep(nn.Module):
     """One batch's loss as a module over everything it trains (the network and, when it learns, the TGN

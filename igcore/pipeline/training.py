@@ -89,18 +89,29 @@ def fit_with_early_stopping(module: torch.nn.Module, run_epoch: Callable[[int], 
 def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], histories: Sequence, users: np.ndarray,
                     items: np.ndarray, exclude_seen: bool, n_items: int | None = None) -> float:
     """NDCG@10 of ``items`` for ``users`` under ``score``, optionally ranking without each user's history;
-    scored in chunks of at most ``SCORE_USERS`` users whose score matrix over the ``n_items`` catalogue holds at
-    most ``SCORE_CELLS`` scores (so a large catalogue's validation costs the memory of a small one's). Users are
-    taken in the order of their history's length: a sequence model pads a chunk to its longest history, and
-    users of like lengths share chunks."""
-    ranks, chunk = [], max(1, min(SCORE_USERS, SCORE_CELLS // (n_items or 1)))
+    scored in chunks (:func:`validation_ndcgs`)."""
+    return validation_ndcgs(lambda u: [score(u)], histories, users, items, exclude_seen, n_items)[0]
+
+
+def validation_ndcgs(scores: Callable[[np.ndarray], Sequence[np.ndarray]], histories: Sequence, users: np.ndarray,
+                     items: np.ndarray, exclude_seen: bool, n_items: int | None = None) -> list[float]:
+    """NDCG@10 of ``items`` for ``users`` under each of the score matrices ``scores`` gives for a chunk of users
+    (several scorings measured for the cost of one pass over the users), optionally ranking without each user's
+    history; scored in chunks of at most ``SCORE_USERS`` users whose score matrix over the ``n_items``
+    catalogue holds at most ``SCORE_CELLS`` scores (so a large catalogue's validation costs the memory of a
+    small one's). Users are taken in the order of their history's length: a sequence model pads a chunk to its
+    longest history, and users of like lengths share chunks."""
+    ranks: list[list[np.ndarray]] = []
+    chunk = max(1, min(SCORE_USERS, SCORE_CELLS // (n_items or 1)))
     order = np.argsort([len(histories[user]) for user in users.tolist()], kind="stable")
     users, items = users[order], items[order]
     for start in range(0, len(users), chunk):
         u, i = users[start:start + chunk], items[start:start + chunk]
-        scores = score(u)
-        if exclude_seen:
-            for r, user in enumerate(u.tolist()):
-                scores[r, histories[user]] = -np.inf
-        ranks.append(target_ranks(scores, i))
-    return ndcg(np.concatenate(ranks), 10)
+        for n, matrix in enumerate(scores(u)):
+            if exclude_seen:
+                for r, user in enumerate(u.tolist()):
+                    matrix[r, histories[user]] = -np.inf
+            if len(ranks) <= n:
+                ranks.append([])
+            ranks[n].append(target_ranks(matrix, i))
+    return [ndcg(np.concatenate(r), 10) for r in ranks]
