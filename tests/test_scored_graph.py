@@ -154,6 +154,6 @@ def test_a_fit_is_measured_with_its_graph_off_as_its_own_row(fitted):
     assert graph_off(off) is None and graph_off(object()) is None
     without = IgcoreRecommender(TINY, epochs=3, use_graph=False)
     without.fit(train)
-    trained = IgcoreRecommender(TINY, epochs=3, graph_weight=0.5)
-    trained.fit(train)
-    assert all(torch.equal(a, b) for a, b in zip(without.net.parameters(), trained.net.parameters()))
+    with_graph_model = IgcoreRecommender(TINY, epochs=3, graph_weight=0.5)
+    with_graph_model.fit(train)
+    assert all(torch.equal(a, b) for a, b in zip(without.net.parameters(), with_graph_model.net.parameters()))
