@@ -327,6 +327,8 @@ def _recommend(args: argparse.Namespace) -> int:
         for why in row.get("because_of", []):
             print(f"       because of {why['item_id']} {why['title'] or ''} "
                   f"(similarity {fixed(why['similarity'], 2)})")
+        for why in row.get("chosen_with", []):
+            print(f"       chosen together with {why['item_id']} {why['title'] or ''} (link {fixed(why['link'], 2)})")
     return 0
 
 

@@ -11,9 +11,10 @@ import streamlit as st
 
 from igcore.dashboard import training
 from igcore.dashboard.text import md_literal
-from igcore.dashboard.types import DEVICES, GNN_NAMES, IgcoreError, PipelineConfig
+from igcore.dashboard.types import DEVICES, GNN_NAMES, GRAPH_ON, IgcoreError, PipelineConfig
 from pages import common
 
+GRAPH_LABELS = {"score": "at the score", "users": "on users (GNN)", "items": "on items (GNN)"}
 LAST = "pipeline_last_training"  # session key: the last run's outcome, shown again on later reruns
 
 
@@ -28,7 +29,7 @@ def _current_model(path: str, checkpoint_stamp: float) -> dict[str, Any] | None:
 
 
 st.title("Pipeline")
-st.caption("Train the recommender on the store's events: item text → graph (GNN) → temporal memory (TGN) → "
+st.caption("Train the recommender on the store's events: item text → graph → temporal memory (TGN) → "
            "sequence decoder. Switch stages off to see what each adds.")
 path = common.store_path()
 current = _current_model(str(path), common.checkpoint_stamp())
@@ -37,7 +38,7 @@ if current is None:
 else:
     best = f", best validation NDCG@10 {current['best_valid_ndcg']:.4f}" if current["best_valid_ndcg"] else ""
     rows = f" on {current['rows']}" if current["rows"] else ""
-    st.caption(md_literal(f"Current model: {current['model']} (GNN {current['gnn']}, dim {current['dim']}), "
+    st.caption(md_literal(f"Current model: {current['model']} ({current['graph']}, dim {current['dim']}), "
                                 f"trained at {current['trained_at']} UTC on {current['events']:,} events for "
                                 f"{current['epochs']} epochs{rows}{best}."))
 
@@ -48,18 +49,23 @@ with st.form("train"):
     cols = st.columns(3)
     use_text = cols[0].checkbox("Text encoder", value=defaults.use_text, key="pipeline_use_text",
                                 help="Pretrained MiniLM over item titles and descriptions, when there are any")
-    use_graph = cols[1].checkbox("Graph (GNN)", value=defaults.use_graph, key="pipeline_use_graph",
-                                 help="Message passing over user–item edges")
+    use_graph = cols[1].checkbox("Graph", value=defaults.use_graph, key="pipeline_use_graph",
+                                 help="The user–item graph: items chosen together, scored beside the model, or a GNN")
     use_temporal = cols[2].checkbox("Temporal memory (TGN)", value=defaults.use_temporal, key="pipeline_use_temporal",
                                     help="Per-user memory advanced by every event, without gradient steps")
-    cols = st.columns(4)
-    gnn = cols[0].selectbox("GNN", gnns, index=gnns.index(defaults.gnn), key="pipeline_gnn",
-                            help="Used when the graph stage is on")
-    epochs = cols[1].number_input("Epochs", min_value=1, max_value=1000, value=training.DASHBOARD_EPOCHS, step=1,
+    cols = st.columns(5)
+    graph_on = cols[0].selectbox("The graph acts", GRAPH_ON, index=GRAPH_ON.index(defaults.graph_on),
+                                 key="pipeline_graph_on", format_func=GRAPH_LABELS.get,
+                                 help="At the score: items chosen together with the user's latest ones add to each "
+                                      "item's score, at a weight chosen on validation. On users or items: a GNN's "
+                                      "vectors join the model")
+    gnn = cols[1].selectbox("GNN", gnns, index=gnns.index(defaults.gnn), key="pipeline_gnn",
+                            help="Used when the graph acts on users or items")
+    epochs = cols[2].number_input("Epochs", min_value=1, max_value=1000, value=training.DASHBOARD_EPOCHS, step=1,
                                   key="pipeline_epochs",
                                   help="The bundled sample takes about a minute at the default on 2 CPU cores")
-    dim = cols[2].select_slider("Embedding size (dim)", options=training.DIMS, value=defaults.dim, key="pipeline_dim")
-    device = cols[3].selectbox("Device", DEVICES, index=DEVICES.index(defaults.device), key="pipeline_device",
+    dim = cols[3].select_slider("Embedding size (dim)", options=training.DIMS, value=defaults.dim, key="pipeline_dim")
+    device = cols[4].selectbox("Device", DEVICES, index=DEVICES.index(defaults.device), key="pipeline_device",
                                help="auto picks a CUDA GPU when present, else the CPU")
     interests = st.number_input("Interest slots per user (K)", min_value=0, max_value=16,
                                 value=training.DASHBOARD_INTERESTS, step=1, key="pipeline_interests",
@@ -84,7 +90,7 @@ if start:
 
     try:
         config = training.pipeline_config(use_text, use_graph, use_temporal, gnn, int(epochs), int(dim), device,
-                                          interests=int(interests))
+                                          interests=int(interests), graph_on=graph_on)
         outcome = training.train_pipeline(path, config, report, rebuild)
     except IgcoreError as exc:
         bar.progress(1.0, text="Training stopped")

@@ -66,9 +66,11 @@ def row(ndcg: float, hr: float, mrr: float, train_s: float, seeds: int, **extra)
 def test_settings_offer_the_pipeline_choices(shop_db):
     at = page()
     assert {c.key: (c.label, c.value) for c in at.checkbox} == {
-        "pipeline_use_text": ("Text encoder", True), "pipeline_use_graph": ("Graph (GNN)", True),
+        "pipeline_use_text": ("Text encoder", True), "pipeline_use_graph": ("Graph", True),
         "pipeline_use_temporal": ("Temporal memory (TGN)", True),
         "pipeline_rebuild": ("Rebuild interest snapshots with the trained model", True)}
+    graph_on = at.selectbox(key="pipeline_graph_on")
+    assert graph_on.options == ["at the score", "on users (GNN)", "on items (GNN)"] and graph_on.value == "score"
     gnn = at.selectbox(key="pipeline_gnn")
     assert gnn.options == list(GNNS) == ["gin", "gcn", "gat", "sage", "lightgcn"] and gnn.value == "gin"
     device = at.selectbox(key="pipeline_device")
@@ -161,8 +163,10 @@ def test_training_runs_from_the_page_with_a_live_loss_curve(shop_db):
     at.run()  # a later rerun shows the last outcome again, and the model now trained
     assert at.success[0].value == md_literal(at.session_state["pipeline_last_training"].summary())
     captions = [c.value.replace("\\", "") for c in at.caption]
-    assert any("Current model: igcore (GNN gin, dim 16)" in c and "on 600 events for 2 epochs on windows" in c
-               for c in captions)
+    weight = meta["graph"]["weight"]  # chosen on validation among those it measured
+    assert weight in {float(w) for w in meta["graph"]["valid_ndcg@10"]}
+    assert any(f"Current model: igcore (graph at the score, weight {weight:g}, dim 16)" in c
+               and "on 600 events for 2 epochs on windows" in c for c in captions)
 
 
 def test_training_on_a_store_without_events_says_so(tmp_path, monkeypatch, results_dir):

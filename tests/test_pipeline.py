@@ -156,6 +156,12 @@ def test_recommend_with_explanations(shop, trained):
     sims = [b["similarity"] for r in rows[:5] for b in r["because_of"]]
     assert all(-1.0 - 1e-6 <= s <= 1.0 + 1e-6 for s in sims)  # cosines, not raw dot products
     assert set(rows[-1]["sources"]) == {"sequence", "memory"}  # the graph acts at the score, not through the gate
+    meta = json.loads((trained[1] / "model.json").read_text())
+    user, items = meta["user_ids"].index("U00001"), meta["item_ids"]
+    for r in rows[:5]:  # the latest items chosen together with each (none at a graph weight of 0)
+        links = trained[0].graph_links(user, items.index(r["item_id"]))
+        assert [c["item_id"] for c in r.get("chosen_with", [])] == [items[j] for j, _ in links]
+        assert [c["link"] for c in r.get("chosen_with", [])] == [link for _, link in links]
     assert sum(rows[-1]["sources"].values()) == pytest.approx(1.0)
 
 

@@ -65,11 +65,13 @@ STAGE_SPANS = {"encode": (0.0, 0.1), "memory": (0.1, 0.2), "train": (0.2, 0.9), 
 # --- training ----------------------------------------------------------------------------------------------------
 def pipeline_config(use_text: bool = True, use_graph: bool = True, use_temporal: bool = True, gnn: str = "gin",
                     epochs: int = DASHBOARD_EPOCHS, dim: int = PipelineConfig.dim, device: str = "auto",
-                    file: str | Path | None = None, interests: int = DASHBOARD_INTERESTS) -> PipelineConfig:
+                    file: str | Path | None = None, interests: int = DASHBOARD_INTERESTS,
+                    graph_on: str = PipelineConfig.graph_on) -> PipelineConfig:
     """The page's choices layered over the defaults (and an optional TOML/JSON file), as ``igcore train`` does;
     a wrong value is an IgcoreError naming the setting."""
     overrides = {"use_text": use_text, "use_graph": use_graph, "use_temporal": use_temporal, "gnn": gnn,
-                 "epochs": int(epochs), "dim": int(dim), "device": device, "interests": int(interests)}
+                 "epochs": int(epochs), "dim": int(dim), "device": device, "interests": int(interests),
+                 "graph_on": graph_on}
     return load_config(PipelineConfig, file, overrides)
 
 
@@ -139,8 +141,17 @@ def current_model(db_path: Path) -> dict[str, Any] | None:
     log = meta.get("log", [])
     scores = [e["valid_ndcg@10"] for e in log if "valid_ndcg@10" in e]
     return {"model": name, "trained_at": meta.get("trained_at"), "events": meta.get("events"), "epochs": len(log),
-            "best_valid_ndcg": max(scores) if scores else None, "gnn": config.get("gnn"), "dim": config.get("dim"),
-            "rows": ROW_NAMES.get(meta.get("samples")), "path": str(path)}
+            "best_valid_ndcg": max(scores) if scores else None, "graph": graph_text(config, meta.get("graph")),
+            "dim": config.get("dim"), "rows": ROW_NAMES.get(meta.get("samples")), "path": str(path)}
+
+
+def graph_text(config: dict[str, Any], chosen: dict[str, Any] | None) -> str:
+    """How a checkpoint's graph acts, in a few words: ``graph at the score, weight 0.1``, ``GNN gin on users``."""
+    if not config.get("use_graph", True):
+        return "no graph"
+    if config.get("graph_on", "users") == "score":
+        return f"graph at the score, weight {chosen['weight']:g}" if chosen else "graph at the score"
+    return f"GNN {config.get('gnn')} on {config.get('graph_on', 'users')}"
 
 
 def progress_text(stage: str, done: int, total: int, info: dict[str, Any]) -> tuple[float, str]:

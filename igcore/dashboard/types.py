@@ -13,12 +13,12 @@ from igcore.config import IngestConfig
 from igcore.device import DEVICES
 from igcore.dp import PER_USER_NOTE
 from igcore.dp.ledger import BudgetExhausted, Release
-from igcore.embed import GNN_NAMES
+from igcore.embed import GNN_NAMES, GRAPH_ON
 from igcore.errors import IgcoreError
 from igcore.interests.scoring import ModelScorer
 from igcore.paths import default_db_path
 from igcore.pipeline.config import PipelineConfig
 from igcore.progress import Progress
 
-__all__ = ["DEVICES", "GNN_NAMES", "PER_USER_NOTE", "BudgetExhausted", "DataFrame", "IgcoreError", "IngestConfig",
+__all__ = ["DEVICES", "GNN_NAMES", "GRAPH_ON", "PER_USER_NOTE", "BudgetExhausted", "DataFrame", "IgcoreError", "IngestConfig",
            "ModelScorer", "PipelineConfig", "Progress", "Release", "Timestamp", "default_db_path"]

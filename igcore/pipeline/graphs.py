@@ -1,6 +1,7 @@
 """The graph each training position may read: never one that already holds the position's target.
 
-Two ways for the graph stage to act (``PipelineConfig.graph_on``):
+Two ways for a GNN to act (``PipelineConfig.graph_on``; the third, ``score``, trains nothing and reads no graph
+in training: :mod:`igcore.pipeline.scored_graph`):
 - ``users``: the GNN's user vector enters at each user's LAST training position only, from the graph without
   each user's last training event (earlier positions would find their targets in it);
 - ``items``: the item table is propagated over the graph and read at EVERY position. The training log is cut
@@ -18,6 +19,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from igcore.embed import GRAPH_ON
 from igcore.embed.graph import graph_operator
 from igcore.events import Interactions
 from igcore.pipeline.config import PipelineConfig
@@ -38,8 +40,8 @@ class TrainingGraph:
 
 def training_graph(cfg: PipelineConfig, train: Interactions, device: torch.device | str) -> TrainingGraph | None:
     """The graphs training reads under ``cfg``, or None without a graph stage."""
-    if cfg.graph_on not in ("users", "items", "score"):
-        raise ValueError(f"graph_on must be 'score', 'users' or 'items', not {cfg.graph_on!r}")
+    if cfg.graph_on not in GRAPH_ON:
+        raise ValueError(f"graph_on must be one of {', '.join(GRAPH_ON)}, not {cfg.graph_on!r}")
     if cfg.graph_edges == "transitions" and cfg.graph_on != "items":
         raise ValueError("graph_edges=transitions links items alone: it needs graph_on=items")
     if not cfg.gnn_stage:

@@ -217,9 +217,9 @@ class IgcoreRecommender(SeededModel):
 
     def graph_links(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
         """The user's latest items that add most to ``item``'s graph score (:func:`linked_by`), with what each
-        adds before the graph's weighting; none without the graph at the score."""
+        adds before the graph's weighting; none without the graph at the score or at weight 0."""
         stage = self.scored_graph
-        if stage is None:
+        if stage is None or not stage.weight:
             return []
         graph = stage.built(self.state.edges, self.n_users, self.n_items)
         return linked_by(graph, stage.latest(self.state.items, np.array([user]))[0], item, stage.decay, n)

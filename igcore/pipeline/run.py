@@ -79,6 +79,9 @@ def train(store: Store, config: PipelineConfig, path: Path | None = None, progre
             "type_names": list(data.type_names), "import_ids": imports, "events": len(data),
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "log": model.log,
             "attr_tokens": list(attr_vocab(side, data.item_ids)[0]), "samples": model.samples, **shards}
+    if model.scored_graph is not None:  # the weight validation chose, and what it measured at each tried
+        meta["graph"] = {"weight": model.scored_graph.weight,
+                         "valid_ndcg@10": {str(w): v for w, v in model.graph_choice.items()}}
     key = state_key(checkpoint_id, data)
     path = save_checkpoint(path or default_checkpoint(store), model.weights(), config, meta,
                            model.serving_state(key), model.saved_online(key, len(data)))
@@ -224,7 +227,8 @@ def reindexed(data: Interactions, meta: dict[str, Any]) -> Interactions:
 def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = None,
               path: Path | None = None, explain: bool = False, exclude: str = "bought") -> list[dict[str, Any]]:
     """The user's top ``k`` (now, or as of ``at``), leaving out ``exclude`` (none, bought or seen items); with
-    ``explain``, each item's three most similar history items and the decoder's source weights last."""
+    ``explain``, each item's three most similar history items, the user's latest items chosen together with it
+    most (the graph at the score), and the decoder's source weights last."""
     if exclude not in EXCLUDE:
         raise IgcoreError(f"exclude must be one of {', '.join(EXCLUDE)}, not {exclude!r}")
     path, config, meta, data = _checkpoint_events(store, path, at)
@@ -251,6 +255,10 @@ def recommend(store: Store, user_id: str, k: int = 10, at: dt.datetime | None = 
         if why:
             row["because_of"] = [{"item_id": meta["item_ids"][j], "title": titles.get(meta["item_ids"][j]),
                                   "similarity": sim} for j, sim in why]
+        links = scorer.graph_links(u, item) if explain else []
+        if links:
+            row["chosen_with"] = [{"item_id": meta["item_ids"][j], "title": titles.get(meta["item_ids"][j]),
+                                   "link": link} for j, link in links]
         out.append(row)
     if explain:
         weights = scorer.source_weights(np.array([u]))[0].tolist()

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-from igcore.embed.cooccur import DECAY, graph_scores
+from igcore.embed.cooccur import DECAY, graph_scores, linked_by
 from igcore.events import Interactions
 from igcore.paths import atomic_path
 from igcore.recommend.mix import with_graph
@@ -63,6 +63,13 @@ class ServingState:
         if self.graph is not None and self.graph_weight:
             out = with_graph(out, graph_scores(self.graph, self.latest[users], self.graph_decay), self.graph_weight)
         return out
+
+    def graph_links(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
+        """The user's latest items that add most to ``item``'s graph score, with what each adds (as
+        :meth:`igcore.pipeline.model.IgcoreRecommender.graph_links`); none when the graph's weight is 0."""
+        if self.graph is None or not self.graph_weight:
+            return []
+        return linked_by(self.graph, self.latest[user], item, self.graph_decay, n)
 
     def source_weights(self, users: np.ndarray) -> np.ndarray:
         return self.sources[np.asarray(users)]
