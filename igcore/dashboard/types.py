@@ -20,5 +20,5 @@ from igcore.paths import default_db_path
 from igcore.pipeline.config import PipelineConfig
 from igcore.progress import Progress
 
-__all__ = ["DEVICES", "GNN_NAMES", "GRAPH_ON", "PER_USER_NOTE", "BudgetExhausted", "DataFrame", "IgcoreError", "IngestConfig",
-           "ModelScorer", "PipelineConfig", "Progress", "Release", "Timestamp", "default_db_path"]
+__all__ = ["DEVICES", "GNN_NAMES", "GRAPH_ON", "PER_USER_NOTE", "BudgetExhausted", "DataFrame", "IgcoreError",
+           "IngestConfig", "ModelScorer", "PipelineConfig", "Progress", "Release", "Timestamp", "default_db_path"]
