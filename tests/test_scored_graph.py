@@ -106,7 +106,7 @@ def test_the_graph_is_rebuilt_at_the_refresh_and_a_fork_keeps_its_parents(fitted
     model, train = fitted
     model = copy.copy(model)
     model.state = model.state.fork(np.arange(model.n_users))
-    before = model.scored_graph.built(model.state.edges, model.n_users, model.n_items)
+    before = model.scored_graph.built(model.state, model.n_items)
     x, y = 0, 14  # two items no user chose together: u00 chooses both now, in 1,000 events (a refresh)
     assert before[x, y] == 0
     n = model.cfg.graph_refresh
@@ -115,7 +115,7 @@ def test_the_graph_is_rebuilt_at_the_refresh_and_a_fork_keeps_its_parents(fitted
     twin = model.fork(np.array([0]))
     params = [p.detach().clone() for p in model.net.parameters()]
     assert twin.update(new) is True
-    after = twin.scored_graph.built(twin.state.edges, twin.n_users, twin.n_items)
+    after = twin.scored_graph.built(twin.state, twin.n_items)
     assert after[x, y] > 0 and model.scored_graph.graph is before  # the parent's graph stands
     assert all(torch.equal(p, q) for p, q in zip(params, twin.net.parameters()))  # no training
 

@@ -212,7 +212,7 @@ class IgcoreRecommender(SeededModel):
         weights = weights or (stage.weight if stage is not None else 0.0,)
         if stage is None or not any(weights):
             return head, *(np.zeros_like(head) for _ in weights)
-        graph, latest = stage.built(self.state.edges, self.n_users, self.n_items), stage.latest(self.state.items, users)
+        graph, latest = stage.built(self.state, self.n_items), stage.latest(self.state.items, users)
         return head, *(stage.term(head, graph, latest, w) for w in weights)
 
     def graph_links(self, user: int, item: int, n: int = 3) -> list[tuple[int, float]]:
@@ -221,7 +221,7 @@ class IgcoreRecommender(SeededModel):
         stage = self.scored_graph
         if stage is None or not stage.weight:
             return []
-        graph = stage.built(self.state.edges, self.n_users, self.n_items)
+        graph = stage.built(self.state, self.n_items)
         return linked_by(graph, stage.latest(self.state.items, np.array([user]))[0], item, stage.decay, n)
 
     def recommend(self, user: int, k: int = 10, at: int | None = None) -> np.ndarray:

@@ -17,8 +17,7 @@ import scipy.sparse as sp
 from igcore.embed.cooccur import cooccurrence, graph_scores, latest_items
 from igcore.pipeline.config import PipelineConfig
 from igcore.recommend.mix import GRAPH_WEIGHTS, graph_term
-
-Edges = Sequence[tuple[np.ndarray, np.ndarray]]
+from igcore.update.online import OnlineState
 
 
 @dataclasses.dataclass
@@ -43,12 +42,13 @@ class ScoredGraph:
         """The events changed: the graph is built again when next read."""
         self.graph = None
 
-    def built(self, edges: Edges, n_users: int, n_items: int) -> sp.csr_matrix:
-        """The graph of ``edges`` (chunks of (user, item) arrays), built once until :meth:`forget`."""
+    def built(self, state: OnlineState, n_items: int) -> sp.csr_matrix:
+        """The graph of the online ``state``'s events, built once until :meth:`forget` (or items join)."""
         if self.graph is None or self.graph.shape[0] != n_items:
+            edges = state.edges
             users = np.concatenate([u for u, _ in edges]) if edges else np.zeros(0, dtype=np.int64)
             items = np.concatenate([i for _, i in edges]) if edges else np.zeros(0, dtype=np.int64)
-            self.graph = cooccurrence(users, items, n_users, n_items, self.neighbours)
+            self.graph = cooccurrence(users, items, state.n_users, n_items, self.neighbours)
         return self.graph
 
     def latest(self, histories: Sequence[Sequence[int]], users: np.ndarray) -> np.ndarray:

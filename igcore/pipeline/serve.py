@@ -70,7 +70,7 @@ def serving_rows(model: IgcoreRecommender, rows: np.ndarray, key: str, chunk: in
 
     stage = model.scored_graph
     graph = {} if stage is None else {
-        "graph": stage.built(model.state.edges, model.n_users, model.n_items), "latest": stage.latest(items, rows),
+        "graph": stage.built(model.state, model.n_items), "latest": stage.latest(items, rows),
         "graph_weight": stage.weight, "graph_decay": stage.decay}
     return ServingState(joined("query", d), joined("sources", model.net.n_sources),
                         np.ascontiguousarray(model.item_vectors(), dtype=np.float32), key,
