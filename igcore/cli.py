@@ -278,8 +278,12 @@ def _train(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         model, path = train(store, config, Path(args.out) if args.out else None, TextProgressBar(), cluster_of(args))
     best = max((e.get("valid_ndcg@10", 0) for e in model.log), default=0)
+    graph = model.scored_graph
+    chosen = model.graph_choice.get(graph.weight) if graph is not None else None
+    with_graph = f"; with the graph at the score, weight {graph.weight:g}" if graph is not None else ""
+    with_graph += f" (validation NDCG@10 {chosen:.4f})" if chosen is not None else ""
     print(f"trained {model.name} for {len(model.log)} epochs on {ROW_NAMES[model.samples]} (best validation NDCG@10 "
-          f"{best:.4f}); saved {path}")
+          f"{best:.4f}{with_graph}); saved {path}")
     return 0
 
 

@@ -252,6 +252,8 @@ def test_cli_train_then_recommend(shop, tmp_path):
     out = run("train", "--set", "epochs=1", "--set", "dim=16", "--set", "max_len=10", "--device", "cpu")
     assert out.returncode == 0, out.stderr
     assert "saved" in out.stdout
+    chosen = json.loads((tmp_path / "models" / "cli" / "model.json").read_text())["graph"]
+    assert f"with the graph at the score, weight {chosen['weight']:g} (validation NDCG@10 " in out.stdout
     epoch = [line for line in out.stderr.splitlines() if line.startswith("epoch 1  loss ")]
     assert len(epoch) == 1 and "valid NDCG@10 0." in epoch[0], out.stderr  # one line an epoch, piped or not
     rec = run("recommend", "U00002", "-k", "3", "--explain")
