@@ -83,14 +83,12 @@ def run_model(job: ModelJob, split: Split | None = None) -> dict[str, dict]:
     log = getattr(model, "log", [])
     cost = {**training_cost(log, train_s), "peak_rss_mb": None, "concurrency": concurrency()} if log else None
     configs = eval_configs(job.protocol, job.pop_penalty)
-    fitted = {"": model, GRAPH_OFF: graph_off(model)}
+    fitted = {prefix: one for prefix, one in (("", model), (GRAPH_OFF, graph_off(model))) if one is not None}
     out = {}
     for prefix, one in fitted.items():
-        if one is None:
-            continue
         decoder = decoder_weights(one)  # the state training left, before any row feeds it test events
         for suffix, config in configs.items():  # each row measures its own copy of the fitted model
-            result = measure(copy.deepcopy(one) if len(configs) > 1 or fitted[GRAPH_OFF] else one, split, config)
+            result = measure(copy.deepcopy(one) if len(configs) * len(fitted) > 1 else one, split, config)
             result.update(train_s=train_s, params=params(one), curve=curve(one))
             if getattr(one, "privacy", None) is not None:  # what a private model's training spent (igcore.dp)
                 result["privacy"] = one.privacy

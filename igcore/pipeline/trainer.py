@@ -105,7 +105,6 @@ def train_network(model: IgcoreRecommender, train: Interactions, valid: Interact
             last.update(positions=done, cut=True, epoch_positions=last["positions"])
 
 
-
 def choose_graph_weight(model: IgcoreRecommender, valid: Interactions | None, workers: Workers) -> None:
     """The weight of the graph at the score (:meth:`igcore.pipeline.scored_graph.ScoredGraph.choose`), on this
     worker's ``valid`` users, its NDCG@10 at each weight averaged over the workers so that all choose alike."""
@@ -123,6 +122,7 @@ def choose_graph_weight(model: IgcoreRecommender, valid: Interactions | None, wo
         return [workers.mean(x, len(valid)) for x in found]
 
     model.graph_choice = stage.choose(model.cfg.graph_weight, ndcgs if valid is not None else None)
+
 
 class TrainingStep(nn.Module):
     """One batch's loss as a module over everything it trains (the network and, when it learns, the TGN
