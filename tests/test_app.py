@@ -92,10 +92,12 @@ def test_home_names_the_trained_model_its_data_and_the_imports_since(app_db, tmp
     (tmp_path / "more.csv").write_text("user_id,item_id,timestamp\nu3,i1,5000\nu3,i2,5001\nu1,i3,5002\n")
     with Store(app_db) as store:
         import_events(store, tmp_path / "more.csv")
-    trained = dt.datetime.fromisoformat(json.loads((folder / "model.json").read_text())["trained_at"])
+    meta = json.loads((folder / "model.json").read_text())
+    trained, weight = dt.datetime.fromisoformat(meta["trained_at"]), meta["graph"]["weight"]
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert [i.value for i in at.info] == [
-        f"Model: igcore-no-text (gin, dim 16), trained {trained:%Y-%m-%d %H:%M} UTC on 12 events (import 2); "
-        "1 import since (3 events the model was not trained on: retrain on the Pipeline page to include them)"]
+        f"Model: igcore-no-text (graph at the score, weight {weight:g}, dim 16), trained {trained:%Y-%m-%d %H:%M} "
+        "UTC on 12 events (import 2); 1 import since (3 events the model was not trained on: retrain on the "
+        "Pipeline page to include them)"]
     assert not at.get("page_link")

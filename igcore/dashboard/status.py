@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 from igcore.interests.schema import has_tables, read_state
 from igcore.pipeline.checkpoint import META, WEIGHTS
@@ -24,7 +25,7 @@ class ModelStatus:
     """The store's trained model as its checkpoint describes it."""
 
     name: str  # benchmark row name, e.g. igcore or igcore-no-text
-    gnn: str
+    graph: str  # how its graph acts (graph_text)
     dim: int
     trained_at: dt.datetime | None  # UTC
     events: int  # events it was trained on
@@ -33,12 +34,13 @@ class ModelStatus:
     events_since: int  # their events
 
     def summary(self) -> str:
-        """One line, e.g. 'Model: igcore (gin, dim 64), trained 2026-11-30 12:01 UTC on 150,000 events
-        (imports 1, 2); 3 imports since'."""
+        """One line, e.g. 'Model: igcore (graph at the score, weight 0.1, dim 64), trained 2026-11-30 12:01 UTC on
+        150,000 events (imports 1, 2); 3 imports since'."""
         when = f"trained {_utc(self.trained_at)}" if self.trained_at else "trained (time unknown)"
         imports = ", ".join(str(i) for i in self.import_ids)
         label = "import" if len(self.import_ids) == 1 else "imports"
-        line = f"Model: {self.name} ({self.gnn}, dim {self.dim}), {when} on {self.events:,} events ({label} {imports})"
+        line = (f"Model: {self.name} ({self.graph}, dim {self.dim}), {when} on {self.events:,} events "
+                f"({label} {imports})")
         if self.imports_since:
             plural = "import" if self.imports_since == 1 else "imports"
             line += (f"; {self.imports_since:,} {plural} since ({self.events_since:,} events the model was not "
@@ -68,6 +70,16 @@ class SnapshotStatus:
         return line
 
 
+def graph_text(config: dict[str, Any], chosen: dict[str, Any] | None) -> str:
+    """How a checkpoint's graph acts, in a few words (from its ``model.json``'s config and chosen graph weight):
+    ``graph at the score, weight 0.1``, ``GNN gin on users``, ``no graph``."""
+    if not config.get("use_graph", True):
+        return "no graph"
+    if config.get("graph_on", "users") == "score":
+        return f"graph at the score, weight {chosen['weight']:g}" if chosen else "graph at the score"
+    return f"GNN {config.get('gnn')} on {config.get('graph_on', 'users')}"
+
+
 def checkpoint_stamp(db_path: Path) -> float:
     """Changes whenever the store's checkpoint does (0.0 without one): part of a cache key."""
     meta = checkpoint_dir(db_path) / META
@@ -89,7 +101,8 @@ def model_status(db_path: Path) -> ModelStatus | None:
                WHERE kind = 'events' AND rows_loaded > 0 AND NOT list_contains(?::BIGINT[], import_id)""",
             [list(import_ids)],
         )[0]
-    return ModelStatus(config.name(), config.gnn, config.dim, _parse(meta.get("trained_at")),
+    return ModelStatus(config.name(), graph_text(meta.get("config", {}), meta.get("graph")), config.dim,
+                       _parse(meta.get("trained_at")),
                        int(meta.get("events", 0)), import_ids, int(since[0]), int(since[1]))
 
 

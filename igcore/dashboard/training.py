@@ -23,6 +23,7 @@ from plotly.subplots import make_subplots
 from igcore.benchio import RESULTS
 from igcore.config import load_config
 from igcore.dashboard.axes import axis_format
+from igcore.dashboard.status import graph_text
 from igcore.dashboard.text import figure_text
 from igcore.device import resolve_device
 from igcore.encode.side import load_side_info, missing_text_vectors
@@ -144,14 +145,6 @@ def current_model(db_path: Path) -> dict[str, Any] | None:
             "best_valid_ndcg": max(scores) if scores else None, "graph": graph_text(config, meta.get("graph")),
             "dim": config.get("dim"), "rows": ROW_NAMES.get(meta.get("samples")), "path": str(path)}
 
-
-def graph_text(config: dict[str, Any], chosen: dict[str, Any] | None) -> str:
-    """How a checkpoint's graph acts, in a few words: ``graph at the score, weight 0.1``, ``GNN gin on users``."""
-    if not config.get("use_graph", True):
-        return "no graph"
-    if config.get("graph_on", "users") == "score":
-        return f"graph at the score, weight {chosen['weight']:g}" if chosen else "graph at the score"
-    return f"GNN {config.get('gnn')} on {config.get('graph_on', 'users')}"
 
 
 def progress_text(stage: str, done: int, total: int, info: dict[str, Any]) -> tuple[float, str]:
