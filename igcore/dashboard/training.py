@@ -86,16 +86,17 @@ class TrainOutcome:
     trained_at: str
     log: list[dict[str, Any]]  # one entry per epoch: epoch, loss, s, and valid_ndcg@10 when validated
     snapshots: str | None  # the rebuild's summary, or None when not asked
+    graph: dict[str, Any] | None = None  # the graph at the score: its weight, validation NDCG@10 at each tried
 
     @property
     def best_valid_ndcg(self) -> float | None:
-        scores = [e["valid_ndcg@10"] for e in self.log if "valid_ndcg@10" in e]
-        return max(scores) if scores else None
+        return valid_ndcg(self.log, self.graph)
 
     def summary(self) -> str:
         best = self.best_valid_ndcg
+        graph = f" with the graph's weight {self.graph['weight']:g}" if self.graph else ""
         line = (f"Trained {self.model} in {self.seconds:.0f} s ({len(self.log)} epochs"
-                + (f", best validation NDCG@10 {best:.4f}" if best is not None else "") + f"); checkpoint "
+                + (f", best validation NDCG@10 {best:.4f}{graph}" if best is not None else "") + f"); checkpoint "
                 f"saved at {self.trained_at} UTC to {self.checkpoint}")
         return line + (f". Interest snapshots rebuilt with the model: {self.snapshots}" if self.snapshots else "")
 
@@ -126,7 +127,16 @@ def train_pipeline(db_path: Path, config: PipelineConfig, progress: Progress = n
         scorer = ModelScorer.from_meta(model, meta)
         with Store(db_path) as store:
             report = build_snapshots(store, stored_config(store) or InterestConfig(), scorer, progress).summary()
-    return TrainOutcome(path, config.name(), seconds, meta["trained_at"], list(model.log), report)
+    return TrainOutcome(path, config.name(), seconds, meta["trained_at"], list(model.log), report, meta.get("graph"))
+
+
+def valid_ndcg(log: list[dict[str, Any]], graph: dict[str, Any] | None) -> float | None:
+    """A trained model's validation NDCG@10 from its checkpoint's record: the best epoch's, with the graph's term
+    at the weight chosen (``graph``, where validation chose one); None when nothing was validated."""
+    if graph and graph.get("valid_ndcg@10"):
+        return graph["valid_ndcg@10"][str(graph["weight"])]
+    scores = [e["valid_ndcg@10"] for e in log if "valid_ndcg@10" in e]
+    return max(scores) if scores else None
 
 
 def current_model(db_path: Path) -> dict[str, Any] | None:
@@ -140,9 +150,8 @@ def current_model(db_path: Path) -> dict[str, Any] | None:
     fields = {f.name for f in dataclasses.fields(PipelineConfig)}
     name = PipelineConfig(**{k: v for k, v in config.items() if k in fields}).name()
     log = meta.get("log", [])
-    scores = [e["valid_ndcg@10"] for e in log if "valid_ndcg@10" in e]
     return {"model": name, "trained_at": meta.get("trained_at"), "events": meta.get("events"), "epochs": len(log),
-            "best_valid_ndcg": max(scores) if scores else None, "graph": graph_text(config, meta.get("graph")),
+            "best_valid_ndcg": valid_ndcg(log, meta.get("graph")), "graph": graph_text(config, meta.get("graph")),
             "dim": config.get("dim"), "rows": ROW_NAMES.get(meta.get("samples")), "path": str(path)}
 
 
