@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from igcore.benchio import machine, median, today, write_json, write_section
+from igcore.benchio import machine, median, read_json, today, write_json, write_section
 from igcore.encode.side import side_info
 from igcore.evaluate.bench import dataset_interactions, make_split
 from igcore.evaluate.sasrec import SASRec
@@ -124,37 +124,53 @@ def main() -> None:
         print(name, out["stream"][name], flush=True)
     out["top10"] = {args.latency_dataset: top10_latency(args.latency_dataset, args.epochs, args.users)}
     print(out["top10"], flush=True)
+    out = merged(read_json("pipeline-speed"), out)
     write_json("pipeline-speed", out)
     write_section("pipeline-speed", render(out))
+
+
+def merged(previous: dict | None, out: dict) -> dict:
+    """``out`` with the rows of ``previous`` for datasets this run did not measure, each row stamped with the date
+    and machine it ran on (a log whose store is not built here keeps its last figures, dated)."""
+    stamp = {"date": out["date"], "machine": out["machine"]}
+    for part in ("stream", "top10"):
+        out[part] = {name: {**stamp, **row} for name, row in out[part].items()}
+        for name, row in ((previous or {}).get(part) or {}).items():
+            if name not in out[part]:
+                out[part][name] = {"date": previous["date"], "machine": previous["machine"], **row}
+    return out
 
 
 def render(out: dict) -> str:
     lines = [
         "## Pipeline online speed",
         "",
-        f"{out['date']} · {out['machine']} · torch threads {out['torch_threads']} · `.venv/bin/python {out['how']}`",
+        f"{out['date']} · {out['machine']} · torch threads {out['torch_threads']} · `.venv/bin/python {out['how']}` "
+        "(rows of other dates: an earlier run of the datasets this one did not measure, on the machine they name)",
         "",
         "Update throughput: everything after the temporal cutoff replayed through `update` in batches (memory, "
-        "histories, graph edges; GNN refreshed every `graph_refresh` events), median of runs, against rebuilding "
+        "histories, graph edges; the graph's vectors or co-occurrences refreshed every `graph_refresh` events), "
+        "median of runs, against rebuilding "
         "the whole online state from every event (what a non-incremental system pays per batch). "
         "Targets: >= 15,000 events/s; one event's update + that user's top-10 p99 <= 20 ms.",
         "",
         "| dataset | events replayed | batch | update events/s | rebuild all state s | one event update + top-10 "
-        "p50 / p99 ms | top-10 alone p50 / p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "p50 / p99 ms | top-10 alone p50 / p99 ms | date | machine |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for name, r in out["stream"].items():
         both, alone = r["one_event_update_and_top10"], r["top10_only"]
         lines.append(f"| {name} | {r['events']:,} | {r['batch']} | {r['update_events_per_s']:,} | "
                      f"{r['rebuild_s']:.2f} ({r['rebuild_events']:,} events) | {both['p50_ms']:.2f} / "
-                     f"{both['p99_ms']:.2f} | {alone['p50_ms']:.2f} / {alone['p99_ms']:.2f} |")
+                     f"{both['p99_ms']:.2f} | {alone['p50_ms']:.2f} / {alone['p99_ms']:.2f} | {r['date']} | "
+                     f"{r['machine']} |")
     lines += ["", "One user's top-10 over the whole catalogue, model loaded, history excluded not applied; "
-              "target p99 <= 10 ms.", "", "| dataset | items | igcore p50 / p99 ms | SASRec p50 / p99 ms |",
-              "|---|---:|---:|---:|"]
+              "target p99 <= 10 ms.", "", "| dataset | items | igcore p50 / p99 ms | SASRec p50 / p99 ms | date | "
+              "machine |", "|---|---:|---:|---:|---|---|"]
     for name, r in out["top10"].items():
         a, b = r["igcore_top10"], r["sasrec_top10"]
         lines.append(f"| {name} | {r['items']:,} | {a['p50_ms']:.2f} / {a['p99_ms']:.2f} | "
-                     f"{b['p50_ms']:.2f} / {b['p99_ms']:.2f} |")
+                     f"{b['p50_ms']:.2f} / {b['p99_ms']:.2f} | {r['date']} | {r['machine']} |")
     return "\n".join(lines)
 
 
