@@ -38,12 +38,9 @@ class ScoredGraph:
             return None
         return cls(cfg.graph_neighbours, cfg.graph_recent, cfg.graph_decay, max(cfg.graph_weight, 0.0))
 
-    def forget(self) -> None:
-        """The events changed: the graph is built again when next read."""
-        self.graph = None
-
     def built(self, state: OnlineState, n_items: int) -> sp.csr_matrix:
-        """The graph of the online ``state``'s events, built once until :meth:`forget` (or items join)."""
+        """The graph of the online ``state``'s events, built once: the model drops it when the events change
+        (a copy with ``graph=None``, so that a fork does not drop its parent's), and items joining rebuild it."""
         if self.graph is None or self.graph.shape[0] != n_items:
             edges = state.edges
             users = np.concatenate([u for u, _ in edges]) if edges else np.zeros(0, dtype=np.int64)
